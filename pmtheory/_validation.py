@@ -43,7 +43,7 @@ def check_finite(array: np.ndarray, name: str) -> None:
 
 
 def check_positive_scalar(value, name: str) -> float:
-    if isinstance(value, bool) or not np.isscalar(value):
+    if isinstance(value, (bool, str, bytes)) or not np.isscalar(value):
         raise TypeError(f"{name} must be a positive real number, got {value!r}")
     value = float(value)
     if not np.isfinite(value) or value <= 0.0:

@@ -108,7 +108,9 @@ class Divergence:
     _f_prime_of_log: Callable[[np.ndarray], np.ndarray]
     _term: Callable[[np.ndarray, np.ndarray], np.ndarray]
     _log_ratio_at_distance: Callable[[np.ndarray], np.ndarray] | None
-    _distance_elasticity: Callable[[np.ndarray], np.ndarray] | None
+    _ratio_at_distance: Callable[[np.ndarray], np.ndarray] | None
+    _distance_elasticity: Callable[[np.ndarray], np.ndarray] | float | None
+    _log_distance_at_log_ratio: Callable[[np.ndarray], np.ndarray] | None
 
     @property
     def symbol(self) -> sp.Symbol:
@@ -150,11 +152,28 @@ class Divergence:
             raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")
         return self._log_ratio_at_distance(np.asarray(log_distance, dtype=np.float64))
 
-    def distance_elasticity(self, log_distance):
-        """d log (f')⁻¹(S - D) / d log D at D = e^{log_distance} (negative)."""
+    def log_distance_at_log_ratio(self, log_ratio):
+        """Inverse of :meth:`log_ratio_at_distance`: log D such that (f')⁻¹(S - D) = e^{log_ratio}."""
+        if self._log_distance_at_log_ratio is None:
+            raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")
+        return self._log_distance_at_log_ratio(np.asarray(log_ratio, dtype=np.float64))
+
+    def ratio_at_distance(self, distance):
+        """h(D) = (f')⁻¹(S - D) for D > 0 (linear space; may overflow for tiny D)."""
+        if self._ratio_at_distance is None:
+            raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")
+        return self._ratio_at_distance(np.asarray(distance, dtype=np.float64))
+
+    def distance_elasticity(self, distance, ratio=None):
+        """d log h / d log D at D (negative); ``ratio`` = h(D) if already computed.
+
+        A float for the power-law members (forward KL, α, Hellinger), an array for js.
+        """
         if self._distance_elasticity is None:
             raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")
-        return self._distance_elasticity(np.asarray(log_distance, dtype=np.float64))
+        if isinstance(self._distance_elasticity, float):
+            return self._distance_elasticity
+        return self._distance_elasticity(np.asarray(distance, dtype=np.float64), ratio)
 
 
 def _convexity(expression: sp.Expr) -> tuple[bool, bool]:
@@ -207,6 +226,7 @@ def _reverse_kl() -> dict:
         term=term,
         log_ratio_at_distance=None,
         distance_elasticity=None,
+        log_distance_at_log_ratio=None,
     )
 
 
@@ -225,7 +245,9 @@ def _forward_kl() -> dict:
         term=term,
         # S = 0: (f')^{-1}(-D) = 1/D.
         log_ratio_at_distance=lambda ld: -ld,
-        distance_elasticity=lambda ld: np.full_like(ld, -1.0),
+        ratio_at_distance=lambda d: 1.0 / d,
+        distance_elasticity=-1.0,
+        log_distance_at_log_ratio=lambda lr: -lr,
     )
 
 
@@ -242,15 +264,29 @@ def _js() -> dict:
         return tlogt - (t + 1.0) * np.log((t + 1.0) / 2.0)
 
     def log_ratio_at_distance(ld):
-        # S = log 2: (f')^{-1}(log 2 - D) = 1/(e^D - 1).
-        return -_log_expm1(np.exp(ld))
-
-    def distance_elasticity(ld):
-        # d/dlogD of -log(e^D - 1) = -D e^D/(e^D - 1) = -D / (1 - e^{-D}).
+        # S = log 2: (f')^{-1}(log 2 - D) = 1/(e^D - 1). For D < 1e-8 (or below float
+        # range, where only log D is known) log(e^D - 1) = log D + D/2 + O(D^2).
         d = np.exp(ld)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            value = -d / -np.expm1(-d)
-        return np.where(d < 1e-300, -1.0, value)
+        small = d < 1e-8
+        return -np.where(small, ld + d / 2.0, _log_expm1(np.where(small, 1.0, d)))
+
+    def ratio_at_distance(d):
+        with np.errstate(divide="ignore", over="ignore"):
+            return 1.0 / np.expm1(d)
+
+    def distance_elasticity(d, ratio=None):
+        # d/dlogD of -log(e^D - 1) = -D e^D/(e^D - 1) = -D (1 + h(D)); -1 in the limit D -> 0.
+        if ratio is None:
+            ratio = ratio_at_distance(d)
+        with np.errstate(invalid="ignore"):
+            value = -d * (1.0 + ratio)
+        return np.where(d > 1e-8, value, -1.0 - d / 2.0)
+
+    def log_distance_at_log_ratio(lr):
+        # D = log(1 + e^{-lr}); for e^{-lr} below 1e-13, log1p is the identity to float precision.
+        tiny = lr > 30.0
+        with np.errstate(divide="ignore"):
+            return np.where(tiny, -lr, np.log(np.logaddexp(0.0, -np.where(tiny, 0.0, lr))))
 
     return dict(
         expression=_T * sp.log(_T) - (_T + 1) * sp.log((_T + 1) / 2),
@@ -260,7 +296,9 @@ def _js() -> dict:
         f_prime_of_log=lambda lt: _LOG2 - np.logaddexp(0.0, -lt),
         term=term,
         log_ratio_at_distance=log_ratio_at_distance,
+        ratio_at_distance=ratio_at_distance,
         distance_elasticity=distance_elasticity,
+        log_distance_at_log_ratio=log_distance_at_log_ratio,
     )
 
 
@@ -281,7 +319,9 @@ def _alpha(a: float) -> dict:
         term=term,
         # S = 1/a: 1 - a(S - D) = aD, so (f')^{-1}(S - D) = (aD)^{-1/a}.
         log_ratio_at_distance=lambda ld: -(np.log(a) + ld) / a,
-        distance_elasticity=lambda ld: np.full_like(ld, -1.0 / a),
+        ratio_at_distance=lambda d: (a * d) ** (-1.0 / a),
+        distance_elasticity=-1.0 / a,
+        log_distance_at_log_ratio=lambda lr: -a * lr - np.log(a),
     )
 
 
@@ -299,7 +339,9 @@ def _hellinger() -> dict:
         term=term,
         # S = 1: (f')^{-1}(1 - D) = D^{-2}.
         log_ratio_at_distance=lambda ld: -2.0 * ld,
-        distance_elasticity=lambda ld: np.full_like(ld, -2.0),
+        ratio_at_distance=lambda d: 1.0 / (d * d),
+        distance_elasticity=-2.0,
+        log_distance_at_log_ratio=lambda lr: -lr / 2.0,
     )
 
 
@@ -320,6 +362,7 @@ def _chi2() -> dict:
         term=term,
         log_ratio_at_distance=None,
         distance_elasticity=None,
+        log_distance_at_log_ratio=None,
     )
 
 
@@ -336,6 +379,7 @@ def _tv() -> dict:
         term=term,
         log_ratio_at_distance=None,
         distance_elasticity=None,
+        log_distance_at_log_ratio=None,
     )
 
 
@@ -389,7 +433,9 @@ def _build(name: str, a: float | None) -> Divergence:
         _f_prime_of_log=parts["f_prime_of_log"],
         _term=parts["term"],
         _log_ratio_at_distance=parts["log_ratio_at_distance"],
+        _ratio_at_distance=parts.get("ratio_at_distance"),
         _distance_elasticity=parts["distance_elasticity"],
+        _log_distance_at_log_ratio=parts["log_distance_at_log_ratio"],
     )
 
 

@@ -1,0 +1,80 @@
+"""Shared hypothesis strategies and named tolerances for pmtheory's tests and property checks.
+
+The strategies reach the corners the theory has to survive: near-degenerate references
+(probabilities down to 1e-300, log-probabilities down to -1e4), huge rewards (±1e4), exact
+ties, K = 1 and K = 2, and β from 1e-3 to 1e3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from scipy.special import log_softmax
+
+__all__ = [
+    "POLICY_ATOL",
+    "KKT_TOL",
+    "SOLVER_DIVERGENCES",
+    "betas",
+    "log_references",
+    "references",
+    "reward_vectors",
+    "instances",
+]
+
+# The accuracy bar of the exact solvers: max |Δπ| against an independent high-precision
+# solve. Rewards are given in float64, so r/β differences carry a relative rounding error of
+# eps; with |r/β| up to 1e7 that is an absolute 1e-9 in a logit in the worst case, but the
+# solvers shift by max r before dividing, so the responses that carry mass see O(eps) errors.
+POLICY_ATOL = 1e-10
+# KKT residuals (scaled as in pmtheory.solvers) of an exact solve: a few hundred ulps leaves
+# room for the O(K·eps) rounding of Σπ at the K used in property tests.
+KKT_TOL = 1e-12
+
+# Every divergence the solvers handle, with two members of the alpha family.
+SOLVER_DIVERGENCES = ("reverse_kl", "forward_kl", "js", "alpha:0.3", "alpha:0.9", "hellinger", "chi2", "tv")
+
+_REWARD_SCALES = (1e-3, 1.0, 30.0, 1e4)
+
+
+def betas() -> st.SearchStrategy[float]:
+    """β log-uniform in [1e-3, 1e3], with the end points themselves."""
+    return st.one_of(st.sampled_from([1e-3, 1.0, 1e3]), st.floats(-3, 3).map(lambda e: float(10.0**e)))
+
+
+@st.composite
+def reward_vectors(draw, k: int) -> np.ndarray:
+    """Rewards of shape (k,) in [-1e4, 1e4], often with exact ties."""
+    scale = draw(st.sampled_from(_REWARD_SCALES))
+    values = draw(st.lists(st.floats(-1.0, 1.0), min_size=k, max_size=k))
+    rewards = np.clip(np.asarray(values) * scale, -1e4, 1e4)
+    if k >= 2 and draw(st.booleans()):
+        i, j = draw(st.integers(0, k - 1)), draw(st.integers(0, k - 1))
+        rewards[i] = rewards[j]  # an exact tie (possibly at the maximum)
+    return rewards
+
+
+@st.composite
+def log_references(draw, k: int, *, min_log_prob: float = -1e4) -> np.ndarray:
+    """Normalized log-probabilities of shape (k,), with entries down to ``min_log_prob``."""
+    spread = draw(st.sampled_from([1.0, 30.0, 690.0, -min_log_prob]))
+    values = draw(st.lists(st.floats(0.0, 1.0), min_size=k, max_size=k))
+    logits = -np.asarray(values) * spread
+    if k >= 2 and draw(st.booleans()):
+        logits[draw(st.integers(0, k - 1))] = -min(spread, -min_log_prob)  # one near-degenerate entry
+    return np.maximum(log_softmax(logits), min_log_prob)  # clip may denormalize by < 1e-4000
+
+
+@st.composite
+def references(draw, k: int) -> np.ndarray:
+    """Probability vectors of shape (k,), strictly positive, with entries down to 1e-300."""
+    log_q = draw(log_references(k, min_log_prob=-690.0))
+    q = np.exp(log_q)
+    return q / q.sum()
+
+
+@st.composite
+def instances(draw, *, max_k: int = 6, min_log_prob: float = -1e4):
+    """(rewards, log_reference, beta) with K in [1, max_k]."""
+    k = draw(st.integers(1, max_k))
+    return draw(reward_vectors(k)), draw(log_references(k, min_log_prob=min_log_prob)), draw(betas())

@@ -1,0 +1,257 @@
+"""Tests of pmtheory.solvers: hand-derived optima, an independent high-precision reference,
+KKT certificates, invariances, and input validation."""
+
+import numpy as np
+import pytest
+from hypothesis import example, given, note, strategies as st, target
+from scipy.optimize import linprog
+from scipy.special import log_softmax
+
+from pmtheory import optimal_policy
+from pmtheory.highprec import high_precision_optimal_policy
+from pmtheory.solvers import kkt_residual, regularized_objective
+from pmtheory.testing import KKT_TOL, POLICY_ATOL, SOLVER_DIVERGENCES, instances
+
+ROOT_FOUND = tuple(d for d in SOLVER_DIVERGENCES if d not in ("reverse_kl", "tv"))
+SMOOTH = tuple(d for d in SOLVER_DIVERGENCES if d != "tv")
+
+
+class TestHandDerived:
+    def test_reverse_kl_two_responses(self):
+        # π ∝ q·e^{r/β}: q uniform, r = (0, 1), β = 1 gives (1, e)/(1 + e).
+        sol = optimal_policy([0.0, 1.0], [0.5, 0.5])
+        np.testing.assert_allclose(sol.policy, [1 / (1 + np.e), np.e / (1 + np.e)], rtol=1e-15)
+        # λ = β(log Σ q e^{r/β} − 1) since f'(t) = log t + 1.
+        assert sol.multiplier == pytest.approx(np.log((1 + np.e) / 2) - 1.0, rel=1e-14)
+
+    def test_forward_kl_two_responses(self):
+        # f'(t) = −1/t, so a − Z = −q/π, π = q/(Z − a). With q = (½, ½), a = (0, 1):
+        # ½/Z + ½/(Z − 1) = 1  ⇒  Z² − 2Z + ½ = 0  ⇒  Z = 1 + 1/√2, π = (1 − 1/√2, 1/√2).
+        sol = optimal_policy([0.0, 1.0], [0.5, 0.5], divergence="forward_kl")
+        np.testing.assert_allclose(sol.policy, [1 - 2**-0.5, 2**-0.5], rtol=1e-14)
+        assert sol.multiplier == pytest.approx(1 + 2**-0.5, rel=1e-14)
+
+    def test_chi2_interior_and_clipped(self):
+        # f'(t) = 2(t − 1): π = q(1 + (a − Z)/2). q = (½, ½), a = (0, 1): Z = ½, π = (3/8, 5/8).
+        sol = optimal_policy([0.0, 1.0], [0.5, 0.5], divergence="chi2")
+        np.testing.assert_allclose(sol.policy, [3 / 8, 5 / 8], rtol=1e-15)
+        # a = (0, 10): the first response would go negative, so it is clipped to exactly 0.
+        sol = optimal_policy([0.0, 10.0], [0.5, 0.5], divergence="chi2")
+        assert sol.policy[0] == 0.0 and sol.log_policy[0] == -np.inf and sol.policy[1] == 1.0
+        assert sol.kkt_residual < KKT_TOL
+
+    def test_tv_moves_mass_only_past_beta(self):
+        # A gap of 2 > β = 1 moves all the mass; a gap of ½ < β moves none.
+        np.testing.assert_array_equal(optimal_policy([0.0, 2.0], [0.5, 0.5], divergence="tv").policy, [0, 1])
+        np.testing.assert_allclose(optimal_policy([0.0, 0.5], [0.3, 0.7], divergence="tv").policy, [0.3, 0.7])
+        # Two tied best responses share the moved mass in proportion to the reference.
+        sol = optimal_policy([5.0, 5.0, 0.0], [0.2, 0.6, 0.2], divergence="tv")
+        np.testing.assert_allclose(sol.policy, [0.25, 0.75, 0.0], rtol=1e-15)
+
+    def test_alpha_half_is_twice_hellinger(self):
+        # f_{α=½}(t) = 2(√t − 1)², so β·I_{α=½} = 2β·I_hellinger and the optima coincide.
+        r, q = np.array([0.3, -1.0, 2.0, 0.0]), np.array([0.1, 0.2, 0.3, 0.4])
+        a = optimal_policy(r, q, divergence="alpha:0.5", beta=0.7)
+        h = optimal_policy(r, q, divergence="hellinger", beta=1.4)
+        np.testing.assert_allclose(a.policy, h.policy, rtol=1e-13)
+
+    def test_alpha_tends_to_the_kl_endpoints(self):
+        # f-DPO convention: α → 0 is reverse KL, α → 1 is forward KL.
+        r, q = np.array([0.3, -1.0, 2.0]), np.array([0.2, 0.5, 0.3])
+        near0 = optimal_policy(r, q, divergence="alpha:1e-7").policy
+        near1 = optimal_policy(r, q, divergence="alpha:0.9999999").policy
+        np.testing.assert_allclose(near0, optimal_policy(r, q).policy, atol=1e-6)
+        np.testing.assert_allclose(near1, optimal_policy(r, q, divergence="forward_kl").policy, atol=1e-6)
+
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    def test_single_response(self, divergence):
+        sol = optimal_policy([3.0], [1.0], divergence=divergence)
+        assert sol.policy.tolist() == [1.0] and sol.kkt_residual < KKT_TOL
+
+    @pytest.mark.parametrize("divergence", [d for d in ROOT_FOUND if d != "chi2"])
+    def test_barrier_moves_mass_to_a_reference_below_float_range(self, divergence):
+        # log q = (0, −1e4), a = (0, 5). For a barrier with sup f' = S < ∞,
+        # π = q·h(Δ + d) with h(D) = (f')⁻¹(S − D): the first response is capped at
+        # π₀ = h(5 + d) < 1, so the rest of the mass goes to the second response even though
+        # its reference probability is e^-10000, with d = e^-10000/π₁ ≈ 0: π₀ = h(5) exactly.
+        from pmtheory.divergences import get_divergence
+
+        cap = float(get_divergence(divergence).ratio_at_distance(5.0))
+        sol = optimal_policy([0.0, 5.0], log_reference=[0.0, -1e4], divergence=divergence)
+        assert np.all(np.isfinite(sol.log_policy)) and sol.kkt_residual < KKT_TOL
+        np.testing.assert_allclose(sol.policy, [cap, 1 - cap], rtol=1e-14)
+
+    def test_chi2_keeps_a_reference_below_float_range_tiny(self):
+        # Not a barrier: π = q(1 + (a − Z)/2) with Z ≈ 0, so log π₁ = −1e4 + log(3.5).
+        sol = optimal_policy([0.0, 5.0], log_reference=[0.0, -1e4], divergence="chi2")
+        assert sol.policy[0] == 1.0 and sol.log_policy[1] == pytest.approx(-1e4 + np.log(3.5), rel=1e-15)
+
+
+class TestAgainstHighPrecision:
+    @given(instances(max_k=6, min_log_prob=-750.0), st.sampled_from(SMOOTH))
+    @example((np.array([2543.9, 12246.5, -2975.3]), log_softmax(np.array([0.0, -372.3, -713.3])), 1000.0), "js")
+    def test_policy_matches_mpmath(self, instance, divergence):
+        rewards, log_q, beta = instance
+        sol = optimal_policy(rewards, log_reference=log_q, divergence=divergence, beta=beta)
+        reference = np.exp(high_precision_optimal_policy(rewards, log_q, divergence=divergence, beta=beta))
+        error = float(np.max(np.abs(sol.policy - reference)))
+        note(f"policy {sol.policy}, reference {reference}")
+        target(error, label="max |Δπ|")
+        assert error <= POLICY_ATOL
+
+
+class TestCertificate:
+    @given(instances(max_k=8), st.sampled_from(SOLVER_DIVERGENCES))
+    def test_kkt_residual_small_and_no_nan(self, instance, divergence):
+        rewards, log_q, beta = instance
+        sol = optimal_policy(rewards, log_reference=log_q, divergence=divergence, beta=beta)
+        assert not np.any(np.isnan(sol.log_policy)) and np.all(np.isfinite(sol.policy))
+        target(float(sol.kkt_residual), label="kkt")
+        assert sol.kkt_residual <= KKT_TOL
+        assert abs(sol.policy.sum() - 1.0) <= 1e-14
+        # The certificate is recomputed from the policy alone and agrees.
+        again = kkt_residual(log_policy=sol.log_policy, rewards=rewards, log_reference=log_q,
+                             divergence=divergence, beta=beta, multiplier=sol.multiplier)
+        assert again <= max(KKT_TOL, 10 * float(sol.kkt_residual))
+
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    def test_residual_detects_a_wrong_policy(self, divergence):
+        r, q = np.array([0.0, 1.0, 3.0]), np.array([0.2, 0.3, 0.5])
+        wrong = np.array([0.5, 0.3, 0.2])
+        assert kkt_residual(wrong, r, q, divergence=divergence) > 1e-3
+
+
+class TestOptimality:
+    @given(instances(max_k=6, min_log_prob=-30.0), st.sampled_from(SOLVER_DIVERGENCES), st.data())
+    def test_no_pairwise_transfer_improves(self, instance, divergence, data):
+        rewards, log_q, beta = instance
+        k = rewards.size
+        q = np.exp(log_q)
+        q /= q.sum()
+        sol = optimal_policy(rewards, q, divergence=divergence, beta=beta)
+        best = regularized_objective(sol.policy, rewards, q, divergence=divergence, beta=beta)
+        slack = 1e-9 * (1.0 + np.abs(rewards).max())
+        for _ in range(5):
+            i, j = data.draw(st.integers(0, k - 1)), data.draw(st.integers(0, k - 1))
+            step = data.draw(st.sampled_from([1e-6, 1e-3, 0.1])) * sol.policy[i]
+            if i == j or step == 0.0:
+                continue
+            moved = sol.policy.copy()
+            moved[i] -= step
+            moved[j] += step
+            value = regularized_objective(moved, rewards, q, divergence=divergence, beta=beta)
+            assert value <= best + slack
+
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    def test_objective_beats_random_policies(self, divergence):
+        rng = np.random.default_rng(7)
+        r, q = rng.normal(size=10) * 3, rng.dirichlet(np.ones(10))
+        best = regularized_objective(optimal_policy(r, q, divergence=divergence).policy, r, q, divergence=divergence)
+        others = regularized_objective(rng.dirichlet(np.ones(10), size=2000), r, q, divergence=divergence)
+        assert np.all(others <= best + 1e-12)
+
+    def test_tv_objective_matches_linear_program(self):
+        # max Σπr − β/2 Σ|π − q| as an LP in (π, s) with s ≥ ±(π − q), solved by HiGHS.
+        rng = np.random.default_rng(3)
+        for _ in range(20):
+            k = int(rng.integers(1, 9))
+            r, q, beta = rng.normal(size=k) * 2, rng.dirichlet(np.ones(k)), float(rng.choice([0.1, 1.0, 3.0]))
+            sol = optimal_policy(r, q, divergence="tv", beta=beta)
+            eye = np.eye(k)
+            lp = linprog(
+                c=np.concatenate([-r, np.full(k, beta / 2)]),
+                A_ub=np.block([[eye, -eye], [-eye, -eye]]),
+                b_ub=np.concatenate([q, -q]),
+                A_eq=np.concatenate([np.ones(k), np.zeros(k)])[None, :],
+                b_eq=[1.0],
+                bounds=[(0, None)] * (2 * k),
+                method="highs",
+                options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+            )
+            ours = regularized_objective(sol.policy, r, q, divergence="tv", beta=beta)
+            assert ours == pytest.approx(-lp.fun, abs=1e-10)
+
+
+class TestInvariances:
+    @given(instances(max_k=6), st.sampled_from(SOLVER_DIVERGENCES), st.randoms(use_true_random=False))
+    def test_permuting_responses_permutes_the_policy(self, instance, divergence, rnd):
+        rewards, log_q, beta = instance
+        order = list(range(rewards.size))
+        rnd.shuffle(order)
+        a = optimal_policy(rewards, log_reference=log_q, divergence=divergence, beta=beta)
+        b = optimal_policy(rewards[order], log_reference=log_q[order], divergence=divergence, beta=beta)
+        np.testing.assert_allclose(b.policy, a.policy[order], atol=POLICY_ATOL, rtol=0)
+
+    @given(instances(max_k=6), st.sampled_from(SOLVER_DIVERGENCES), st.sampled_from([-1e3, -1.0, 0.5, 1e3]))
+    def test_adding_a_constant_to_rewards_changes_nothing(self, instance, divergence, shift):
+        rewards, log_q, beta = instance
+        a = optimal_policy(rewards, log_reference=log_q, divergence=divergence, beta=beta)
+        b = optimal_policy(rewards + shift, log_reference=log_q, divergence=divergence, beta=beta)
+        np.testing.assert_allclose(b.policy, a.policy, atol=POLICY_ATOL, rtol=0)
+        assert b.multiplier == pytest.approx(a.multiplier + shift, rel=1e-9, abs=1e-9 * (1 + abs(shift)))
+
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    def test_batched_equals_looped(self, divergence):
+        rng = np.random.default_rng(11)
+        r = rng.normal(size=(4, 3, 7)) * 5
+        q = rng.dirichlet(np.ones(7), size=(4, 3))
+        batched = optimal_policy(r, q, divergence=divergence, beta=0.3)
+        assert batched.policy.shape == (4, 3, 7) and batched.multiplier.shape == (4, 3)
+        for i in range(4):
+            for j in range(3):
+                single = optimal_policy(r[i, j], q[i, j], divergence=divergence, beta=0.3)
+                np.testing.assert_allclose(batched.policy[i, j], single.policy, atol=1e-15, rtol=1e-13)
+                assert batched.multiplier[i, j] == pytest.approx(float(single.multiplier), rel=1e-13, abs=1e-13)
+
+    def test_reference_broadcasts_over_prompts(self):
+        r = np.array([[0.0, 1.0], [2.0, 0.0]])
+        sol = optimal_policy(r, [0.25, 0.75])
+        np.testing.assert_allclose(sol.policy[1], optimal_policy(r[1], [0.25, 0.75]).policy)
+
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    def test_reference_and_log_reference_agree(self, divergence):
+        q = np.array([1e-300, 0.3, 0.7 - 1e-300])
+        r = np.array([800.0, 1.0, 0.0])
+        a = optimal_policy(r, q, divergence=divergence)
+        b = optimal_policy(r, log_reference=np.log(q), divergence=divergence)
+        np.testing.assert_allclose(a.policy, b.policy, atol=1e-15)
+
+    def test_uniform_default_reference(self):
+        np.testing.assert_allclose(optimal_policy([1.0, 2.0, 3.0]).policy, optimal_policy([1.0, 2.0, 3.0], [1 / 3] * 3).policy)
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        "kwargs, match",
+        [
+            (dict(rewards=[0.0, np.nan], reference=[0.5, 0.5]), "rewards must be finite"),
+            (dict(rewards=[0.0, np.inf], reference=[0.5, 0.5]), "rewards must be finite"),
+            (dict(rewards=[0.0, 1.0], reference=[-0.5, 1.5]), "reference must be strictly positive"),
+            (dict(rewards=[0.0, 1.0], reference=[0.5, 0.6]), "reference must sum to 1"),
+            (dict(rewards=[0.0, 1.0], reference=[0.0, 1.0]), "reference must be strictly positive"),
+            (dict(rewards=[0.0, 1.0], log_reference=[0.0, 0.0]), "log_reference must log-sum-exp to 0"),
+            (dict(rewards=[0.0, 1.0], log_reference=[0.0, -np.inf]), "log_reference must be finite"),
+            (dict(rewards=[0.0, 1.0], reference=[0.2, 0.3, 0.5]), "same number of responses"),
+            (dict(rewards=np.zeros((2, 3)), reference=np.full((3, 3), 1 / 3)), "do not broadcast"),
+            (dict(rewards=[0.0, 1.0], reference=[0.5, 0.5], beta=0.0), "beta must be a finite number > 0"),
+            (dict(rewards=[0.0, 1.0], reference=[0.5, 0.5], beta=-1.0), "beta must be a finite number > 0"),
+            (dict(rewards=[0.0, 1.0], reference=[0.5, 0.5], beta=np.inf), "beta must be a finite number > 0"),
+            (dict(rewards=[0.0, 1.0], reference=[0.5, 0.5], divergence="kl"), "unknown divergence"),
+            (dict(rewards=[0.0, 1.0], reference=[0.5, 0.5], divergence="alpha:1.5"), "0 < a < 1"),
+            (dict(rewards=[0.0, 1.0], reference=[0.5, 0.5], divergence="alpha:x"), "alpha"),
+            (dict(rewards=[], reference=[]), "at least one response"),
+            (dict(rewards=3.0), "at least 1 dimension"),
+            (dict(rewards=[0.0, 1.0], reference=[0.5, 0.5], log_reference=[np.log(0.5)] * 2), "not both"),
+        ],
+    )
+    def test_raises_value_error_naming_the_argument(self, kwargs, match):
+        with pytest.raises(ValueError, match=match):
+            optimal_policy(**kwargs)
+
+    def test_type_errors(self):
+        with pytest.raises(TypeError, match="rewards"):
+            optimal_policy("abc")
+        with pytest.raises(TypeError, match="beta"):
+            optimal_policy([0.0, 1.0], beta="1")
+        with pytest.raises(TypeError, match="divergence"):
+            optimal_policy([0.0, 1.0], divergence=3)
