@@ -157,7 +157,7 @@ def optimal_policy(
     scaled = (rewards - best[:, None]) / beta
     iterations = 0
     if div.name == "reverse_kl":
-        log_policy, z = _solve_reverse_kl(scaled, log_q)
+        log_policy, z = _solve_reverse_kl(rewards, beta, log_q)
     elif div.name == "chi2":
         log_policy, z, iterations = _solve_chi2(rewards, beta, log_q)
     elif div.name == "tv":
@@ -254,12 +254,21 @@ def kkt_residual(policy=None, rewards=None, reference=None, *, log_policy=None, 
     return residual.reshape(shape[:-1])
 
 
-def _solve_reverse_kl(scaled, log_q):
-    """Seed 001 Prop 5.1: log π = log q + a − logsumexp(log q + a); Z = logsumexp − f'(1)."""
-    logits = log_q + scaled
+def _solve_reverse_kl(rewards, beta, log_q):
+    """Seed 001 Prop 5.1: log π = log q + a − logsumexp(log q + a); Z = logsumexp − f'(1).
+
+    The logits are formed with rewards measured from the reward of the most likely response
+    (a pivot), so that the responses carrying the mass get logits that are not sums of two
+    large numbers; Z is then reported measured from max r like the other solvers.
+    """
+    rows = np.arange(rewards.shape[0])
+    best = rewards.max(axis=-1)
+    pivot = np.argmax(log_q + (rewards - best[:, None]) / beta, axis=-1)
+    logits = log_q + (rewards - rewards[rows, pivot][:, None]) / beta
     log_norm = logsumexp(logits, axis=-1)
-    # f'(t) = log t + 1, so a − Z = log(π/q) + 1 gives Z = log_norm − 1.
-    return logits - log_norm[:, None], log_norm - 1.0
+    # f'(t) = log t + 1, so a − Z = log(π/q) + 1 gives Z = log_norm − 1 (from the pivot).
+    z = log_norm - 1.0 + (rewards[rows, pivot] - best) / beta
+    return logits - log_norm[:, None], z
 
 
 def _solve_barrier(div: Divergence, scaled, log_q):
@@ -455,9 +464,8 @@ def _solve_tv(scaled, log_q):
     drop = scaled < top - 1.0
     log_moved = logsumexp(np.where(drop, log_q, -np.inf), axis=-1, keepdims=True)
     log_top_mass = logsumexp(np.where(at_top, log_q, -np.inf), axis=-1, keepdims=True)
-    # Best responses: q·(1 + moved / Σ_top q), in log space.
-    with np.errstate(divide="ignore"):
-        boost = np.log1p(np.exp(log_moved - log_top_mass))
+    # Best responses: q·(Σ_top q + moved)/Σ_top q, in log space.
+    boost = np.logaddexp(log_top_mass, log_moved) - log_top_mass
     log_policy = np.where(drop, -np.inf, np.where(at_top, log_q + boost, log_q))
     return log_policy, top[:, 0] - 0.5
 
