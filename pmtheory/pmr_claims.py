@@ -17,39 +17,43 @@ from pmtheory.claims import holds, refuted, register
 from pmtheory.cvx import cvxpy_optimal_policy
 from pmtheory.highprec import high_precision_optimal_policy
 from pmtheory.solvers import optimal_policy, regularized_objective
-from pmtheory.testing import KKT_TOL, POLICY_ATOL, instances, property_search, reward_vectors
-
-# cvxpy (Clarabel at 1e-12 tolerances) reaches about 1e-8 in π on well-scaled instances;
-# 1e-6 leaves two orders of magnitude for harder ones without hiding a wrong closed form,
-# which would be off by O(1).
-_CVXPY_ATOL = 1e-6
+from pmtheory.testing import CVXPY_ATOL, KKT_TOL, POLICY_ATOL, instances, property_search, reward_vectors
 
 
-def _lp_certificate(rewards: np.ndarray) -> dict:
-    """Solve max Σπr over the simplex by HiGHS, and the LP that maximizes the mass off the
-    best responses among all optimal π. Returns the numbers the verdict uses."""
+
+def _lp_value_certificate(rewards: np.ndarray) -> float:
+    """HiGHS's value for max Σπr over the simplex, minus max r (its dual optimum): the gap."""
     k = rewards.size
-    best = rewards.max()
     value = linprog(-rewards, A_eq=np.ones((1, k)), b_eq=[1.0], bounds=[(0, None)] * k, method="highs")
-    # Dual of the LP: min λ s.t. λ ≥ r_y for all y; its optimum is max r.
-    gap = best - (-value.fun)
-    off = rewards < best
-    # Every optimal π satisfies Σ π_y (r* − r_y) ≤ 0; how much mass can such a π put off A?
-    if off.any():
-        spill = linprog(
-            -off.astype(float),
-            A_ub=(best - rewards)[None, :],
-            b_ub=[0.0],
-            A_eq=np.ones((1, k)),
-            b_eq=[1.0],
-            bounds=[(0, None)] * k,
-            method="highs",
-        )
-        mass_off, spill_policy = float(-spill.fun), spill.x
-    else:
-        mass_off, spill_policy = 0.0, value.x
-    return {"value": float(-value.fun), "dual_gap": float(gap), "mass_off_argmax": mass_off,
-            "spill_policy": spill_policy}
+    return float(rewards.max() - (-value.fun))
+
+
+def _max_mass_off_argmax(rewards: np.ndarray) -> tuple[Fraction, list[Fraction]]:
+    """Exactly: the most mass an optimal π can put off argmax r, and a π attaining it.
+
+    π is optimal iff Σ π_y g_y ≤ 0 with g = max r − r ≥ 0. The feasible set is the simplex
+    cut by that half-space; a linear objective peaks at one of its vertices, which are the
+    simplex vertices e_y with g_y ≤ 0 and the points where an edge [e_i, e_j] with
+    g_i < 0 < g_j crosses Σ π g = 0. All in rational arithmetic (every float is a rational).
+    """
+    exact = [Fraction(float(x)) for x in rewards]
+    top = max(exact)
+    g = [top - r for r in exact]
+    k = len(g)
+    off = [gi > 0 for gi in g]
+    best_mass, best_point = Fraction(-1), None
+    candidates = []
+    for i in range(k):
+        if g[i] <= 0:
+            candidates.append({i: Fraction(1)})
+        for j in range(k):
+            if g[i] < 0 < g[j]:
+                candidates.append({i: g[j] / (g[j] - g[i]), j: -g[i] / (g[j] - g[i])})
+    for point in candidates:
+        mass = sum((w for y, w in point.items() if off[y]), Fraction(0))
+        if mass > best_mass:
+            best_mass, best_point = mass, point
+    return best_mass, [best_point.get(y, Fraction(0)) for y in range(k)]
 
 
 @register("PMR-P3.1")
@@ -57,10 +61,10 @@ def check_unregularized_collapse(*, quick: bool):
     """Seed 001, Prop 3.1: max_π E_π r puts all mass on the highest-reward responses.
 
     Two methods. (1) Symbolic: for K = 4, Σπr = r* − Σπ_y(r* − r_y) on the simplex, so any
-    mass off the argmax strictly lowers the value. (2) Exact, on random instances with ties
-    and rewards up to ±1e4: HiGHS solves the LP with its dual certificate (gap to max r), and
-    a second LP maximizes the mass that an optimal π could put off the argmax; the claim
-    fails on an instance iff that mass is positive.
+    mass off the argmax strictly lowers the value. (2) Exact, on random instances with ties,
+    near-ties (gaps of 1e-290) and rewards up to ±1e4: the most mass an optimal π can put off
+    argmax r, by rational vertex enumeration of the optimal set (the claim fails on an
+    instance iff it is positive), and HiGHS's LP value with its dual certificate.
     """
     k_sym = 4
     pis = sp.symbols(f"pi0:{k_sym}", nonnegative=True)
@@ -73,41 +77,38 @@ def check_unregularized_collapse(*, quick: bool):
     if identity != 0:
         raise RuntimeError(f"the symbolic identity behind the check failed: {identity}")
 
-    worst = {"dual_gap": 0.0, "mass_off_argmax": 0.0}
+    worst = {"lp_dual_gap": 0.0, "max_mass_off_argmax": 0.0}
 
     def check(rewards):
-        cert = _lp_certificate(rewards)
-        worst["dual_gap"] = max(worst["dual_gap"], abs(cert["dual_gap"]))
-        worst["mass_off_argmax"] = max(worst["mass_off_argmax"], cert["mass_off_argmax"])
-        scale = 1.0 + np.abs(rewards).max()
-        assert abs(cert["dual_gap"]) <= 1e-9 * scale, f"LP value misses max r by {cert['dual_gap']}"
-        assert cert["mass_off_argmax"] <= 1e-9, f"an optimal π puts {cert['mass_off_argmax']} off the argmax"
+        gap = _lp_value_certificate(rewards)
+        worst["lp_dual_gap"] = max(worst["lp_dual_gap"], abs(gap))
+        assert abs(gap) <= 1e-9 * (1.0 + np.abs(rewards).max()), f"HiGHS's LP value misses max r by {gap}"
+        mass, _ = _max_mass_off_argmax(rewards)
+        worst["max_mass_off_argmax"] = max(worst["max_mass_off_argmax"], float(mass))
+        assert mass <= 0, f"an optimal π puts mass {mass} off the argmax"
 
     strategy = st.integers(1, 8).flatmap(reward_vectors)
     outcome = property_search(strategy, check, examples=60 if quick else 400, seed=31)
-    evidence = {"symbolic_identity_k": k_sym, "lp_instances": outcome.examples, **worst}
+    evidence = {"symbolic_identity_k": k_sym, "instances": outcome.examples, **worst}
     if outcome.counterexample is not None:
         rewards = np.asarray(outcome.counterexample)
-        spill = _lp_certificate(rewards)["spill_policy"]
-        # Re-check in exact rational arithmetic: is the spilling policy really optimal?
-        exact_r = [Fraction(float(x)) for x in rewards]
-        exact_pi = [Fraction(float(x)) for x in spill]
-        exact_pi = [x / sum(exact_pi) for x in exact_pi]
-        value = sum(p * r for p, r in zip(exact_pi, exact_r))
-        off = sum(p for p, r in zip(exact_pi, exact_r) if r < max(exact_r))
+        mass, point = _max_mass_off_argmax(rewards)
+        policy = np.array([float(x) for x in point])
+        # Re-check with HiGHS: the spilling policy's value against the LP optimum.
+        value_gap = float(rewards.max() - policy @ rewards) if mass > 0 else None
         return refuted(
             {
                 "inputs": {"rewards": rewards.tolist()},
                 "predicted": "every optimal policy is supported on argmax r",
-                "computed": {"policy": spill.tolist(), "message": outcome.message},
-                "recheck": {"method": "exact rational arithmetic (fractions)",
-                            "computed": {"value_minus_max": float(value - max(exact_r)), "mass_off": float(off)},
-                            "agrees": bool(value >= max(exact_r) and off > 0)},
+                "computed": {"policy": policy.tolist(), "mass_off_argmax": float(mass), "message": outcome.message},
+                "recheck": {"method": "floating-point value of the policy against HiGHS's LP optimum",
+                            "computed": {"value_gap": value_gap, "lp_gap": _lp_value_certificate(rewards)},
+                            "agrees": bool(value_gap is not None and abs(value_gap) <= 1e-12)},
             },
             evidence,
         )
-    return holds(evidence, backing=f"symbolic identity (K={k_sym}) and {outcome.examples} exact LP "
-                                   "instances with HiGHS dual certificates")
+    return holds(evidence, backing=f"symbolic identity (K={k_sym}) and {outcome.examples} instances: exact "
+                                   "rational vertex enumeration of the optimal set, HiGHS dual certificates")
 
 
 @register("PMR-P5.1")
@@ -136,6 +137,7 @@ def check_kl_rlhf_closed_form(*, quick: bool):
 
     worst = {"max_abs_diff_vs_mpmath": 0.0, "max_abs_diff_vs_cvxpy": 0.0, "max_kkt_residual": 0.0}
     cvxpy_runs = [0]
+    cvxpy_uncertified = [0]
 
     def check(instance):
         rewards, log_q, b = instance
@@ -151,7 +153,9 @@ def check_kl_rlhf_closed_form(*, quick: bool):
         well_scaled = log_q.min() > -20 and np.ptp(rewards / b) < 50
         if well_scaled:
             cvx = cvxpy_optimal_policy(rewards, np.exp(log_q) / np.exp(log_q).sum(), beta=b)
-            if cvx.policy is not None:
+            if cvx.status != "optimal":
+                cvxpy_uncertified[0] += 1  # "optimal_inaccurate" or a failure: no comparison
+            else:
                 cvxpy_runs[0] += 1
                 gap = float(np.max(np.abs(cvx.policy - sol.policy)))
                 worst["max_abs_diff_vs_cvxpy"] = max(worst["max_abs_diff_vs_cvxpy"], gap)
@@ -159,11 +163,12 @@ def check_kl_rlhf_closed_form(*, quick: bool):
                 ours = regularized_objective(sol.policy, rewards, ref, beta=b)
                 theirs = regularized_objective(cvx.policy, rewards, ref, beta=b)
                 assert theirs <= ours + 1e-9 * (1 + abs(ours)), "cvxpy found a better policy"
-                assert gap <= _CVXPY_ATOL, f"cvxpy's optimum differs by {gap}"
+                assert gap <= CVXPY_ATOL, f"cvxpy's optimum differs by {gap}"
 
     outcome = property_search(instances(max_k=6, min_log_prob=-750.0), check,
                               examples=40 if quick else 300, seed=51)
-    evidence = {"instances": outcome.examples, "cvxpy_comparisons": cvxpy_runs[0], **worst}
+    evidence = {"instances": outcome.examples, "cvxpy_comparisons": cvxpy_runs[0],
+                "cvxpy_not_optimal_skipped": cvxpy_uncertified[0], **worst}
     if outcome.counterexample is not None:
         rewards, log_q, b = outcome.counterexample
         closed = np.exp(log_q + rewards / b - np.logaddexp.reduce(log_q + rewards / b))
