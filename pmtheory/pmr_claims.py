@@ -16,8 +16,9 @@ from scipy.optimize import linprog
 from pmtheory.claims import holds, refuted, register
 from pmtheory.cvx import cvxpy_optimal_policy
 from pmtheory.highprec import high_precision_optimal_policy
-from pmtheory.solvers import optimal_policy, regularized_objective
-from pmtheory.testing import CVXPY_ATOL, KKT_TOL, POLICY_ATOL, instances, property_search, reward_vectors
+from pmtheory.rlhf import kl_rlhf_log_policy
+from pmtheory.solvers import kkt_residual, regularized_objective
+from pmtheory.testing import KKT_TOL, POLICY_ATOL, instances, property_search, reward_vectors
 
 
 
@@ -118,9 +119,9 @@ def check_kl_rlhf_closed_form(*, quick: bool):
     Methods: (1) symbolic, the proof's identity J(π)/β = −KL(π‖π*) + log Z for K = 3 with
     sympy; (2) exact: on random instances (ties, |r| ≤ 1e4, references down to e^-750,
     β in [1e-3, 1e3]) the closed form (evaluated in log space) is compared with an mpmath
-    bisection on the stationarity condition at ≥ 40 digits, and with a direct cvxpy/Clarabel
-    maximization of Σπr − β·KL on the well-scaled instances; no feasible transfer of mass
-    improves the objective.
+    bisection on the stationarity condition at ≥ 40 digits, certified by its KKT residual, and
+    compared with a direct cvxpy/Clarabel maximization of Σπr − β·KL on the well-scaled
+    instances, which must not find a better objective.
     """
     k = 3
     p = sp.symbols("p0:3", positive=True)
@@ -141,15 +142,15 @@ def check_kl_rlhf_closed_form(*, quick: bool):
 
     def check(instance):
         rewards, log_q, b = instance
-        closed = np.exp(log_q + rewards / b - np.logaddexp.reduce(log_q + rewards / b))
-        sol = optimal_policy(rewards, log_reference=log_q, beta=b)
+        log_closed = kl_rlhf_log_policy(rewards, log_q, b)
+        closed = np.exp(log_closed)
         reference = np.exp(high_precision_optimal_policy(rewards, log_q, divergence="reverse_kl", beta=b))
-        diff = float(np.max(np.abs(sol.policy - reference)))
+        residual = float(kkt_residual(log_policy=log_closed, rewards=rewards, log_reference=log_q, beta=b))
+        worst["max_kkt_residual"] = max(worst["max_kkt_residual"], residual)
+        assert residual <= KKT_TOL, f"the closed form violates the KKT conditions by {residual}"
+        diff = float(np.max(np.abs(closed - reference)))
         worst["max_abs_diff_vs_mpmath"] = max(worst["max_abs_diff_vs_mpmath"], diff)
-        worst["max_kkt_residual"] = max(worst["max_kkt_residual"], float(sol.kkt_residual))
-        assert diff <= POLICY_ATOL, f"closed form differs from the mpmath optimum by {diff}"
-        assert sol.kkt_residual <= KKT_TOL
-        assert float(np.max(np.abs(closed - sol.policy))) <= 1e-12
+        assert diff <= POLICY_ATOL, f"the closed form differs from the mpmath optimum by {diff}"
         well_scaled = log_q.min() > -20 and np.ptp(rewards / b) < 50
         if well_scaled:
             cvx = cvxpy_optimal_policy(rewards, np.exp(log_q) / np.exp(log_q).sum(), beta=b)
@@ -157,13 +158,12 @@ def check_kl_rlhf_closed_form(*, quick: bool):
                 cvxpy_uncertified[0] += 1  # "optimal_inaccurate" or a failure: no comparison
             else:
                 cvxpy_runs[0] += 1
-                gap = float(np.max(np.abs(cvx.policy - sol.policy)))
+                gap = float(np.max(np.abs(cvx.policy - closed)))
                 worst["max_abs_diff_vs_cvxpy"] = max(worst["max_abs_diff_vs_cvxpy"], gap)
                 ref = np.exp(log_q) / np.exp(log_q).sum()
-                ours = regularized_objective(sol.policy, rewards, ref, beta=b)
+                ours = regularized_objective(closed / closed.sum(), rewards, ref, beta=b)
                 theirs = regularized_objective(cvx.policy, rewards, ref, beta=b)
-                assert theirs <= ours + 1e-9 * (1 + abs(ours)), "cvxpy found a better policy"
-                assert gap <= CVXPY_ATOL, f"cvxpy's optimum differs by {gap}"
+                assert theirs <= ours + 1e-9 * (1 + abs(ours)), f"cvxpy beats the closed form by {theirs - ours}"
 
     outcome = property_search(instances(max_k=6, min_log_prob=-750.0), check,
                               examples=40 if quick else 300, seed=51)
@@ -171,7 +171,7 @@ def check_kl_rlhf_closed_form(*, quick: bool):
                 "cvxpy_not_optimal_skipped": cvxpy_uncertified[0], **worst}
     if outcome.counterexample is not None:
         rewards, log_q, b = outcome.counterexample
-        closed = np.exp(log_q + rewards / b - np.logaddexp.reduce(log_q + rewards / b))
+        closed = np.exp(kl_rlhf_log_policy(rewards, log_q, b))
         recheck = np.exp(high_precision_optimal_policy(rewards, log_q, divergence="reverse_kl", beta=b, digits=400))
         return refuted(
             {

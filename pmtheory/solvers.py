@@ -209,9 +209,9 @@ def kkt_residual(policy=None, rewards=None, reference=None, *, log_policy=None, 
     """Scaled KKT violation of any candidate ``policy`` for Σπr − β·I_f(π‖π_ref), shape (...).
 
     The measure is the one :class:`Solution` reports (module doc), so a policy from another
-    solver (cvxpy, say) is certified on the same footing. Without ``multiplier`` the best
-    one for the stationarity part is used: the mid-range of r/β − f'(π/π_ref) over the
-    support (for tv, the dual optimum max r − β/2).
+    solver (cvxpy, say) is certified on the same footing. Without ``multiplier`` the one
+    implied by stationarity at the most probable response is used, r/β − f'(π/π_ref) there
+    (for tv, the dual optimum max r − β/2).
 
     Args:
       policy: shape (..., K), non-negative (normalization is part of what is measured).
@@ -246,10 +246,11 @@ def kkt_residual(policy=None, rewards=None, reference=None, *, log_policy=None, 
     elif div.name == "tv":
         z = np.full(scaled.shape[0], -0.5)
     else:
-        support = ~np.isneginf(log_policy)
-        log_ratio = np.where(support, log_policy - log_q, 0.0)
-        implied = np.where(support, scaled - div.f_prime_of_log(log_ratio), np.nan)
-        z = 0.5 * (np.nanmax(implied, axis=-1) + np.nanmin(implied, axis=-1))
+        # Z implied by the most probable response: its terms are the best resolved ones.
+        rows = np.arange(scaled.shape[0])
+        top = np.argmax(log_policy, axis=-1)
+        log_ratio = log_policy[rows, top] - log_q[rows, top]
+        z = scaled[rows, top] - div.f_prime_of_log(log_ratio)
     residual = _kkt_residual(div, scaled, log_q, log_policy, policy, z, best / beta)
     return residual.reshape(shape[:-1])
 

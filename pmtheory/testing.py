@@ -37,11 +37,11 @@ POLICY_ATOL = 1e-10
 KKT_TOL = 1e-12
 
 # Agreement expected between pmtheory.cvx (Clarabel at 1e-10 tolerances, objective divided
-# by β) and the exact π on moderate instances: its exponential cone lands within ~3e-6
-# (measured over 300 instances; the power and second-order cones do better). A wrong closed
-# form is off by orders of magnitude more; the sharp test is that cvxpy never beats the exact
-# objective.
-CVXPY_ATOL = 1e-5
+# by β) and the exact π on moderate instances: measured worst cases are ~3e-6 (exponential
+# cone, reverse KL) and ~1.4e-5 (power cone, alpha:0.9 with q ≈ 0.15). So the claim checks
+# use cvxpy only in the sharp direction (cvxpy must never beat the exact objective) and
+# report the π gap as evidence; this bound is for tests of pmtheory.cvx itself.
+CVXPY_ATOL = 1e-4
 
 # Every divergence the solvers handle, with two members of the alpha family.
 SOLVER_DIVERGENCES = ("reverse_kl", "forward_kl", "js", "alpha:0.3", "alpha:0.9", "hellinger", "chi2", "tv")

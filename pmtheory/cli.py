@@ -1,0 +1,268 @@
+"""The ``pmtheory`` command line.
+
+Subcommands:
+
+- ``pmtheory verify [ID ...] [--json FILE] [--markdown FILE] [--quick]``: run the claim
+  checks (every claim when no ID is given; IDs may be globs such as ``'PMR-*'``), print a
+  progress line per claim on stderr and the verdict table on stdout, and write the JSON and
+  markdown reports when asked.
+- ``pmtheory bench ...``: the solver benchmark; every argument after ``bench`` goes to
+  :func:`pmtheory.bench.main` unparsed.
+
+Exit status: 0 when no check errored (a refuted claim is a finding, not a failure), 1 when a
+check errored (or a report could not be written), 2 for usage errors (an unknown option, an
+ID that matches no claim).
+
+Adding a subcommand (``figures``, ``bridge``, ...): write ``_setup_<name>(parser)``, which
+adds the options and sets ``run`` to a function of the parsed arguments returning the exit
+status, and add one entry to :data:`SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pmtheory import claims
+from pmtheory.report import report_to_json_text
+from pmtheory.report import report_to_markdown
+from pmtheory.report import report_to_table
+
+__all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
+
+# Exit statuses.
+_EXIT_OK = 0
+_EXIT_CHECK_ERROR = 1
+_EXIT_USAGE = 2
+
+# The table width when stdout is not a terminal (CI logs, files): wide enough for most
+# backings, narrow enough to read; the JSON and markdown reports carry the full text.
+_PIPED_TABLE_WIDTH = 120
+
+# ANSI "erase to the end of the line", used only when stderr is a terminal.
+_CLEAR_TO_END = "\x1b[K"
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``pmtheory <name>`` subcommand."""
+
+    help: str  # one line for ``pmtheory --help``
+    setup: Callable[[argparse.ArgumentParser], None]  # adds the options and sets the ``run`` default
+    passthrough: Callable[[list[str]], int] | None = None  # if set, receives all later arguments unparsed
+
+
+# ---------------------------------------------------------------------------------------
+# verify
+# ---------------------------------------------------------------------------------------
+
+
+class _ProgressLine:
+    """Progress of ``verify`` on a stream: one line per claim, or one line rewritten in place
+    when the stream is a terminal (refuted and errored claims keep their line)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        try:
+            self._in_place = bool(stream.isatty())
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
+            self._in_place = False
+        self._line_open = False
+
+    def __call__(self, index: int, total: int, claim_id: str, outcome: claims.ClaimOutcome | None) -> None:
+        prefix = f"[{index:>{len(str(total))}}/{total}] {claim_id} ..."
+        if outcome is None:
+            if self._in_place:
+                self._write(f"\r{prefix}{_CLEAR_TO_END}")
+                self._line_open = True
+            return
+        line = f"{prefix} {outcome.verdict} ({outcome.seconds:.2f} s)"
+        if not self._in_place:
+            self._write(line + "\n")
+            return
+        keep = outcome.verdict in (claims.REFUTED, claims.ERROR)
+        self._write(f"\r{line}{_CLEAR_TO_END}" + ("\n" if keep else ""))
+        self._line_open = not keep
+
+    def finish(self) -> None:
+        """Erase a line left open in place."""
+        if self._line_open:
+            self._write(f"\r{_CLEAR_TO_END}")
+            self._line_open = False
+
+    def _write(self, text: str) -> None:
+        self._stream.write(text)
+        self._stream.flush()
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and
+    ``os.replace``, so that ``path`` is either the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _table_width() -> int:
+    if sys.stdout.isatty():
+        return max(shutil.get_terminal_size().columns, 65)
+    return _PIPED_TABLE_WIDTH
+
+
+def _run_verify(arguments: argparse.Namespace) -> int:
+    outputs = [(option, path) for option, path in (("--json", arguments.json), ("--markdown", arguments.markdown))
+               if path is not None]
+    for option, path in outputs:  # fail before the run, not after it
+        if path.is_dir():
+            print(f"pmtheory verify: {option} {path} is a directory; give a file name", file=sys.stderr)
+            return _EXIT_USAGE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            print(f"pmtheory verify: cannot create the folder of {option} {path}: {error}", file=sys.stderr)
+            return _EXIT_USAGE
+
+    progress = _ProgressLine(sys.stderr)
+    try:
+        report = claims.run_claims(arguments.ids, quick=arguments.quick, progress=progress)
+    except claims.UnknownClaimError as error:
+        print(f"pmtheory verify: {error}", file=sys.stderr)
+        return _EXIT_USAGE
+    except Exception:  # a check module that fails to import: show why, count it as an error
+        progress.finish()
+        print("pmtheory verify: loading the claim checks failed:", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        return _EXIT_CHECK_ERROR
+    progress.finish()
+    for module_name in claims.default_registry.skipped_modules:
+        print(f"pmtheory verify: note: {module_name} does not exist; its claims show as not-checked",
+              file=sys.stderr)
+
+    sys.stdout.write(report_to_table(report, width=_table_width()))
+    sys.stdout.flush()
+    status = _EXIT_CHECK_ERROR if report.has_errors else _EXIT_OK
+    renderers = {"--json": report_to_json_text, "--markdown": report_to_markdown}
+    for option, path in outputs:
+        try:
+            write_text_atomically(path, renderers[option](report))
+        except OSError as error:
+            print(f"pmtheory verify: cannot write {option} {path}: {error}", file=sys.stderr)
+            status = _EXIT_CHECK_ERROR
+        else:
+            print(f"pmtheory verify: wrote {path}", file=sys.stderr)
+    return status
+
+
+def _setup_verify(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "ids",
+        nargs="*",
+        metavar="ID",
+        help="claim IDs or globs such as 'PMR-*' (case-sensitive; quote globs); default: every claim",
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report to FILE")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="write the markdown report to FILE")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer random instances per check (the same kinds of check)",
+    )
+    parser.set_defaults(run=_run_verify)
+
+
+# ---------------------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------------------
+
+
+def _run_bench(bench_arguments: list[str]) -> int:
+    try:
+        from pmtheory import bench
+    except ModuleNotFoundError as error:
+        if error.name != "pmtheory.bench":
+            raise
+        print("pmtheory bench: pmtheory.bench is not available in this installation", file=sys.stderr)
+        return _EXIT_CHECK_ERROR
+    return int(bench.main(list(bench_arguments)))
+
+
+def _setup_bench(parser: argparse.ArgumentParser) -> None:
+    # Only for the listing in ``pmtheory --help``: main() hands everything after ``bench`` to
+    # pmtheory.bench.main before argparse sees it (``pmtheory bench --help`` shows bench's help).
+    parser.add_argument("bench_arguments", nargs=argparse.REMAINDER, help="options of pmtheory.bench")
+    parser.set_defaults(run=lambda arguments: _run_bench(arguments.bench_arguments))
+
+
+# ---------------------------------------------------------------------------------------
+# The subcommand table and the entry point
+# ---------------------------------------------------------------------------------------
+
+# name -> subcommand. New subcommands (``figures``, ``bridge``) go here.
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "verify": Subcommand(help="run the claim checks and report a verdict per claim", setup=_setup_verify),
+    "bench": Subcommand(
+        help="benchmark the exact solvers (options: pmtheory bench --help)",
+        setup=_setup_bench,
+        passthrough=_run_bench,
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``pmtheory``, with one subparser per entry of :data:`SUBCOMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="pmtheory",
+        description="Check the theory of RLHF papers by computation and print a verdict per claim.",
+    )
+    parser.add_argument("--version", action="version", version=f"pmtheory {claims.pmtheory_version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, subcommand in SUBCOMMANDS.items():
+        subparser = subparsers.add_parser(
+            name,
+            help=subcommand.help,
+            description=subcommand.help,
+            add_help=subcommand.passthrough is None,  # a passthrough command's --help is its own
+        )
+        subcommand.setup(subparser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``pmtheory`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit status.
+
+    Returns:
+      0: no check errored; 1: a check errored or a report could not be written; 2: usage
+      error (argparse's status for bad options, or a claim pattern that matches nothing).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS and SUBCOMMANDS[argv[0]].passthrough is not None:
+        return SUBCOMMANDS[argv[0]].passthrough(argv[1:])
+    parser = build_parser()
+    try:
+        arguments = parser.parse_args(argv)
+    except SystemExit as exit_request:  # --help, --version, or a usage error argparse printed
+        code = exit_request.code
+        return code if isinstance(code, int) else (_EXIT_OK if code is None else _EXIT_USAGE)
+    return int(arguments.run(arguments))
