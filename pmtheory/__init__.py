@@ -3,6 +3,8 @@
 Public names are re-exported here one per line; anything else is private.
 """
 
+from pmtheory.certified import CertifiedSolution
+from pmtheory.certified import solve_pointwise_regularized
 from pmtheory.divergences import DIVERGENCE_NAMES
 from pmtheory.divergences import Divergence
 from pmtheory.divergences import f_divergence
@@ -14,6 +16,7 @@ from pmtheory.solvers import optimal_policy
 from pmtheory.solvers import regularized_objective
 
 __all__ = [
+    "CertifiedSolution",
     "DIVERGENCE_NAMES",
     "Divergence",
     "Solution",
@@ -23,4 +26,5 @@ __all__ = [
     "kkt_residual",
     "optimal_policy",
     "regularized_objective",
+    "solve_pointwise_regularized",
 ]

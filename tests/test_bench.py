@@ -1,0 +1,156 @@
+"""Tests of pmtheory.bench: the report's schema and certificates, not its timings.
+
+Speed is reported by the benchmark, never asserted here: the numbers depend on the machine
+and on whatever else it is running.
+"""
+
+import contextlib
+import io
+import json
+import math
+import os
+
+import pytest
+
+from pmtheory.bench import main
+from pmtheory.testing import KKT_TOL
+
+_ARGS = ["--quick", "--sizes", "100,1000", "--divergences", "reverse_kl,forward_kl,tv"]
+_ROW_KEYS = {
+    "section", "divergence", "k", "method", "status", "seconds", "seconds_min", "seconds_median",
+    "timings", "calls_per_timing", "floor_seconds", "ratio_to_floor", "ratio_to_exact", "max_abs_policy_error",
+    "objective_gap", "kkt_residual", "accuracy_metric", "ref", "iterations", "solver_seconds", "note",
+}
+_METHODS = {"numpy_log_softmax", "exact", "cvxpy+clarabel", "cvxpy+scs"}
+
+
+def _run(argv):
+    """(exit status, stdout, stderr) of main(argv)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """The quick benchmark of the brief, run once for the whole module."""
+    directory = tmp_path_factory.mktemp("bench")
+    path = directory / "bench.json"
+    status, stdout, stderr = _run(_ARGS + ["--json", str(path)])
+    with open(path, encoding="utf-8") as stream:
+        report = json.load(stream)
+    return {"status": status, "stdout": stdout, "stderr": stderr, "report": report, "directory": directory}
+
+
+def _finite(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class TestMainReport:
+    def test_exit_status_is_zero(self, quick_run):
+        assert quick_run["status"] == 0
+
+    def test_top_level_schema(self, quick_run):
+        report = quick_run["report"]
+        assert set(report) == {"pmtheory_version", "machine", "settings", "rows", "bars"}
+        assert isinstance(report["pmtheory_version"], str)
+        assert {"cpu_count", "numpy", "python"} <= set(report["machine"])
+        settings = report["settings"]
+        assert settings["sizes"] == [100, 1000]
+        assert settings["divergences"] == ["reverse_kl", "forward_kl", "tv"]
+        assert settings["repeats"] == 1  # --quick
+        assert settings["statistic"] in ("min", "median")
+
+    def test_every_combination_has_a_row(self, quick_run):
+        rows = quick_run["report"]["rows"]
+        seen = {(row["divergence"], row["k"], row["method"]) for row in rows}
+        for k in (100, 1000):
+            assert (None, k, "numpy_log_softmax") in seen
+            for divergence in ("reverse_kl", "forward_kl", "tv"):
+                for method in ("exact", "cvxpy+clarabel", "cvxpy+scs"):
+                    assert (divergence, k, method) in seen
+
+    def test_rows_have_finite_numbers_or_a_reason(self, quick_run):
+        for row in quick_run["report"]["rows"]:
+            assert set(row) == _ROW_KEYS, row
+            assert row["method"] in _METHODS
+            if row["status"] != "ok":
+                # An explicit reason, e.g. "failed: SolverError: ..." or "skipped: K > max-cvxpy-k".
+                assert row["status"].startswith(("failed: ", "skipped: ")), row
+                assert len(row["status"]) > len("failed: "), row
+                continue
+            for key in ("seconds", "seconds_min", "seconds_median", "floor_seconds", "ratio_to_floor"):
+                assert _finite(row[key]) and row[key] > 0, (key, row)
+            assert row["timings"] >= 1
+            if row["method"] == "numpy_log_softmax":
+                continue
+            assert _finite(row["ratio_to_exact"]) and row["ratio_to_exact"] > 0, row
+            metric = row["accuracy_metric"]
+            assert metric == ("objective_gap" if row["divergence"] == "tv" else "max_abs_policy_error")
+            assert _finite(row[metric]), row
+            assert _finite(row["kkt_residual"]) or row["note"], row
+
+    def test_exact_solver_is_certified(self, quick_run):
+        exact = [row for row in quick_run["report"]["rows"] if row["method"] == "exact"]
+        assert len(exact) == 6
+        for row in exact:
+            assert row["status"] == "ok", row
+            assert row["kkt_residual"] < KKT_TOL, row
+            assert row["ratio_to_exact"] == 1.0
+
+    def test_reference_column(self, quick_run):
+        # mpmath at K ≤ 100 (except tv, whose optimum need not be unique), else the exact π.
+        for row in quick_run["report"]["rows"]:
+            if row["status"] != "ok" or row["method"] == "numpy_log_softmax":
+                continue
+            if row["divergence"] == "tv":
+                assert row["ref"] == "exact (ΔJ)"
+            elif row["k"] <= 100:
+                assert row["ref"] == "mpmath"
+            else:
+                assert row["ref"] == "exact"
+
+    def test_exact_matches_mpmath_at_small_k(self, quick_run):
+        for row in quick_run["report"]["rows"]:
+            if row["method"] == "exact" and row["ref"] == "mpmath":
+                assert row["max_abs_policy_error"] < 1e-10, row
+
+    def test_bars_are_present(self, quick_run):
+        bars = quick_run["report"]["bars"]
+        # One floor bar per non-tv divergence, one cvxpy bar per divergence.
+        assert len(bars) == 2 + 3
+        for bar in bars:
+            assert {"name", "status", "measured", "threshold", "detail"} <= set(bar)
+            assert bar["status"] in ("PASS", "FAIL", "N/A")
+            # Neither K = 10^4 nor 10^6 was run, so no bar can be judged.
+            assert bar["status"] == "N/A"
+
+    def test_table_on_stdout_progress_on_stderr(self, quick_run):
+        stdout, stderr = quick_run["stdout"], quick_run["stderr"]
+        for header in ("divergence", "method", "seconds", "×floor", "×exact", "max|Δπ|", "KKT", "ref"):
+            assert header in stdout
+        assert "speed bars" in stdout
+        assert "[bench]" in stderr and "[bench]" not in stdout
+
+    def test_json_written_without_leftovers(self, quick_run):
+        assert os.listdir(quick_run["directory"]) == ["bench.json"]
+
+
+class TestMainOptions:
+    def test_cvxpy_skipped_above_max_cvxpy_k(self):
+        status, stdout, _ = _run(["--sizes", "100", "--repeats", "1", "--divergences", "reverse_kl",
+                                  "--max-cvxpy-k", "10"])
+        assert status == 0
+        assert stdout.count("skipped: K > max-cvxpy-k") == 2
+
+    def test_help_returns_zero(self):
+        status, stdout, _ = _run(["--help"])
+        assert status == 0
+        assert "--max-cvxpy-k" in stdout
+
+    @pytest.mark.parametrize("argv", [["--sizes", "0"], ["--divergences", "nope"], ["--repeats", "0"]])
+    def test_bad_options_return_two(self, argv):
+        status, _, stderr = _run(argv)
+        assert status == 2
+        assert "error" in stderr
