@@ -43,10 +43,6 @@ def _inverse_derivative(name: str, alpha):
     raise ValueError(f"no high-precision reference for divergence {name!r} (tv is a linear program)")
 
 
-def _f_prime_at_one(name: str):
-    return {"reverse_kl": 1, "forward_kl": -1}.get(name.split(":")[0], 0)
-
-
 def high_precision_optimal_policy(rewards, log_reference, *, divergence="reverse_kl", beta=1.0,
                                   digits: int | None = None) -> np.ndarray:
     """log π* for one prompt, from an mpmath bisection at ``digits`` significant digits.
@@ -81,7 +77,7 @@ def high_precision_optimal_policy(rewards, log_reference, *, divergence="reverse
         q = [mpmath.exp(mpmath.mpf(float(lq))) for lq in log_q]
         total = mpmath.fsum(q)
         q = [x / total for x in q]  # renormalize at full precision
-        f1 = _f_prime_at_one(div.name)
+        f1 = mpmath.mpf(div.f_prime_at_one)  # exact for every member: 1, -1 or 0
         lo, hi = min(a) - f1, max(a) - f1  # Prop 1: φ(t1) ≥ 0 ≥ φ(t2)
 
         def phi(t):
