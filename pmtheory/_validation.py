@@ -101,7 +101,14 @@ def check_log_probabilities(array: np.ndarray, name: str) -> None:
             block = rows[:, start:start + _BLOCK]
             smallest = min(smallest, float(block.min()))
             total += np.exp(block).sum(axis=-1)
-    # NaN and +inf reach the totals; −inf (a zero probability) shows in the minimum.
+    check_log_normalization(array, name, total, smallest)
+
+
+def check_log_normalization(array: np.ndarray, name: str, total: np.ndarray, smallest: float) -> None:
+    """The verdict of :func:`check_log_probabilities` from sums a caller accumulated itself
+    (in a pass it makes anyway): ``total`` = Σ e^x along the last axis (unshifted, shape
+    (B,)) and ``smallest`` = min x. NaN and +inf reach the totals; −inf (a zero
+    probability) shows in the minimum."""
     if not (np.all(np.isfinite(total)) and smallest > -np.inf):
         check_finite(array, name)
     with np.errstate(divide="ignore"):

@@ -52,6 +52,7 @@ import numpy as np
 from pmtheory._validation import (
     as_float_array,
     check_finite,
+    check_log_normalization,
     check_log_probabilities,
     check_positive_scalar,
     check_probabilities,
@@ -76,6 +77,13 @@ _WARM_START_TOLERANCE = 1e-6
 # few temporaries of one block stay in the L2 cache and a K = 10^6 solve allocates no fresh
 # page-faulted full-size temporaries (which cost more than the arithmetic).
 _BLOCK = 1 << 16
+# The logits of reverse KL are measured from max r unless the most likely response lies more
+# than this many units of β below it: the extra rounding of its logit is then at most this
+# many ulps, as small as the rounding that log q ≈ −log K already brings.
+_PIVOT_SHIFT = 16.0
+# Σ e^x is summed without a shift when max x (≤ 0) is at least this: the sum is then
+# ≥ e^-600, and the entries that underflow (each below 5e-324) cannot change its digits.
+_UNSHIFTED_FLOOR = -600.0
 # Below this a linear-space probability has lost relative precision (subnormal range begins
 # at 2.2e-308); rows with smaller entries are assembled in log space instead.
 _TINY = 1e-290
@@ -97,16 +105,26 @@ class Solution:
     iterations: int  # Newton steps taken (0 for closed forms)
 
 
-def _prepare(rewards, reference, log_reference, beta):
-    rewards = as_float_array(rewards, "rewards")
-    if not (np.isfinite(rewards.max()) and np.isfinite(rewards.min())):  # max and min propagate NaN
-        check_finite(rewards, "rewards")
+def _prepare(rewards, reference, log_reference, beta, *, defer_log_check=False):
+    """(rewards, log q, β, broadcast shape, unchecked, max r) with rewards and log q as (B, K)
+    and max r per row, shape (B,).
+
+    With ``defer_log_check`` a ``log_reference`` is checked only for shape here and returned
+    as ``unchecked`` (else None): the caller must then pass it with the Σ e^{log q} and
+    min log q of a pass it makes anyway to :func:`check_log_normalization`, before returning
+    anything.
+    """
+    rewards = given = as_float_array(rewards, "rewards")
     beta = check_positive_scalar(beta, "beta")
     if reference is not None and log_reference is not None:
         raise ValueError("give either reference or log_reference, not both")
+    unchecked = None
     if log_reference is not None:
         log_q = as_float_array(log_reference, "log_reference")
-        check_log_probabilities(log_q, "log_reference")
+        if defer_log_check:
+            unchecked = log_q
+        else:
+            check_log_probabilities(log_q, "log_reference")
         name = "log_reference"
     elif reference is not None:
         q = as_float_array(reference, "reference")
@@ -130,7 +148,10 @@ def _prepare(rewards, reference, log_reference, beta):
         ) from None
     rewards = np.broadcast_to(rewards, shape).reshape(-1, shape[-1])
     log_q = np.broadcast_to(log_q, shape).reshape(-1, shape[-1])
-    return rewards, log_q, beta, shape
+    best = rewards.max(axis=-1)
+    if not (np.all(np.isfinite(best)) and np.isfinite(rewards.min())):  # max and min propagate NaN
+        check_finite(given, "rewards")
+    return rewards, log_q, beta, shape, unchecked, best
 
 
 def optimal_policy(
@@ -169,14 +190,14 @@ def optimal_policy(
     0.731059
     """
     div = get_divergence(divergence)
-    rewards, log_q, beta, shape = _prepare(rewards, reference, log_reference, beta)
-    best = rewards.max(axis=-1)
+    rewards, log_q, beta, shape, unchecked, best = _prepare(
+        rewards, reference, log_reference, beta, defer_log_check=div.name == "reverse_kl")
     multiplier = None  # λ = β·Z + max r unless a solver forms it more accurately
     gap = _scaled_gap(rewards, best, beta) if div.name == "tv" or div.barrier and div.name != "reverse_kl" else None
     iterations = 0
     residual = None
     if div.name == "reverse_kl":
-        log_policy, policy, multiplier, residual = _solve_reverse_kl(rewards, best, beta, log_q)
+        log_policy, policy, multiplier, residual = _solve_reverse_kl(rewards, best, beta, log_q, unchecked)
     elif div.name == "chi2":
         log_policy, policy, multiplier, residual, iterations = _solve_chi2(rewards, beta, log_q)
     elif div.name == "tv":
@@ -215,7 +236,7 @@ def regularized_objective(policy, rewards, reference=None, *, log_reference=None
         rewards = np.broadcast_to(rewards, np.broadcast_shapes(rewards.shape, policy.shape))
     except ValueError:
         raise ValueError(f"policy {policy.shape} and rewards {rewards.shape} do not broadcast") from None
-    rewards_2d, log_q, beta, shape = _prepare(rewards, reference, log_reference, beta)
+    rewards_2d, log_q, beta, shape, _, _ = _prepare(rewards, reference, log_reference, beta)
     policy = np.broadcast_to(policy, shape).reshape(-1, shape[-1])
     with np.errstate(divide="ignore"):
         log_policy = np.log(policy)
@@ -243,7 +264,7 @@ def kkt_residual(policy=None, rewards=None, reference=None, *, log_policy=None, 
     div = get_divergence(divergence)
     if rewards is None:
         raise ValueError("rewards is required")
-    rewards_2d, log_q, beta, shape = _prepare(rewards, reference, log_reference, beta)
+    rewards_2d, log_q, beta, shape, _, _ = _prepare(rewards, reference, log_reference, beta)
     if (policy is None) == (log_policy is None):
         raise ValueError("give exactly one of policy and log_policy")
     if policy is not None:
@@ -338,66 +359,103 @@ def _grouped_logsumexp(rows, values, count):
     return peak + np.log(total)
 
 
-def _solve_reverse_kl(rewards, best, beta, log_q):
+def _solve_reverse_kl(rewards, best, beta, log_q, unchecked):
     """Seed 001 Prop 5.1: log π = log q + a − logsumexp(log q + a); Z = logsumexp − f'(1).
 
-    The logits are formed with rewards measured from the reward of the most likely response
-    (a pivot), so that the responses carrying the mass get logits that are not sums of two
-    large numbers; the multiplier λ = β·Z + r_pivot and the certificate are measured from the
-    pivot too. All passes run in cache-sized blocks, and the KKT residual is taken block by
-    block from the returned log π as it is written. Returns (log π, π, λ, residual), shapes
-    (B, K), (B, K), (B,), (B,).
+    The logits are measured from a shift: max r, unless the most likely response (the pivot)
+    lies more than ``_PIVOT_SHIFT`` below it, in which case they are re-formed from the
+    pivot's reward, so that the responses carrying the mass never get logits that are sums
+    of two large numbers. The multiplier λ = β·Z + shift and the certificate are measured
+    from the same shift. Two blocked passes: the logits with their running maximum, argmax
+    and logsumexp; then log π, π and the KKT residual of the returned log π, taken block by
+    block as it is written. With ``unchecked`` (the given log_reference, see :func:`_prepare`)
+    the first pass also checks ``log_q``. Returns (log π, π, λ, residual), shapes (B, K), (B, K), (B,), (B,).
     """
     count = rewards.shape[0]
     blocks = list(_blocks(rewards.shape))
-    # The pivot: the argmax (first occurrence) of the logits log q − Δ.
-    pivot = np.zeros(count, dtype=np.intp)
-    pivot_value = np.full(count, -np.inf)
-    for rows, columns in blocks:
-        logits = np.subtract(best[rows, None], rewards[rows, columns])
-        logits /= beta
-        np.subtract(log_q[rows, columns], logits, out=logits)
-        index = np.argmax(logits, axis=-1)
-        value = np.take_along_axis(logits, index[:, None], axis=-1)[:, 0]
-        better = value > pivot_value[rows]
-        pivot[rows] = np.where(better, index + (columns.start or 0), pivot[rows])
-        pivot_value[rows] = np.where(better, value, pivot_value[rows])
-    reward_at_pivot = rewards[np.arange(count), pivot]
-    # Logits measured from the pivot's reward, and their logsumexp accumulated block by
-    # block (the running total is rescaled whenever the running maximum grows).
     log_policy = np.empty_like(rewards)
-    peak = np.full(count, -np.inf)
-    total = np.zeros(count)
-    for rows, columns in blocks:
-        logits = log_policy[rows, columns]
-        np.subtract(rewards[rows, columns], reward_at_pivot[rows, None], out=logits)
-        logits /= beta
-        logits += log_q[rows, columns]
-        new_peak = np.maximum(peak[rows], logits.max(axis=-1))
-        with np.errstate(invalid="ignore"):  # −inf − (−inf) on the first block
-            rescale = np.where(np.isfinite(peak[rows]), np.exp(peak[rows] - new_peak), 0.0)
-        total[rows] = total[rows] * rescale + np.exp(logits - new_peak[:, None]).sum(axis=-1)
-        peak[rows] = new_peak
-    log_norm = peak + np.log(total)
-    # f'(t) = log t + 1, so a − Z = log(π/q) + 1 gives Z = log_norm − 1 from the pivot's
-    # reward; the certificate below and λ = β·Z + r_pivot are taken from there too.
+    shift = best
+    sums = (np.zeros(count), np.full(count, np.inf)) if unchecked is not None else None
+    log_norm, pivot = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks, sums)
+    if unchecked is not None:
+        check_log_normalization(unchecked, "log_reference", sums[0], float(sums[1].min()))
+    rows = np.arange(count)
+    pivot_gap = (best - rewards[rows, pivot]) / beta
+    if np.any(pivot_gap > _PIVOT_SHIFT):
+        shift = np.where(pivot_gap > _PIVOT_SHIFT, rewards[rows, pivot], best)
+        log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks)
+    # f'(t) = log t + 1, so a − Z = log(π/q) + 1 gives Z = log_norm − 1 from the shift.
     z = log_norm - 1.0
+    offset = shift / beta
+    # Stationarity residual log π − log q − (a − Z) + 1 = log π − log q + w with
+    # w = (shift + β·log_norm − r)/β, formed in one subtraction per block; its scale is
+    # 1 + |a| + |Z| (module doc), with |a| = |r|/β.
+    numerator = shift + beta * log_norm
+    scale_offset = 1.0 + np.abs(z + offset)
     policy = np.empty_like(rewards)
     mass = np.zeros(count)
     worst = np.zeros(count)
-    offset = reward_at_pivot / beta
-    div = get_divergence("reverse_kl")
-    for rows, columns in blocks:
-        logits = log_policy[rows, columns]
-        logits -= log_norm[rows, None]
-        block = policy[rows, columns]
+    for block_rows, columns in blocks:
+        logits = log_policy[block_rows, columns]
+        logits -= log_norm[block_rows, None]
+        block = policy[block_rows, columns]
         np.exp(logits, out=block)
-        mass[rows] += block.sum(axis=-1)
-        gap = np.subtract(reward_at_pivot[rows, None], rewards[rows, columns])
-        gap /= beta
-        worst[rows] = np.maximum(worst[rows], _block_violation(
-            div, gap, log_q[rows, columns], logits, z[rows], offset[rows], zeros_possible=False))
-    return log_policy, policy, beta * z + reward_at_pivot, np.maximum(np.abs(mass - 1.0), worst)
+        mass[block_rows] += block.sum(axis=-1)
+        block_rewards = rewards[block_rows, columns]
+        violation = np.subtract(numerator[block_rows, None], block_rewards)
+        if beta != 1.0:
+            violation /= beta
+        violation += logits
+        violation -= log_q[block_rows, columns]
+        np.abs(violation, out=violation)
+        scale = np.abs(block_rewards)
+        if beta != 1.0:
+            scale /= beta
+        scale += scale_offset[block_rows, None]
+        violation /= scale
+        worst[block_rows] = np.maximum(worst[block_rows], violation.max(axis=-1))
+    return log_policy, policy, beta * z + shift, np.maximum(np.abs(mass - 1.0), worst)
+
+
+def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_sums=None):
+    """Writes x = log q + (r − shift)/β into ``out`` (shape (B, K)) in one blocked pass and
+    returns (logsumexp x, argmax x), shapes (B,).
+
+    The shift is max r or the reward of the argmax, so x ≤ log q ≤ 0 and Σ e^x is summed
+    without a shift; rows whose max x is below ``_UNSHIFTED_FLOOR`` (where the unshifted sum
+    could lose digits to underflow) are summed again from their maximum. ``reference_sums``,
+    when given, is a pair of (B,) arrays that receive Σ e^{log q} and min log q of the same
+    pass, for the deferred check of ``log_reference``.
+    """
+    count = rewards.shape[0]
+    peak = np.full(count, -np.inf)
+    total = np.zeros(count)
+    pivot = np.zeros(count, dtype=np.intp)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for rows, columns in blocks:
+            logits = out[rows, columns]
+            block_q = log_q[rows, columns]
+            if reference_sums is not None:
+                mass, smallest = reference_sums
+                mass[rows] += np.exp(block_q).sum(axis=-1)
+                smallest[rows] = np.minimum(smallest[rows], block_q.min(axis=-1))
+            np.subtract(rewards[rows, columns], shift[rows, None], out=logits)
+            if beta != 1.0:
+                logits /= beta
+            logits += block_q
+            index = np.argmax(logits, axis=-1)
+            value = np.take_along_axis(logits, index[:, None], axis=-1)[:, 0]
+            better = value > peak[rows]
+            pivot[rows] = np.where(better, index + (columns.start or 0), pivot[rows])
+            peak[rows] = np.where(better, value, peak[rows])
+            weights = np.exp(logits)
+            total[rows] += weights.sum(axis=-1)
+    with np.errstate(divide="ignore"):
+        log_norm = np.log(total)
+    low = ~(peak >= _UNSHIFTED_FLOOR)
+    if low.any():
+        log_norm[low] = logsumexp(out[low], axis=-1)
+    return log_norm, pivot
 
 
 def _solve_barrier(div: Divergence, gap, log_q, offset):
