@@ -111,6 +111,9 @@ class Divergence:
     _ratio_at_distance: Callable[[np.ndarray], np.ndarray] | None
     _distance_elasticity: Callable[[np.ndarray], np.ndarray] | float | None
     _log_distance_at_log_ratio: Callable[[np.ndarray], np.ndarray] | None
+    _distance_at_inverse_ratio: Callable[[np.ndarray], np.ndarray] | None
+    _log_derivative_basis: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None
+    log_derivative_coefficients: tuple[float, float, float] | None  # (c1, c2, c3), see log_derivative_basis
 
     @property
     def symbol(self) -> sp.Symbol:
@@ -174,6 +177,28 @@ class Divergence:
         if isinstance(self._distance_elasticity, float):
             return self._distance_elasticity
         return self._distance_elasticity(np.asarray(distance, dtype=np.float64), ratio)
+
+    def distance_at_inverse_ratio(self, inverse_ratio, *, overwrite=False):
+        """D = S − f'(ρ) given σ = 1/ρ = q/π > 0: the inverse of :meth:`ratio_at_distance`
+        (linear space). With ``overwrite`` a float64 array argument may be used as the output."""
+        if self._distance_at_inverse_ratio is None:
+            raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")
+        sigma = np.asarray(inverse_ratio, dtype=np.float64)
+        return self._distance_at_inverse_ratio(sigma if overwrite else sigma.copy())
+
+    def log_derivative_basis(self, distance, ratio, shift):
+        """y = s·x(D) for a shift s > 0 (shape broadcastable to D), where h'/h = c1·x and
+        h''/h = c2·x² + c3·x with (c1, c2, c3) = ``log_derivative_coefficients``, h =
+        :meth:`ratio_at_distance` and ``ratio`` = h(D).
+
+        x = 1/D for the power laws h ∝ D^-p (c = (−p, p(p+1), 0)); x = 1 + h for js
+        (h = 1/(e^D − 1), c = (−1, 2, −1)). The solvers take s = d, the part of D = Δ + d
+        they vary, so that y ≤ 1 + d stays in range where x alone would overflow; the first
+        two derivatives in log d of Σ q·h(Δ + d) are then dot products with y.
+        """
+        if self._log_derivative_basis is None:
+            raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")
+        return self._log_derivative_basis(np.asarray(distance, dtype=np.float64), ratio, shift)
 
 
 def _convexity(expression: sp.Expr) -> tuple[bool, bool]:
@@ -248,6 +273,9 @@ def _forward_kl() -> dict:
         ratio_at_distance=lambda d: 1.0 / d,
         distance_elasticity=-1.0,
         log_distance_at_log_ratio=lambda lr: -lr,
+        distance_at_inverse_ratio=lambda s: s,
+        log_derivative_basis=lambda d, ratio, s: np.divide(s, d),
+        log_derivative_coefficients=(-1.0, 2.0, 0.0),
     )
 
 
@@ -304,12 +332,19 @@ def _js() -> dict:
         ratio_at_distance=ratio_at_distance,
         distance_elasticity=distance_elasticity,
         log_distance_at_log_ratio=log_distance_at_log_ratio,
+        # S − f'(ρ) = log(2) − log(2ρ/(ρ + 1)) = log(1 + 1/ρ).
+        distance_at_inverse_ratio=lambda s: np.log1p(s, out=s),
+        # h' = −h(1 + h) and h'' = h(1 + h)(1 + 2h): with x = 1 + h, h'/h = −x, h''/h = 2x² − x.
+        log_derivative_basis=lambda d, ratio, s: np.multiply(ratio + 1.0, s),
+        log_derivative_coefficients=(-1.0, 2.0, -1.0),
     )
 
 
 def _power(x, exponent: float):
-    """x ** exponent, by reciprocals and products for the exponents −1, −2, −1/2 (α = 1, 1/2, 2)
-    that numpy's pow would evaluate with the ~4× slower general routine."""
+    """x ** exponent, by reciprocals, products and square roots for the exponents −1, −2, ±1/2
+    (α = 1, 1/2, 2) that numpy's pow would evaluate with the ~4× slower general routine."""
+    if exponent == 0.5:
+        return np.sqrt(x)
     if exponent == -1.0:
         return 1.0 / x
     if exponent == -2.0:
@@ -339,6 +374,10 @@ def _alpha(a: float) -> dict:
         ratio_at_distance=lambda d: _power(a * d, -1.0 / a),
         distance_elasticity=-1.0 / a,
         log_distance_at_log_ratio=lambda lr: -a * lr - np.log(a),
+        # S − f'(ρ) = ρ^{-a}/a.
+        distance_at_inverse_ratio=lambda s: np.divide(_power(s, a), a, out=s),
+        log_derivative_basis=lambda d, ratio, s: np.divide(s, d),
+        log_derivative_coefficients=(-1.0 / a, (1.0 / a) * (1.0 / a + 1.0), 0.0),
     )
 
 
@@ -359,6 +398,10 @@ def _hellinger() -> dict:
         ratio_at_distance=lambda d: 1.0 / (d * d),
         distance_elasticity=-2.0,
         log_distance_at_log_ratio=lambda lr: -lr / 2.0,
+        # S − f'(ρ) = 1/√ρ.
+        distance_at_inverse_ratio=lambda s: np.sqrt(s, out=s),
+        log_derivative_basis=lambda d, ratio, s: np.divide(s, d),
+        log_derivative_coefficients=(-2.0, 6.0, 0.0),
     )
 
 
@@ -453,6 +496,9 @@ def _build(name: str, a: float | None) -> Divergence:
         _ratio_at_distance=parts.get("ratio_at_distance"),
         _distance_elasticity=parts["distance_elasticity"],
         _log_distance_at_log_ratio=parts["log_distance_at_log_ratio"],
+        _distance_at_inverse_ratio=parts.get("distance_at_inverse_ratio"),
+        _log_derivative_basis=parts.get("log_derivative_basis"),
+        log_derivative_coefficients=parts.get("log_derivative_coefficients"),
     )
 
 

@@ -69,10 +69,21 @@ __all__ = ["Solution", "kkt_residual", "optimal_policy", "regularized_objective"
 _ROOT_TOLERANCE = 8.0 * np.finfo(np.float64).eps
 # References at or above e^-690 are handled in linear space (h(d) ≤ 1/q stays below 1e300).
 _LINEAR_FLOOR = 690.0
-# Responses kept in the subsample that warm-starts Newton for large K.
+# Responses kept in the subsample that warm-starts Newton for large K, in runs of _CHUNK
+# adjacent ones (a strided gather would miss the cache once per response).
 _SUBSAMPLE = 16384
+_CHUNK = 64
 # The warm start stops once the subsample's |log Σπ| is below this (see _warm_start).
 _WARM_START_TOLERANCE = 1e-6
+# Once a full pass finds |log Σπ| below this, the Halley step from it lands within the root
+# tolerance (its error is cubic in |log Σπ| with a constant of order one), so the next pass
+# is the final one that writes π.
+_FINAL_AFTER = 1e-5
+# After a full pass with |log Σπ| below this, the next one needs no curvature: a Halley step
+# from there lands near 0.05·|F|³ ≲ 1e-7 (the constant measured on the bench instances), from
+# which one Newton step (quadratic, constant ≈ 0.2) reaches the root tolerance. Where the
+# constants are larger this costs one more pass, never accuracy.
+_NEWTON_AFTER = 1e-2
 # Elements per block of the blocked passes over large arrays: 2^16 float64 = 512 KiB, so the
 # few temporaries of one block stay in the L2 cache and a K = 10^6 solve allocates no fresh
 # page-faulted full-size temporaries (which cost more than the arithmetic).
@@ -191,20 +202,28 @@ def optimal_policy(
     """
     div = get_divergence(divergence)
     rewards, log_q, beta, shape, unchecked, best = _prepare(
-        rewards, reference, log_reference, beta, defer_log_check=div.name == "reverse_kl")
+        rewards, reference, log_reference, beta,
+        defer_log_check=div.name != "tv")
     multiplier = None  # λ = β·Z + max r unless a solver forms it more accurately
-    gap = _scaled_gap(rewards, best, beta) if div.name == "tv" or div.barrier and div.name != "reverse_kl" else None
+    gap = _scaled_gap(rewards, best, beta) if div.name == "tv" or rewards.shape[-1] == 1 else None
     iterations = 0
     residual = None
-    if div.name == "reverse_kl":
+    if rewards.shape[-1] == 1:
+        # The simplex is one point: π = 1, and stationarity a − Z = f'(1) gives Z (tv: the
+        # dual optimum max a − 1/2 of _solve_tv).
+        if unchecked is not None:
+            check_log_probabilities(unchecked, "log_reference")
+        log_policy, policy = np.zeros_like(rewards), np.ones_like(rewards)
+        z = np.full(rewards.shape[0], -0.5 if div.name == "tv" else -div.f_prime_at_one)
+    elif div.name == "reverse_kl":
         log_policy, policy, multiplier, residual = _solve_reverse_kl(rewards, best, beta, log_q, unchecked)
     elif div.name == "chi2":
-        log_policy, policy, multiplier, residual, iterations = _solve_chi2(rewards, beta, log_q)
+        log_policy, policy, multiplier, residual, iterations = _solve_chi2(rewards, beta, log_q, unchecked)
     elif div.name == "tv":
         log_policy, z = _solve_tv(gap, log_q)
         policy = np.exp(log_policy)
     elif div.barrier and np.isfinite(div.sup_f_prime):
-        log_policy, policy, z, residual, iterations = _solve_barrier(div, gap, log_q, best / beta)
+        log_policy, policy, z, residual, iterations = _solve_barrier(div, rewards, best, beta, log_q, unchecked)
     else:  # pragma: no cover - every member of the family is handled above
         raise ValueError(f"no exact solver for divergence {div.name!r}")
     if residual is None:
@@ -328,16 +347,12 @@ def _scaled_gap(rewards, best, beta):
     return gap
 
 
-def _best_responses(gap):
-    """(rows, columns) of the entries with Δ = 0, the best responses, in row order.
-
-    Δ ≥ 0 with a zero at every row's argmin; only rows where the argmin's zero is not the
-    only one (ties for the best reward) need the full search."""
+def _best_responses(gap, counts, first):
+    """(rows, columns) of the entries with Δ = 0, the best responses, in row order, given
+    ``counts``, the number of zeros of each row of Δ, and ``first``, the column of the first
+    zero (shapes (B,)); only rows with ties for the best reward need the full search."""
     rows = np.arange(gap.shape[0])
-    columns = np.argmin(gap, axis=-1)
-    counts = np.zeros(gap.shape[0], dtype=np.intp)
-    for block_rows, block_columns in _blocks(gap.shape):
-        counts[block_rows] += np.count_nonzero(gap[block_rows, block_columns] == 0.0, axis=-1)
+    columns = first
     tied = counts > 1
     if not tied.any():
         return rows, columns
@@ -458,14 +473,29 @@ def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_sums=Non
     return log_norm, pivot
 
 
-def _solve_barrier(div: Divergence, gap, log_q, offset):
-    """Safeguarded Newton on ℓ = log d for F(ℓ) = log Σ q·h(Δ + e^ℓ) = 0 (module doc).
+def _solve_barrier(div: Divergence, rewards, best, beta, log_q, unchecked):
+    """Safeguarded Halley/Newton on ℓ = log d for F(ℓ) = log Σ q·h(Δ + e^ℓ) = 0 (module doc).
 
-    ``offset`` = max r/β, shape (B,), for the KKT residual's scale. Returns (log π, π, Z,
-    residual or None, iterations); Z is measured from max a, like ``gap``.
+    ``best`` = max r per row, shape (B,); ``unchecked`` is the given log_reference when its
+    check was deferred to the first pass here (see :func:`_prepare`), else None. Returns
+    (log π, π, Z, residual, passes); Z is measured from max a = best/β, and ``passes``
+    counts the full passes that evaluated h over all K responses.
+
+    In linear space (every q ≥ e^-690) the passes are: one that forms Δ and q (and checks
+    the reference); Halley steps, whose error is cubic, until |F| < _FINAL_AFTER; then one
+    final pass at the stepped ℓ that writes π = q·h(Δ + d) and log π over the work arrays
+    with the certificate of what it wrote, accepted once |log Σπ| is within the root
+    tolerance (or the bracket has collapsed), and otherwise treated as one more step.
     """
-    count = gap.shape[0]
-    top_rows, top_columns = _best_responses(gap)
+    count = rewards.shape[0]
+    blocks = list(_blocks(rewards.shape))
+    # The two outputs serve as work arrays until the final pass: log π holds Δ, π holds q.
+    gap = np.empty_like(rewards)
+    q = np.empty_like(rewards)
+    widest, ties, first, mass, smallest = _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks)
+    if unchecked is not None:
+        check_log_normalization(unchecked, "log_reference", mass, float(smallest.min()))
+    top_rows, top_columns = _best_responses(gap, ties, first)
     s_minus_f1 = div.sup_f_prime - div.f_prime_at_one  # S − f'(1) > 0
     # Upper end: MOD Prop 1's t2 (Z ≤ −f'(1) + max a) is d ≤ S − f'(1).
     upper = np.full(count, np.log(s_minus_f1))
@@ -473,87 +503,213 @@ def _solve_barrier(div: Divergence, gap, log_q, offset):
     log_q_top = _grouped_logsumexp(top_rows, log_q[top_rows, top_columns], count)
     lower = div.log_distance_at_log_ratio(-log_q_top)
     # ... and MOD Prop 1's t1 (Z ≥ −f'(1) + min a) is d ≥ S − f'(1) − (max a − min a).
-    prop1 = s_minus_f1 - gap.max(axis=-1)
+    prop1 = s_minus_f1 - widest
     with np.errstate(divide="ignore"):
         lower = np.maximum(lower, np.where(prop1 > 0, np.log(np.where(prop1 > 0, prop1, 1.0)), -np.inf))
     lower = np.minimum(lower, upper)
+    offset = best / beta
+    tolerance = _ROOT_TOLERANCE * (1.0 + np.log2(gap.shape[-1]))
+    ell = _warm_start(div, gap, log_q, first, lower, upper)
     # Linear space is exact and much cheaper when every q ≥ e^-_LINEAR_FLOOR: then every
     # h(Δ + d) ≤ h(d_lo) = 1/Σ_top q stays finite, so nothing overflows at any iterate.
-    linear = log_q.min() >= -_LINEAR_FLOOR
-    state = {}
-    if linear:
-        q = np.exp(log_q)
-        evaluate = _linear_evaluator(div, gap, q, state)
+    if not smallest.min() >= -_LINEAR_FLOOR:
+        ell, passes = _find_root(_log_evaluator(div, gap, gap == 0.0, log_q), ell, lower, upper, tolerance)
+        log_policy = _assemble_barrier_policy(div, gap, gap == 0.0, log_q, log_q_top, ell)
+        policy = np.exp(log_policy)
+        z = np.exp(ell) - div.sup_f_prime  # d = S − max a + Z with max a = 0
+        return log_policy, policy, z, _kkt_residual(div, gap, log_q, log_policy, policy, z, offset), passes
+    evaluate = _linear_evaluator(div, gap, q, blocks)
+    lo, hi = lower.copy(), upper.copy()
+    passes = 0
+    final = False
+    collapsed = np.zeros(count, dtype=bool)
+    value = np.full(count, np.inf)
+    for _ in range(_MAX_ITERATIONS):
+        if final:
+            passes += 1
+            mass, smallest_policy, worst = _final_linear_pass(div, gap, q, ell, offset, blocks)
+            with np.errstate(divide="ignore"):
+                accepted = (np.abs(np.log(mass)) <= tolerance) | collapsed
+            if accepted.all():
+                break
+            # Σπ missed: restore the work arrays and take the missing step from a full pass.
+            _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks)
+        passes += 1
+        # After a Halley step from |F| < _NEWTON_AFTER, |F| is far inside Newton's range.
+        value, slope, curvature = evaluate(ell, curvature=not np.all(np.abs(value) < _NEWTON_AFTER))
+        lo = np.where(value > 0, ell, lo)
+        hi = np.where(value <= 0, ell, hi)
+        collapsed = ~(np.nextafter(lo, np.inf) < hi)
+        active = (np.abs(value) > tolerance) & ~collapsed
+        # Rows already within the tolerance step too: the step is free (the final pass
+        # evaluates at the new ℓ anyway) and takes |F| from the tolerance to its rounding.
+        moving = ~collapsed & (value != 0.0)
+        ell = np.where(moving, _safeguarded_step(ell, value, slope, curvature, lo, hi), ell)
+        final = not active.any() or bool(np.all(np.abs(value) < _FINAL_AFTER))
     else:
-        at_top = gap == 0.0
-        evaluate = _log_evaluator(div, gap, at_top, log_q)
-    ell = _warm_start(div, gap, log_q, lower, upper)
-    tolerance = _ROOT_TOLERANCE * (1.0 + np.log2(gap.shape[-1]))
+        raise RuntimeError(
+            f"{div.name}: the normalizer did not converge in {_MAX_ITERATIONS} steps "
+            f"(worst |log Σπ| = {np.max(np.abs(np.log(mass))):.3g}); please report this input"
+        )
+    log_policy, policy = gap, q  # overwritten by the final pass
+    z = np.exp(ell) - div.sup_f_prime
+    residual = np.maximum(np.abs(mass - 1.0), worst)
+    # Rows the final pass cannot deliver as written: a collapsed bracket left Σπ off by more
+    # than the tolerance (renormalized), or an entry fell below the normal float range
+    # (assembled in log space). Both recompute their certificate from scratch.
+    with np.errstate(divide="ignore"):
+        redo = (np.abs(np.log(mass)) > tolerance) | (smallest_policy < _TINY)
+    if redo.any():
+        rows = np.flatnonzero(redo)
+        row_gap = _scaled_gap(rewards[rows], best[rows], beta)
+        row_log = _assemble_barrier_policy(div, row_gap, row_gap == 0.0, log_q[rows], log_q_top[rows], ell[rows])
+        log_policy[rows] = row_log
+        policy[rows] = np.exp(row_log)
+        residual[rows] = _kkt_residual(div, row_gap, log_q[rows], log_policy[rows], policy[rows], z[rows], offset[rows])
+    return log_policy, policy, z, residual, passes
+
+
+def _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks):
+    """One blocked pass that writes Δ = (max r − r)/β into ``gap`` and q = e^{log q} into
+    ``q`` (both shape (B, K)) and returns per row, shapes (B,): max Δ, the number of zeros of Δ
+    (the best responses) and the column of the first, Σ q and min log q (for the deferred
+    check of log_reference)."""
+    count = rewards.shape[0]
+    widest = np.zeros(count)
+    ties = np.zeros(count, dtype=np.intp)
+    first = np.zeros(count, dtype=np.intp)
+    mass = np.zeros(count)
+    smallest = np.full(count, np.inf)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for rows, columns in blocks:
+            block = gap[rows, columns]
+            np.subtract(best[rows, None], rewards[rows, columns], out=block)
+            if beta != 1.0:
+                block /= beta
+            widest[rows] = np.maximum(widest[rows], block.max(axis=-1))
+            zero = block == 0.0
+            found = np.count_nonzero(zero, axis=-1)
+            new = (found > 0) & (ties[rows] == 0)
+            if new.any():
+                first[rows] = np.where(new, np.argmax(zero, axis=-1) + (columns.start or 0), first[rows])
+            ties[rows] += found
+            block_log_q = log_q[rows, columns]
+            smallest[rows] = np.minimum(smallest[rows], block_log_q.min(axis=-1))
+            mass[rows] += np.exp(block_log_q, out=q[rows, columns]).sum(axis=-1)
+    return widest, ties, first, mass, smallest
+
+
+def _find_root(evaluate, ell, lower, upper, tolerance):
+    """Safeguarded Halley/Newton for F(ℓ) = 0 (F decreasing) inside [lower, upper], from
+    ``ell``: stops when |F| ≤ ``tolerance`` or the bracket has collapsed to adjacent floats.
+    Returns (ℓ, evaluations); the last evaluation was at the returned ℓ."""
     lo, hi = lower.copy(), upper.copy()
     value = None
     for iteration in range(1, _MAX_ITERATIONS + 1):
-        value, slope = evaluate(ell)
+        value, slope, curvature = evaluate(ell)
         lo = np.where(value > 0, ell, lo)
         hi = np.where(value <= 0, ell, hi)
         active = (np.abs(value) > tolerance) & (np.nextafter(lo, np.inf) < hi)
         if not active.any():
-            break
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # caught by isfinite
-            newton = ell - value / slope
-        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
-        ell = np.where(active, np.where(inside, newton, 0.5 * (lo + hi)), ell)
-    else:
-        raise RuntimeError(
-            f"{div.name}: the normalizer did not converge in {_MAX_ITERATIONS} steps "
-            f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); please report this input"
-        )
-    if linear:
-        # The last evaluation was at the returned ℓ, so its Σ q·h normalizes the policy.
-        policy, log_policy, residual, tiny = _assemble_linear_policy(
-            div, gap, state["terms"], q, log_q, ell, state["total"], offset)
-        if tiny.any():  # entries below the normal float range: assemble those rows in logs
-            log_policy[tiny] = _assemble_barrier_policy(
-                div, gap[tiny], gap[tiny] == 0.0, log_q[tiny], log_q_top[tiny], ell[tiny])
-            policy[tiny] = np.exp(log_policy[tiny])
-            residual = None
-    else:
-        log_policy = _assemble_barrier_policy(div, gap, at_top, log_q, log_q_top, ell)
-        policy = np.exp(log_policy)
-        residual = None
-    # d = S − max a + Z with max a = 0, so Z = d − S.
-    z = np.exp(ell) - div.sup_f_prime
-    return log_policy, policy, z, residual, iteration
+            return ell, iteration
+        ell = np.where(active, _safeguarded_step(ell, value, slope, curvature, lo, hi), ell)
+    raise RuntimeError(
+        f"the normalizer did not converge in {_MAX_ITERATIONS} steps "
+        f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); please report this input"
+    )
 
 
-def _assemble_linear_policy(div: Divergence, gap, terms, q, log_q, ell, total, offset):
-    """π = q·h(Δ + d)/Σ q·h from the terms q·h of the last evaluation (at the root ℓ = log d),
-    normalized in place, in blocks, with the KKT residual of the returned log π taken block
-    by block as it is written.
+def _safeguarded_step(ell, value, slope, curvature, lo, hi):
+    """The Halley step ℓ − 2FF'/(2F'² − FF'') (Newton's ℓ − F/F' without a curvature, or where
+    Halley's denominator is not positive), replaced by bisection of [lo, hi] where it leaves
+    the open bracket or is not finite."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # caught by isfinite
+        newton = ell - value / slope
+        if curvature is None:
+            step = newton
+        else:
+            denominator = 2.0 * slope * slope - value * curvature
+            step = np.where(denominator > 0, ell - 2.0 * value * slope / denominator, newton)
+    inside = np.isfinite(step) & (step > lo) & (step < hi)
+    return np.where(inside, step, 0.5 * (lo + hi))
 
-    ℓ carries an absolute rounding error of eps·|ℓ|; it reaches π as a relative error of at
-    most eps·|ℓ·d log h/d log D| ≤ eps·|log h(d)| ≲ 700·eps here (h(d) ≤ e^690 in linear
-    mode), far inside the solver's accuracy bar. Returns (π, log π, residual, rows with an
-    entry below _TINY), shapes (B, K), (B, K), (B,), (B,); π is ``terms``, overwritten.
+
+def _row_dot(a, b):
+    """Σ_k a·b along the last axis of two (B, k) arrays, shape (B,), by BLAS."""
+    return np.matmul(a[:, None, :], b[:, :, None])[:, 0, 0]
+
+
+def _linear_evaluator(div: Divergence, gap, q, blocks=None):
+    """F(ℓ), dF/dℓ and d²F/dℓ² with the terms u = q·h(Δ + d) in linear space, in blocks.
+
+    With y = d·x the divergence's basis (:meth:`Divergence.log_derivative_basis`),
+    dS/dℓ = c1·Σuy and d²S/dℓ² = c2·Σuy² + (c1 + c3·d)·Σuy for S = Σu, so F = log S,
+    F' = S'/S and F'' = S''/S − F'² cost a sum and two dot products per block.
+    """
+    blocks = list(_blocks(gap.shape)) if blocks is None else blocks
+    c1, c2, c3 = div.log_derivative_coefficients
+
+    def evaluate(ell, curvature=True):
+        d = np.exp(ell)
+        total = np.zeros(gap.shape[0])
+        first = np.zeros(gap.shape[0])
+        second = np.zeros(gap.shape[0])
+        for rows, columns in blocks:
+            distance = gap[rows, columns] + d[rows, None]
+            ratio = div.ratio_at_distance(distance)
+            basis = div.log_derivative_basis(distance, ratio, d[rows, None])
+            terms = np.multiply(q[rows, columns], ratio, out=distance)
+            total[rows] += terms.sum(axis=-1)
+            first[rows] += _row_dot(terms, basis)
+            if curvature:
+                terms *= basis
+                second[rows] += _row_dot(terms, basis)
+        slope = c1 * first / total
+        with np.errstate(divide="ignore"):
+            value = np.log(total)
+        if not curvature:
+            return value, slope, None
+        return value, slope, (c2 * second + (c1 + c3 * d) * first) / total - slope * slope
+
+    return evaluate
+
+
+def _final_linear_pass(div: Divergence, gap, q, ell, offset, blocks):
+    """π = q·h(Δ + d) at ℓ = log d written over ``q`` and log π over ``gap``, block by block,
+    with the certificate of what was written. Returns (Σπ, min π, max scaled stationarity
+    violation), shapes (B,).
+
+    The violation |a − Z − f'(π/q)| is |D − (S − f'(ρ))| with D = Δ + d and ρ = π/q the
+    ratio of the written π (:meth:`Divergence.distance_at_inverse_ratio` of q/π), scaled by
+    1 + |a| + |Z| with a = max a − Δ (module doc).
     """
     count = gap.shape[0]
-    z = np.exp(ell) - div.sup_f_prime  # Z measured from max a (module doc: d = S − max a + Z)
-    policy = terms
-    log_policy = np.empty_like(gap)
-    smallest = np.full(count, np.inf)
+    d = np.exp(ell)
+    z = d - div.sup_f_prime
+    scale_offset = 1.0 + np.abs(z + offset)
     mass = np.zeros(count)
+    smallest = np.full(count, np.inf)
     worst = np.zeros(count)
-    with np.errstate(divide="ignore", under="ignore"):
-        for rows, columns in _blocks(gap.shape):
-            block = policy[rows, columns]
-            block_log = log_policy[rows, columns]
-            block /= total[rows, None]
-            np.log(block, out=block_log)
-            smallest[rows] = np.minimum(smallest[rows], block.min(axis=-1))
-            mass[rows] += block.sum(axis=-1)
-            worst[rows] = np.maximum(worst[rows], _block_violation(
-                div, gap[rows, columns], log_q[rows, columns], block_log, z[rows], offset[rows],
-                zeros_possible=False, ratio=block / q[rows, columns]))
-    return policy, log_policy, np.maximum(np.abs(mass - 1.0), worst), smallest < _TINY
+    with np.errstate(divide="ignore", under="ignore", invalid="ignore"):
+        for rows, columns in blocks:
+            block_gap = gap[rows, columns]
+            block = q[rows, columns]
+            distance = block_gap + d[rows, None]
+            ratio = div.ratio_at_distance(distance)
+            policy = np.multiply(block, ratio, out=ratio)
+            violation = div.distance_at_inverse_ratio(np.divide(block, policy), overwrite=True)
+            block[...] = policy
+            mass[rows] += policy.sum(axis=-1)
+            smallest[rows] = np.minimum(smallest[rows], policy.min(axis=-1))
+            np.subtract(distance, violation, out=violation)
+            np.abs(violation, out=violation)
+            scale = np.subtract(offset[rows, None], block_gap, out=distance)
+            np.abs(scale, out=scale)
+            scale += scale_offset[rows, None]
+            violation /= scale
+            worst[rows] = np.maximum(worst[rows], violation.max(axis=-1))
+            np.log(policy, out=block_gap)
+    return mass, smallest, worst
 
 
 def _assemble_barrier_policy(div: Divergence, gap, at_top, log_q, log_q_top, ell):
@@ -589,37 +745,9 @@ def _assemble_barrier_policy(div: Divergence, gap, at_top, log_q, log_q_top, ell
     return np.where(use_remainder[:, None], log_remainder, log_direct)
 
 
-def _linear_evaluator(div: Divergence, gap, q, state):
-    """F(ℓ) and dF/dℓ with q·h(Δ + d) in linear space, in cache-sized blocks. Each call
-    writes the terms q·h into ``state["terms"]`` (shape (B, K)) and Σ q·h into
-    ``state["total"]``, so that the policy at the last ℓ needs no recomputation."""
-    blocks = list(_blocks(gap.shape))
-    terms = state["terms"] = np.empty_like(gap)
-
-    def evaluate(ell):
-        d = np.exp(ell)
-        total = np.zeros(gap.shape[0])
-        weighted = np.zeros(gap.shape[0])
-        for rows, columns in blocks:
-            distance = gap[rows, columns] + d[rows, None]
-            ratio = div.ratio_at_distance(distance)
-            block = terms[rows, columns]
-            np.multiply(q[rows, columns], ratio, out=block)
-            total[rows] += block.sum(axis=-1)
-            # dF/dℓ = Σ q·h·(d log h/d log D)·(d/D) / Σ q·h.
-            elasticity = div.distance_elasticity(distance, ratio)
-            np.divide(block, distance, out=distance)
-            weighted[rows] += elasticity * distance.sum(axis=-1) if np.ndim(elasticity) == 0 else (
-                elasticity * distance).sum(axis=-1)
-        state["total"] = total
-        with np.errstate(divide="ignore"):
-            return np.log(total), d * weighted / total
-
-    return evaluate
-
-
 def _log_evaluator(div: Divergence, gap, at_top, log_q):
-    """F(ℓ) and dF/dℓ in log space, for references below float range."""
+    """F(ℓ) and dF/dℓ in log space, for references below float range (no curvature: the
+    iteration on it is Newton's)."""
 
     def evaluate(ell):
         d = np.exp(ell)[:, None]
@@ -634,135 +762,214 @@ def _log_evaluator(div: Divergence, gap, at_top, log_q):
         share = np.where(at_top, 1.0, d / np.where(at_top, 1.0, distance))
         elasticity = div.distance_elasticity(np.exp(log_distance))
         slope = np.sum(weights * elasticity * share, axis=-1) / total
-        return np.log(total) + peak[:, 0], slope
+        return np.log(total) + peak[:, 0], slope, None
 
     return evaluate
 
 
-def _warm_start(div: Divergence, gap, log_q, lower, upper):
-    """A starting ℓ: the root for a strided subsample of the responses, when K is large.
+def _subsample_columns(k, size):
+    """About ``size`` of the columns 0..k−1 (k > 4·size), spread evenly: runs of _CHUNK
+    adjacent columns at a fixed spacing, so that a gather reads whole cache lines."""
+    runs = max(1, size // _CHUNK)
+    starts = np.arange(runs) * (k // runs)
+    return (starts[:, None] + np.arange(_CHUNK)).ravel()
 
-    The subsample (every k-th response plus the best ones, the rest reweighted by K/m)
-    estimates Σ q·h to a few percent, so Newton on the full problem starts within its
-    quadratic range and needs 2-3 full passes instead of ~10. Any start inside the bracket
-    is safe: the safeguard keeps the iteration in [lower, upper].
+
+def _warm_start(div: Divergence, gap, log_q, first, lower, upper, size=_SUBSAMPLE):
+    """A starting ℓ: the root for a strided subsample of about ``size`` responses, when K is
+    large, itself started from the root of a 16× smaller subsample of it. ``first`` is the
+    column of a best response (Δ = 0) per row, shape (B,).
+
+    The subsample (:func:`_subsample_columns` plus a best response, the rest reweighted by
+    K/m)
+    estimates Σ q·h to a few tenths of a percent, so the iteration on the full problem
+    starts within its fast range and needs 2-3 full passes instead of ~10. Any start inside
+    the bracket is safe: the safeguard keeps the iteration in [lower, upper].
     """
     k = gap.shape[-1]
-    if k <= 4 * _SUBSAMPLE:
+    if k <= 4 * size:
         return upper.copy()
-    stride = k // _SUBSAMPLE
+    columns = _subsample_columns(k, size)
     rows = np.arange(gap.shape[0])[:, None]
-    best = np.argmin(gap, axis=-1)[:, None]
-    sub_gap = np.concatenate([gap[:, ::stride], gap[rows, best]], axis=-1)
-    weight = np.log((k - 1) / (sub_gap.shape[-1] - 1))
-    sub_log_q = np.concatenate([log_q[:, ::stride] + weight, log_q[rows, best]], axis=-1)
+    best = first[:, None]
+    sub_gap = np.concatenate([gap[:, columns], gap[rows, best]], axis=-1)
+    weight = np.log((k - 1) / columns.size)
+    sub_log_q = np.concatenate([log_q[:, columns] + weight, log_q[rows, best]], axis=-1)
     if sub_log_q.min() >= -_LINEAR_FLOOR:  # as in _solve_barrier: nothing can overflow
-        evaluate = _linear_evaluator(div, sub_gap, np.exp(sub_log_q), {})
+        evaluate = _linear_evaluator(div, sub_gap, np.exp(sub_log_q))
     else:
         evaluate = _log_evaluator(div, sub_gap, sub_gap == 0.0, sub_log_q)
-    ell, lo, hi = upper.copy(), lower.copy(), upper.copy()
-    for _ in range(_MAX_ITERATIONS):
-        value, slope = evaluate(ell)
-        # The subsample estimates Σ q·h only to about a percent: solving it closer than
-        # _WARM_START_TOLERANCE buys nothing for the full problem.
-        if np.all(np.abs(value) < _WARM_START_TOLERANCE):
-            break
-        lo = np.where(value > 0, ell, lo)
-        hi = np.where(value <= 0, ell, hi)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # caught by isfinite
-            newton = ell - value / slope
-        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
-        ell = np.where(inside, newton, 0.5 * (lo + hi))
-    return np.clip(ell, lower, upper)
+    # The subsample estimates Σ q·h only to about a percent: solving it closer than
+    # _WARM_START_TOLERANCE buys nothing for the full problem.
+    sub_first = np.full(gap.shape[0], sub_gap.shape[-1] - 1)
+    start = _warm_start(div, sub_gap, sub_log_q, sub_first, lower, upper, size // 16) if size >= 16 * 256 else upper.copy()
+    ell, _ = _find_root(evaluate, start, lower, upper, _WARM_START_TOLERANCE)
+    return ell
 
 
-def _solve_chi2(rewards, beta, log_q):
+def _solve_chi2(rewards, beta, log_q, unchecked):
     """Exact active-set solve of Σ q·max(0, 1 + (a − Z)/2) = 1, a = r/β (shifted below).
 
-    φ(Z) = Σ q·max(0, 1 + (a − Z)/2) − 1 is convex, decreasing and piecewise linear. Newton
-    from Prop 1's t1 = min a (where every response is active and φ ≥ 0) never overshoots:
-    each step solves the current linear piece exactly, the active set only shrinks, and the
-    loop ends when it stops changing (at most K steps, a handful in practice).
+    φ(Z) = Σ q·max(0, 1 + (a − Z)/2) − 1 is convex, decreasing and piecewise linear, so
+    Newton's step solves the current linear piece exactly: on the active set A at Z,
+    Z⁺ = (2(W − 1) + Σ_A q·a)/W with W = Σ_A q. From the left of the root (φ ≥ 0) the steps
+    increase monotonically, the active set only shrinks, and they stop on the exact
+    breakpoint solution (Z⁺ = Z) after at most K steps; a start on the right takes one step
+    to the left first. The start is the root for a subsample of the responses when K is
+    large (:func:`_chi2_warm_start`), else Prop 1's t1 = min a, where every response is
+    active. Each step is one blocked pass (a comparison, a sum and a dot product).
 
-    On a fixed active set A, Z = (2(W − 1) + Σ_A q·a)/W with W = Σ_A q. Rewards are measured
-    from a pivot, the active response with the largest q, so that the terms that dominate W
-    enter with small |a| and the slack 1 + (a − Z)/2 is not a difference of two large numbers.
+    Rewards are measured from a pivot, the response with the largest q (re-chosen among the
+    active ones, and the solve repeated from there, in the rare case it ends inactive), so
+    that the terms that dominate W enter with small |a| and the slack 1 + (a − Z)/2 is not a
+    difference of two large numbers. ``unchecked`` is the given log_reference when its check
+    was deferred to the first pass here (see :func:`_prepare`), else None. Returns (log π,
+    π, λ, residual, passes).
     """
-    count, k = rewards.shape
+    count = rewards.shape[0]
     blocks = list(_blocks(rewards.shape))
     rows = np.arange(count)
-    q = np.exp(log_q)
-    active = np.ones(rewards.shape, dtype=bool)
-    policy = np.empty_like(rewards)  # holds the slacks, then π
-
-    def pivot_and_sums():
-        """The pivot (largest active q), its reward, W = Σ_A q and Σ_A q·a (a from the pivot)."""
-        candidates = q if active.all() else np.where(active, q, -1.0)
-        pivot = np.argmax(candidates, axis=-1)
-        reward_at_pivot = rewards[rows, pivot]
-        weight, moment = np.zeros(count), np.zeros(count)
-        for block_rows, columns in blocks:
-            centred = np.subtract(rewards[block_rows, columns], reward_at_pivot[block_rows, None])
-            centred /= beta
-            weighted = q[block_rows, columns] * active[block_rows, columns]
-            weight[block_rows] += weighted.sum(axis=-1)
-            weighted *= centred
-            moment[block_rows] += weighted.sum(axis=-1)
-        return pivot, reward_at_pivot, weight, moment
-
-    pivot, reward_at_pivot, weight, moment = pivot_and_sums()
-    for iteration in range(1, k + 2):
-        z = (2.0 * (weight - 1.0) + moment) / weight
-        # One pass: the slacks at this Z, the shrunk active set, and its W and Σ q·a.
-        changed = False
-        next_weight, next_moment = np.zeros(count), np.zeros(count)
-        for block_rows, columns in blocks:
-            centred = np.subtract(rewards[block_rows, columns], reward_at_pivot[block_rows, None])
-            centred /= beta
-            slack = policy[block_rows, columns]
-            np.subtract(centred, z[block_rows, None], out=slack)
-            slack /= 2.0
-            slack += 1.0
-            block_active = active[block_rows, columns]
-            still = block_active & (slack > 0)
-            if not changed and not np.array_equal(still, block_active):
-                changed = True
-            block_active[...] = still
-            weighted = q[block_rows, columns] * still
-            next_weight[block_rows] += weighted.sum(axis=-1)
-            weighted *= centred
-            next_moment[block_rows] += weighted.sum(axis=-1)
-        if not changed:
+    # The two outputs serve as work arrays until the final pass: log π holds a − a_pivot,
+    # π holds q.
+    centred = np.empty_like(rewards)
+    q = np.empty_like(rewards)
+    pivot = np.argmax(log_q, axis=-1)
+    passes = 1
+    mass, smallest, lowest = _centred_and_reference(rewards, rewards[rows, pivot], beta, log_q, centred, q, blocks)
+    if unchecked is not None:
+        check_log_normalization(unchecked, "log_reference", mass, float(smallest.min()))
+    z = _chi2_warm_start(centred, log_q, lowest)
+    for _ in range(count * rewards.shape[-1] + 2):
+        z, steps = _chi2_newton(centred, q, z, lowest, blocks)
+        passes += steps
+        log_policy, policy = centred, q  # overwritten by the final pass
+        mass, worst = _chi2_final_pass(centred, q, log_q, z, rewards[rows, pivot] / beta, blocks)
+        passes += 1
+        inactive = np.isneginf(log_policy[rows, pivot])
+        if not inactive.any():
             break
-        if active[rows, pivot].all():
-            weight, moment = next_weight, next_moment
-        else:  # the pivot left the active set: choose the next one and re-sum from it
-            pivot, reward_at_pivot, weight, moment = pivot_and_sums()
-    # π ∝ q·slack on the active set (Σ = 1 up to rounding by the choice of Z), formed in
-    # log space so that references below float range keep their (tiny) mass.
-    total = np.zeros(count)
-    for block_rows, columns in blocks:
-        weighted = policy[block_rows, columns] * q[block_rows, columns]
-        weighted *= active[block_rows, columns]
-        total[block_rows] += weighted.sum(axis=-1)
-    log_total = np.log(total)
-    log_policy = np.empty_like(rewards)
-    with np.errstate(divide="ignore"):
-        for block_rows, columns in blocks:
-            block = policy[block_rows, columns]
-            block *= active[block_rows, columns]
-            block_log = log_policy[block_rows, columns]
-            np.log(block, out=block_log)
-            block_log += log_q[block_rows, columns]
-            block_log -= log_total[block_rows, None]
-            np.exp(block_log, out=block)
-    # The certificate, with rewards and Z measured from the pivot (which carries mass): from
-    # max r the mass carriers' a − Z would be a difference of two numbers of size max|r|/β
-    # when a response with a huge reward has a tiny reference mass (found by the fuzz profile).
-    residual = _kkt_residual(get_divergence("chi2"), _scaled_gap(rewards, reward_at_pivot, beta), log_q,
-                             log_policy, policy, z, reward_at_pivot / beta)
+        # The pivot ended inactive: re-centre on the largest active q and solve again from Z.
+        shift = rewards[rows, pivot]
+        pivot = np.argmax(np.where(np.isneginf(log_policy), -np.inf, log_q), axis=-1)
+        z = z + (shift - rewards[rows, pivot]) / beta
+        _, smallest, lowest = _centred_and_reference(rewards, rewards[rows, pivot], beta, log_q, centred, q, blocks)
+        passes += 1
+    residual = np.maximum(np.abs(mass - 1.0), worst)
+    reward_at_pivot = rewards[rows, pivot]
+    if not smallest.min() >= -_LINEAR_FLOOR:
+        # q underflows in linear space: certify those rows from log π and log q instead.
+        tiny = np.flatnonzero(smallest < -_LINEAR_FLOOR)
+        gap = _scaled_gap(rewards[tiny], reward_at_pivot[tiny], beta)
+        residual[tiny] = _kkt_residual(get_divergence("chi2"), gap, log_q[tiny], log_policy[tiny], policy[tiny],
+                                       z[tiny], reward_at_pivot[tiny] / beta)
     # λ = β·Z + r_pivot, formed from the pivot so that it keeps its digits when |max r| ≫ |λ|.
-    return log_policy, policy, beta * z + reward_at_pivot, residual, iteration
+    return log_policy, policy, beta * z + reward_at_pivot, residual, passes
+
+
+def _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks):
+    """One blocked pass that writes (r − shift)/β into ``centred`` and q = e^{log q} into ``q``
+    (shape (B, K)); returns per row, shapes (B,): Σ q, min log q and min (r − shift)/β."""
+    count = rewards.shape[0]
+    mass = np.zeros(count)
+    smallest = np.full(count, np.inf)
+    lowest = np.full(count, np.inf)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for rows, columns in blocks:
+            block = centred[rows, columns]
+            np.subtract(rewards[rows, columns], shift[rows, None], out=block)
+            if beta != 1.0:
+                block /= beta
+            lowest[rows] = np.minimum(lowest[rows], block.min(axis=-1))
+            block_log_q = log_q[rows, columns]
+            smallest[rows] = np.minimum(smallest[rows], block_log_q.min(axis=-1))
+            mass[rows] += np.exp(block_log_q, out=q[rows, columns]).sum(axis=-1)
+    return mass, smallest, lowest
+
+
+def _chi2_sums(centred, q, z, blocks):
+    """W = Σ_A q and Σ_A q·a on the active set A = {a − Z > −2} at Z, shapes (B,), as two
+    dot products with the indicator of A."""
+    count = centred.shape[0]
+    weight = np.zeros(count)
+    moment = np.zeros(count)
+    for rows, columns in blocks:
+        block = centred[rows, columns]
+        active = (block > (z[rows] - 2.0)[:, None]).astype(np.float64)
+        weight[rows] += _row_dot(q[rows, columns], active)
+        active *= q[rows, columns]
+        moment[rows] += _row_dot(active, block)
+    return weight, moment
+
+
+def _chi2_newton(centred, q, z, lowest, blocks):
+    """Newton's steps Z⁺ = (2(W − 1) + Σ_A q·a)/W from ``z`` to the fixed point (see
+    :func:`_solve_chi2`), shape (B,); returns (Z, passes). A start with no active response
+    restarts from min a (everything active); after the first step to the right, a step back to
+    the left can only be rounding at the fixed point, and ends the iteration there."""
+    moved_right = np.zeros(z.shape, dtype=bool)
+    for passes in range(1, centred.shape[-1] + 3):
+        weight, moment = _chi2_sums(centred, q, z, blocks)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = (2.0 * (weight - 1.0) + moment) / weight
+        step = np.where(weight > 0, step, lowest)
+        stalled = moved_right & (step < z)
+        done = (step == z) | stalled
+        if done.all():
+            return np.where(stalled, step, z), passes
+        moved_right |= step > z
+        z = np.where(done, z, step)
+    raise RuntimeError("chi2: the active-set iteration did not settle; please report this input")
+
+
+def _chi2_warm_start(centred, log_q, lowest):
+    """A starting Z: the fixed point for a spread subsample of the responses (reweighted as in
+    :func:`_warm_start`), when K is large; else Prop 1's t1 = min a (shapes (B,))."""
+    k = centred.shape[-1]
+    if k <= 4 * _SUBSAMPLE:
+        return lowest.copy()
+    columns = _subsample_columns(k, _SUBSAMPLE)
+    sub_centred = centred[:, columns]
+    sub_q = np.exp(log_q[:, columns] + np.log(k / columns.size))
+    z, _ = _chi2_newton(sub_centred, sub_q, sub_centred.min(axis=-1), sub_centred.min(axis=-1),
+                        list(_blocks(sub_centred.shape)))
+    return z
+
+
+def _chi2_final_pass(centred, q, log_q, z, offset, blocks):
+    """π = q·max(0, 1 + (a − Z)/2) written over ``q`` and log π = log q + log max(0, ·) over
+    ``centred`` (a measured from the pivot), block by block, with the certificate of what was
+    written. Returns (Σπ, max scaled KKT violation), shapes (B,).
+
+    With u = a − Z + 2 and ρ = π/q, the KKT conditions of f(ρ) = (ρ − 1)² are stationarity
+    u = 2ρ where π > 0 and complementary slackness u ≤ 0 where π = 0; both read
+    max(u, 0) − 2ρ = 0, whose size is scaled by 1 + |a| + |Z| (module doc), a = offset + centred.
+    """
+    count = centred.shape[0]
+    scale_offset = 1.0 + np.abs(z + offset)
+    mass = np.zeros(count)
+    worst = np.zeros(count)
+    with np.errstate(divide="ignore", under="ignore", invalid="ignore"):
+        for rows, columns in blocks:
+            block_centred = centred[rows, columns]
+            block = q[rows, columns]
+            doubled = np.subtract(block_centred, (z[rows] - 2.0)[:, None])  # u
+            np.maximum(doubled, 0.0, out=doubled)
+            slack = np.multiply(doubled, 0.5)
+            policy = np.multiply(block, slack)
+            violation = np.divide(policy, block, out=block)  # ρ
+            violation *= 2.0
+            np.subtract(doubled, violation, out=violation)
+            np.abs(violation, out=violation)
+            scale = np.add(block_centred, offset[rows, None], out=doubled)
+            np.abs(scale, out=scale)
+            scale += scale_offset[rows, None]
+            violation /= scale
+            worst[rows] = np.maximum(worst[rows], violation.max(axis=-1))
+            block[...] = policy
+            mass[rows] += policy.sum(axis=-1)
+            np.log(slack, out=block_centred)
+            block_centred += log_q[rows, columns]
+    return mass, worst
 
 
 def _solve_tv(gap, log_q):
