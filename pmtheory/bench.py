@@ -406,7 +406,7 @@ def _divergence_rows(problem: _Problem, divergence: str, settings: _Settings,
         return [_row(divergence, k, _EXACT, status=f"failed: {type(error).__name__}: {error}",
                      internal_error=True)]
     progress(f"K={k} {divergence}: exact {timing.seconds:.3g} s ({timing.seconds / floor.seconds:.2f}× floor, "
-             f"{solution.iterations} iterations)")
+             f"{solution.iterations} root passes)")
     reference_policy, ref_label = _reference_for(problem, divergence, beta, solution.policy)
     reference_objective = float(regularized_objective(
         reference_policy if reference_policy is not None else solution.policy, problem.rewards,
@@ -476,7 +476,7 @@ def _solver_bars(rows: list[dict], settings: _Settings) -> list[dict]:
         else:
             ratio = row["ratio_to_floor"]
             bars.append(_bar(name, "PASS" if ratio <= limit else "FAIL", ratio, limit,
-                             f"{ratio:.2f}× floor ({row['seconds']:.3g} s, {row['iterations']} iterations)"))
+                             f"{ratio:.2f}× floor ({row['seconds']:.3g} s, {row['iterations']} root passes)"))
     for divergence in settings.divergences:
         name = f"{divergence}: exact ≥ {_CVXPY_BAR_SPEEDUP:g}× faster than cvxpy+Clarabel at K=10^4, and more accurate"
         exact = _find(rows, divergence, _CVXPY_BAR_K, _EXACT)

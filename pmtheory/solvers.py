@@ -17,20 +17,21 @@ How each divergence is solved:
   ``hellinger``): with a = r/β, a* = max a and Δ = a* − a ≥ 0, stationarity reads
   π(y) = q(y)·h(Δ(y) + d) where h(D) = (f')⁻¹(S − D) and d = S − a* + Z > 0 is the one
   unknown. ``F(ℓ) = log Σ_y q(y) h(Δ(y) + e^ℓ)`` is strictly decreasing in ℓ = log d; a
-  safeguarded Newton iteration on ``F(ℓ) = 0`` runs vectorized over the batch inside the
-  bracket ``[ℓ_lo, ℓ_hi]``: ``ℓ_hi = log(S − f'(1))`` is MOD Prop 1's t2, and ``ℓ_lo`` is the
-  larger of Prop 1's t1 and the bound from the top response alone (q*·h(d) ≤ 1). Working
-  with d rather than Z keeps the top response exact when d is far below the float
-  resolution of Z (references of 1e-300 or log-references of −1e4 need d ~ 1e-300).
+  safeguarded Halley iteration on ``F(ℓ) = 0`` (cubic; Newton's in log space) runs
+  vectorized over the batch inside the bracket ``[ℓ_lo, ℓ_hi]``: ``ℓ_hi = log(S − f'(1))``
+  is MOD Prop 1's t2, and ``ℓ_lo`` is the larger of Prop 1's t1 and the bound from the top
+  response alone (q*·h(d) ≤ 1). Working with d rather than Z keeps the top response exact
+  when d is far below the float resolution of Z (references of 1e-300 or log-references of
+  −1e4 need d ~ 1e-300).
 - ``chi2`` (not a barrier): π(y) = q(y)·max(0, 1 + (a(y) − Z)/2); Z by Newton on the
-  convex, piecewise-linear normalizer started at Prop 1's t1, which converges monotonically
-  in finitely many steps to the exact breakpoint solution.
+  convex, piecewise-linear normalizer, which solves each linear piece exactly and stops on
+  the exact breakpoint solution in finitely many steps.
 - ``tv``: a linear program with the exact solution below (see :func:`_solve_tv`).
 
-Tolerances. The Newton iterations stop when the log-normalizer is within
-``_ROOT_TOLERANCE``·(1 + log2 K) (the rounding of the sum itself) of 0 or the bracket has
-collapsed to adjacent floats; the returned policy is then renormalized, so Σπ = 1 to
-rounding. ``kkt_residual`` is recomputed from the returned policy through the divergence's
+Tolerances. The root iterations stop when the log-normalizer log Σπ is within
+``_ROOT_TOLERANCE``·(1 + log2 K) of 0, the rounding of the sum itself (or when the bracket
+has collapsed to adjacent floats, and the policy is then renormalized); Σπ = 1 to that
+rounding. ``kkt_residual`` is computed from the returned policy through the divergence's
 own f' (independently of the path that found it): max(|Σπ − 1|, max_y |a(y) − Z −
 f'(π/q)| / (1 + |a(y)| + |Z|)) with a = r/β and Z = λ/β, the stationarity error relative to
 the size of the terms it cancels; for chi2 and tv it measures the violation of the
@@ -38,9 +39,12 @@ sub-gradient / complementary-slackness conditions instead. Rewards and Z are mea
 a response that carries mass (the pivot) when forming it, so that large |max r|/β does not
 turn the mass carriers' terms into differences of large numbers.
 
-Speed. Every pass over a (B, K) array runs in cache-sized blocks (:func:`_blocks`), and the
-certificate is taken in the same pass that writes the policy. ``pmtheory bench`` measures the
-solvers against a plain numpy log-softmax at K = 10⁶.
+Speed. Every pass over a (B, K) array runs in cache-sized blocks (:func:`_blocks`); the
+check of ``log_reference`` rides on each solver's first pass; the final pass writes π and
+log π over the work arrays (which are the outputs, so a solve allocates no other full-size
+array) and takes the certificate of what it writes. At K = 10⁶ reverse KL makes two passes,
+the barrier divergences four (setup, two Halley steps, final) and chi2 about six.
+``pmtheory bench`` measures them against a plain numpy log-softmax.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ class Solution:
     kkt_residual: np.ndarray  # scaled KKT violation of the returned π (module doc), shape (...)
     divergence: str  # canonical name of the divergence
     beta: float  # the regularization strength β > 0
-    iterations: int  # Newton steps taken (0 for closed forms)
+    iterations: int  # passes of the root iteration over all K responses, the final one that writes π included (0 for closed forms)
 
 
 def _prepare(rewards, reference, log_reference, beta, *, defer_log_check=False):
@@ -549,7 +553,7 @@ def _solve_barrier(div: Divergence, rewards, best, beta, log_q, unchecked):
     else:
         raise RuntimeError(
             f"{div.name}: the normalizer did not converge in {_MAX_ITERATIONS} steps "
-            f"(worst |log Σπ| = {np.max(np.abs(np.log(mass))):.3g}); please report this input"
+            f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); please report this input"
         )
     log_policy, policy = gap, q  # overwritten by the final pass
     z = np.exp(ell) - div.sup_f_prime
@@ -824,7 +828,7 @@ def _solve_chi2(rewards, beta, log_q, unchecked):
     that the terms that dominate W enter with small |a| and the slack 1 + (a − Z)/2 is not a
     difference of two large numbers. ``unchecked`` is the given log_reference when its check
     was deferred to the first pass here (see :func:`_prepare`), else None. Returns (log π,
-    π, λ, residual, passes).
+    π, λ, residual, passes), ``passes`` counting the Newton passes and the final one.
     """
     count = rewards.shape[0]
     blocks = list(_blocks(rewards.shape))
@@ -834,26 +838,25 @@ def _solve_chi2(rewards, beta, log_q, unchecked):
     centred = np.empty_like(rewards)
     q = np.empty_like(rewards)
     pivot = np.argmax(log_q, axis=-1)
-    passes = 1
+    passes = 0
     mass, smallest, lowest = _centred_and_reference(rewards, rewards[rows, pivot], beta, log_q, centred, q, blocks)
     if unchecked is not None:
         check_log_normalization(unchecked, "log_reference", mass, float(smallest.min()))
     z = _chi2_warm_start(centred, log_q, lowest)
-    for _ in range(count * rewards.shape[-1] + 2):
+    for attempt in range(2):
         z, steps = _chi2_newton(centred, q, z, lowest, blocks)
-        passes += steps
-        log_policy, policy = centred, q  # overwritten by the final pass
         mass, worst = _chi2_final_pass(centred, q, log_q, z, rewards[rows, pivot] / beta, blocks)
-        passes += 1
+        passes += steps + 1
+        log_policy, policy = centred, q  # overwritten by the final pass
         inactive = np.isneginf(log_policy[rows, pivot])
-        if not inactive.any():
+        if attempt or not inactive.any():
             break
-        # The pivot ended inactive: re-centre on the largest active q and solve again from Z.
+        # The pivot ended inactive: re-centre on the largest active q and solve again from
+        # the same Z (measured from the new pivot). The certificate judges the second solve.
         shift = rewards[rows, pivot]
         pivot = np.argmax(np.where(np.isneginf(log_policy), -np.inf, log_q), axis=-1)
         z = z + (shift - rewards[rows, pivot]) / beta
         _, smallest, lowest = _centred_and_reference(rewards, rewards[rows, pivot], beta, log_q, centred, q, blocks)
-        passes += 1
     residual = np.maximum(np.abs(mass - 1.0), worst)
     reward_at_pivot = rewards[rows, pivot]
     if not smallest.min() >= -_LINEAR_FLOOR:

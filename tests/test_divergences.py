@@ -52,6 +52,24 @@ class TestAgainstSympy:
         np.testing.assert_allclose(div.distance_elasticity(distances) * np.ones_like(distances), numeric, rtol=1e-6)
 
     @pytest.mark.parametrize("name", DISTANCE_FORM)
+    def test_inverse_ratio_and_log_derivative_basis(self, name):
+        # D = S − f'(ρ) from σ = 1/ρ, and the basis y = s·x of h'/h = c1·x, h''/h = c2·x² + c3·x
+        # against implicit differentiation of f'(h(D)) = S − D with sympy's second and third
+        # derivatives of f: h' = −1/f2(h), h'' = −f3(h)·h'²/f2(h).
+        div = get_divergence(name)
+        distances = np.array([1e-3, 0.05, 0.5, 2.0, 9.0])
+        h = div.ratio_at_distance(distances)
+        np.testing.assert_allclose(div.distance_at_inverse_ratio(1.0 / h), distances, rtol=1e-12)
+        f2, f3 = _lambdified(name, 2)(h), _lambdified(name, 3)(h)
+        first = -1.0 / f2
+        second = -f3 * first**2 / f2
+        shift = 0.37
+        y = div.log_derivative_basis(distances, h, shift)
+        c1, c2, c3 = div.log_derivative_coefficients
+        np.testing.assert_allclose(shift * first / h, c1 * y, rtol=1e-10)
+        np.testing.assert_allclose(shift**2 * second / h, c2 * y**2 + c3 * shift * y, rtol=1e-10)
+
+    @pytest.mark.parametrize("name", DISTANCE_FORM)
     def test_log_distance_form_below_float_range(self, name):
         # At D = e^-5000 only log D exists; log h must stay finite and follow the power law.
         div = get_divergence(name)

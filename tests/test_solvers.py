@@ -86,6 +86,15 @@ class TestHandDerived:
         sol = optimal_policy([0.0, 5.0], log_reference=[0.0, -1e4], divergence="chi2")
         assert sol.policy[0] == 1.0 and sol.log_policy[1] == pytest.approx(-1e4 + np.log(3.5), rel=1e-15)
 
+    def test_chi2_pivot_that_leaves_the_support(self):
+        # a = r/β = (0, 1000, 999) with q = (.98, .01, .01): the response with the largest q
+        # (the pivot the rewards are measured from) ends outside the support, so the solve is
+        # re-centred. On A = {1, 2}: W = .02, Σ_A q·a = 19.99, Z = (2(W − 1) + 19.99)/W = 901.5,
+        # π = q·(1 + (a − Z)/2) = (0, .5025, .4975), λ = β·Z = 9.015.
+        sol = optimal_policy([0.0, 10.0, 9.99], [0.98, 0.01, 0.01], divergence="chi2", beta=0.01)
+        np.testing.assert_allclose(sol.policy, [0.0, 0.5025, 0.4975], rtol=1e-12, atol=0)
+        assert sol.log_policy[0] == -np.inf and sol.kkt_residual < KKT_TOL
+        assert float(sol.multiplier) == pytest.approx(9.015, rel=1e-12)
 
 class TestAgainstHighPrecision:
     @given(instances(max_k=6, min_log_prob=-750.0), st.sampled_from(SMOOTH))
