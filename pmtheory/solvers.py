@@ -117,7 +117,7 @@ class Solution:
     kkt_residual: np.ndarray  # scaled KKT violation of the returned π (module doc), shape (...)
     divergence: str  # canonical name of the divergence
     beta: float  # the regularization strength β > 0
-    iterations: int  # passes of the root iteration over all K responses, the final one that writes π included (0 for closed forms)
+    iterations: int  # root-iteration passes over all K responses, incl. the final one (0: closed forms)
 
 
 def _prepare(rewards, reference, log_reference, beta, *, defer_log_check=False):
@@ -385,24 +385,31 @@ def _solve_reverse_kl(rewards, best, beta, log_q, unchecked):
     lies more than ``_PIVOT_SHIFT`` below it, in which case they are re-formed from the
     pivot's reward, so that the responses carrying the mass never get logits that are sums
     of two large numbers. The multiplier λ = β·Z + shift and the certificate are measured
-    from the same shift. Two blocked passes: the logits with their running maximum, argmax
-    and logsumexp; then log π, π and the KKT residual of the returned log π, taken block by
+    from the same shift. Two blocked passes: the logits with their running maximum and
+    logsumexp; then log π, π and the KKT residual of the returned log π, taken block by
     block as it is written. With ``unchecked`` (the given log_reference, see :func:`_prepare`)
-    the first pass also checks ``log_q``. Returns (log π, π, λ, residual), shapes (B, K), (B, K), (B,), (B,).
+    the first pass also checks ``log_q``. Returns (log π, π, λ, residual), shapes (B, K),
+    (B, K), (B,), (B,).
     """
     count = rewards.shape[0]
     blocks = list(_blocks(rewards.shape))
     log_policy = np.empty_like(rewards)
     shift = best
     sums = (np.zeros(count), np.full(count, np.inf)) if unchecked is not None else None
-    log_norm, pivot = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks, sums)
+    log_norm, peak = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks, sums)
     if unchecked is not None:
         check_log_normalization(unchecked, "log_reference", sums[0], float(sums[1].min()))
-    rows = np.arange(count)
-    pivot_gap = (best - rewards[rows, pivot]) / beta
-    if np.any(pivot_gap > _PIVOT_SHIFT):
-        shift = np.where(pivot_gap > _PIVOT_SHIFT, rewards[rows, pivot], best)
-        log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks)
+    # The pivot p (the argmax of the logits x = log q − Δ) has Δ_p = log q_p − max x ≤ −max x,
+    # so only rows with max x < −_PIVOT_SHIFT can need it.
+    far = np.flatnonzero(peak < -_PIVOT_SHIFT)
+    if far.size:
+        pivot = np.argmax(log_policy[far], axis=-1)
+        pivot_reward = rewards[far, pivot]
+        recentre = (best[far] - pivot_reward) / beta > _PIVOT_SHIFT
+        if recentre.any():
+            shift = best.copy()
+            shift[far[recentre]] = pivot_reward[recentre]
+            log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks)
     # f'(t) = log t + 1, so a − Z = log(π/q) + 1 gives Z = log_norm − 1 from the shift.
     z = log_norm - 1.0
     offset = shift / beta
@@ -438,7 +445,7 @@ def _solve_reverse_kl(rewards, best, beta, log_q, unchecked):
 
 def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_sums=None):
     """Writes x = log q + (r − shift)/β into ``out`` (shape (B, K)) in one blocked pass and
-    returns (logsumexp x, argmax x), shapes (B,).
+    returns (logsumexp x, max x), shapes (B,).
 
     The shift is max r or the reward of the argmax, so x ≤ log q ≤ 0 and Σ e^x is summed
     without a shift; rows whose max x is below ``_UNSHIFTED_FLOOR`` (where the unshifted sum
@@ -449,7 +456,6 @@ def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_sums=Non
     count = rewards.shape[0]
     peak = np.full(count, -np.inf)
     total = np.zeros(count)
-    pivot = np.zeros(count, dtype=np.intp)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         for rows, columns in blocks:
             logits = out[rows, columns]
@@ -462,11 +468,7 @@ def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_sums=Non
             if beta != 1.0:
                 logits /= beta
             logits += block_q
-            index = np.argmax(logits, axis=-1)
-            value = np.take_along_axis(logits, index[:, None], axis=-1)[:, 0]
-            better = value > peak[rows]
-            pivot[rows] = np.where(better, index + (columns.start or 0), pivot[rows])
-            peak[rows] = np.where(better, value, peak[rows])
+            peak[rows] = np.maximum(peak[rows], logits.max(axis=-1))
             weights = np.exp(logits)
             total[rows] += weights.sum(axis=-1)
     with np.errstate(divide="ignore"):
@@ -474,7 +476,7 @@ def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_sums=Non
     low = ~(peak >= _UNSHIFTED_FLOOR)
     if low.any():
         log_norm[low] = logsumexp(out[low], axis=-1)
-    return log_norm, pivot
+    return log_norm, peak
 
 
 def _solve_barrier(div: Divergence, rewards, best, beta, log_q, unchecked):
@@ -543,12 +545,13 @@ def _solve_barrier(div: Divergence, rewards, best, beta, log_q, unchecked):
         value, slope, curvature = evaluate(ell, curvature=not np.all(np.abs(value) < _NEWTON_AFTER))
         lo = np.where(value > 0, ell, lo)
         hi = np.where(value <= 0, ell, hi)
-        collapsed = ~(np.nextafter(lo, np.inf) < hi)
+        step, stalled = _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper)
+        # A collapsed bracket or a step below the resolution of ℓ ends a row's iteration.
+        collapsed = ~(np.nextafter(lo, np.inf) < hi) | stalled
         active = (np.abs(value) > tolerance) & ~collapsed
         # Rows already within the tolerance step too: the step is free (the final pass
         # evaluates at the new ℓ anyway) and takes |F| from the tolerance to its rounding.
-        moving = ~collapsed & (value != 0.0)
-        ell = np.where(moving, _safeguarded_step(ell, value, slope, curvature, lo, hi), ell)
+        ell = np.where(collapsed, ell, step)
         final = not active.any() or bool(np.all(np.abs(value) < _FINAL_AFTER))
     else:
         raise RuntimeError(
@@ -558,9 +561,9 @@ def _solve_barrier(div: Divergence, rewards, best, beta, log_q, unchecked):
     log_policy, policy = gap, q  # overwritten by the final pass
     z = np.exp(ell) - div.sup_f_prime
     residual = np.maximum(np.abs(mass - 1.0), worst)
-    # Rows the final pass cannot deliver as written: a collapsed bracket left Σπ off by more
-    # than the tolerance (renormalized), or an entry fell below the normal float range
-    # (assembled in log space). Both recompute their certificate from scratch.
+    # Rows the final pass cannot deliver as written: a collapsed bracket (or a stalled step)
+    # left Σπ off by more than the tolerance (renormalized), or an entry fell below the normal
+    # float range (assembled in log space). Both recompute their certificate from scratch.
     with np.errstate(divide="ignore"):
         redo = (np.abs(np.log(mass)) > tolerance) | (smallest_policy < _TINY)
     if redo.any():
@@ -605,8 +608,9 @@ def _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks):
 
 def _find_root(evaluate, ell, lower, upper, tolerance):
     """Safeguarded Halley/Newton for F(ℓ) = 0 (F decreasing) inside [lower, upper], from
-    ``ell``: stops when |F| ≤ ``tolerance`` or the bracket has collapsed to adjacent floats.
-    Returns (ℓ, evaluations); the last evaluation was at the returned ℓ."""
+    ``ell``: stops when |F| ≤ ``tolerance``, the bracket has collapsed to adjacent floats, or
+    the step is below the resolution of ℓ. Returns (ℓ, evaluations); the last evaluation was
+    at the returned ℓ."""
     lo, hi = lower.copy(), upper.copy()
     value = None
     for iteration in range(1, _MAX_ITERATIONS + 1):
@@ -614,28 +618,37 @@ def _find_root(evaluate, ell, lower, upper, tolerance):
         lo = np.where(value > 0, ell, lo)
         hi = np.where(value <= 0, ell, hi)
         active = (np.abs(value) > tolerance) & (np.nextafter(lo, np.inf) < hi)
+        step, stalled = _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper)
+        active &= ~stalled
         if not active.any():
             return ell, iteration
-        ell = np.where(active, _safeguarded_step(ell, value, slope, curvature, lo, hi), ell)
+        ell = np.where(active, step, ell)
     raise RuntimeError(
         f"the normalizer did not converge in {_MAX_ITERATIONS} steps "
         f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); please report this input"
     )
 
 
-def _safeguarded_step(ell, value, slope, curvature, lo, hi):
-    """The Halley step ℓ − 2FF'/(2F'² − FF'') (Newton's ℓ − F/F' without a curvature, or where
-    Halley's denominator is not positive), replaced by bisection of [lo, hi] where it leaves
-    the open bracket or is not finite."""
+def _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper):
+    """(next ℓ, stalled), shapes (B,). The step is Halley's ℓ − (F/F')/(1 − L/2) with
+    L = F·F''/F'² where a curvature is given and |L| ≤ 1, else Newton's ℓ − F/F'. Where it
+    leaves the open bracket (lo, hi) it is clamped to the end it crossed if that end is
+    still the initial bound ``lower`` or ``upper`` (never evaluated, and a root can sit on it
+    to rounding: the top response alone nearly exhausting the mass), and replaced by bisection
+    otherwise. ``stalled`` marks rows whose step rounds to ℓ itself: F is then zero to the
+    resolution of ℓ (a correction below half an ulp of ℓ), and no iteration can improve it."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # caught by isfinite
-        newton = ell - value / slope
-        if curvature is None:
-            step = newton
-        else:
-            denominator = 2.0 * slope * slope - value * curvature
-            step = np.where(denominator > 0, ell - 2.0 * value * slope / denominator, newton)
+        correction = value / slope
+        if curvature is not None:
+            ratio = value * curvature / (slope * slope)
+            correction = np.where(np.abs(ratio) <= 1.0, correction / (1.0 - 0.5 * ratio), correction)
+        step = ell - correction
+    stalled = step == ell
     inside = np.isfinite(step) & (step > lo) & (step < hi)
-    return np.where(inside, step, 0.5 * (lo + hi))
+    bound = np.where((step <= lo) & (lo == lower) & (ell != lower), lower,
+                     np.where((step >= hi) & (hi == upper) & (ell != upper), upper, np.nan))
+    fallback = np.where(np.isnan(bound), 0.5 * (lo + hi), bound)
+    return np.where(stalled, ell, np.where(inside, step, fallback)), stalled
 
 
 def _row_dot(a, b):
@@ -806,7 +819,10 @@ def _warm_start(div: Divergence, gap, log_q, first, lower, upper, size=_SUBSAMPL
     # The subsample estimates Σ q·h only to about a percent: solving it closer than
     # _WARM_START_TOLERANCE buys nothing for the full problem.
     sub_first = np.full(gap.shape[0], sub_gap.shape[-1] - 1)
-    start = _warm_start(div, sub_gap, sub_log_q, sub_first, lower, upper, size // 16) if size >= 16 * 256 else upper.copy()
+    if size >= 16 * 256:
+        start = _warm_start(div, sub_gap, sub_log_q, sub_first, lower, upper, size // 16)
+    else:
+        start = upper.copy()
     ell, _ = _find_root(evaluate, start, lower, upper, _WARM_START_TOLERANCE)
     return ell
 

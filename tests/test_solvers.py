@@ -86,6 +86,16 @@ class TestHandDerived:
         sol = optimal_policy([0.0, 5.0], log_reference=[0.0, -1e4], divergence="chi2")
         assert sol.policy[0] == 1.0 and sol.log_policy[1] == pytest.approx(-1e4 + np.log(3.5), rel=1e-15)
 
+    @pytest.mark.parametrize("divergence", ROOT_FOUND)
+    def test_root_on_the_bracket_end_takes_few_passes(self, divergence):
+        # π(top) = 1 − O(e^-690): the root is the lower end of the bracket to rounding. The
+        # step that crosses an unevaluated bound lands on it instead of bisecting toward it.
+        rewards, log_q = np.array([0.0, 0.0, 0.0, 30.0]) - 1e3, np.array([0.0, -690.0, -690.0, -690.0])
+        sol = optimal_policy(rewards, log_reference=log_q, divergence=divergence, beta=0.001)
+        reference = np.exp(high_precision_optimal_policy(rewards, log_q, divergence=divergence, beta=0.001))
+        assert sol.iterations <= 8 and sol.kkt_residual < KKT_TOL
+        np.testing.assert_allclose(sol.policy, reference, atol=POLICY_ATOL, rtol=0)
+
     def test_chi2_pivot_that_leaves_the_support(self):
         # a = r/β = (0, 1000, 999) with q = (.98, .01, .01): the response with the largest q
         # (the pivot the rewards are measured from) ends outside the support, so the solve is
@@ -197,6 +207,10 @@ class TestInvariances:
         np.testing.assert_allclose(b.policy, a.policy[order], atol=POLICY_ATOL, rtol=0)
 
     @given(instances(max_k=6), st.sampled_from(SOLVER_DIVERGENCES), st.sampled_from([-1e3, -1.0, 0.5, 1e3]))
+    # Found by the fuzz profile: the root sits on the lower bound of the bracket to rounding
+    # (the top response alone carries all but e^-690 of the mass), where the Newton step fell
+    # through the bound and bisection crawled, and then stalled below the resolution of ℓ.
+    @example((np.array([0.0, 0.0, 0.0, 30.0]), np.array([0.0, -690.0, -690.0, -690.0]), 0.001), "forward_kl", -1e3)
     def test_adding_a_constant_to_rewards_changes_nothing(self, instance, divergence, shift):
         rewards, log_q, beta = instance
         assume(np.array_equal((rewards + shift) - shift, rewards))  # the shift itself is exact
