@@ -104,12 +104,13 @@ def check_log_probabilities(array: np.ndarray, name: str) -> None:
     check_log_normalization(array, name, total, smallest)
 
 
-def check_log_normalization(array: np.ndarray, name: str, total: np.ndarray, smallest: float) -> None:
+def check_log_normalization(array: np.ndarray, name: str, total: np.ndarray, smallest: float | None) -> None:
     """The verdict of :func:`check_log_probabilities` from sums a caller accumulated itself
     (in a pass it makes anyway): ``total`` = Σ e^x along the last axis (unshifted, shape
     (B,)) and ``smallest`` = min x. NaN and +inf reach the totals; −inf (a zero
-    probability) shows in the minimum."""
-    if not (np.all(np.isfinite(total)) and smallest > -np.inf):
+    probability) shows only in the minimum: with ``smallest`` None the caller takes on
+    finding −inf entries itself."""
+    if not (np.all(np.isfinite(total)) and (smallest is None or smallest > -np.inf)):
         check_finite(array, name)
     with np.errstate(divide="ignore"):
         worst = float(np.max(np.abs(np.log(total))))

@@ -50,6 +50,7 @@ the barrier divergences four (setup, two Halley steps, final) and chi2 about six
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -120,14 +121,26 @@ class Solution:
     iterations: int  # root-iteration passes over all K responses, incl. the final one (0: closed forms)
 
 
-def _prepare(rewards, reference, log_reference, beta, *, defer_log_check=False):
-    """(rewards, log q, β, broadcast shape, unchecked, max r) with rewards and log q as (B, K)
-    and max r per row, shape (B,).
+class _Inputs(NamedTuple):
+    """Validated inputs as (B, K) rows (see :func:`_prepare`)."""
+
+    rewards: np.ndarray  # r, shape (B, K)
+    log_q: np.ndarray  # log π_ref, shape (B, K) (a broadcast view where given broadcast)
+    beta: float
+    shape: tuple  # the broadcast shape (..., K) of the outputs
+    unchecked: np.ndarray | None  # the given log_reference while its check is deferred
+    first: np.ndarray  # the column of the first max r per row, shape (B,)
+    best: np.ndarray  # max r per row, shape (B,)
+
+
+def _prepare(rewards, reference, log_reference, beta, *, defer_log_check=False, check_lowest=True) -> _Inputs:
+    """The inputs validated and broadcast to (B, K) rows, with the argmax and max of r per row.
 
     With ``defer_log_check`` a ``log_reference`` is checked only for shape here and returned
-    as ``unchecked`` (else None): the caller must then pass it with the Σ e^{log q} and
-    min log q of a pass it makes anyway to :func:`check_log_normalization`, before returning
-    anything.
+    as ``unchecked`` (else None): the caller must then pass it with the Σ e^{log q} of a pass
+    it makes anyway to :func:`check_log_normalization`, before returning anything. Without
+    ``check_lowest`` a −inf reward passes here (NaN and +inf never do); the caller's
+    certificate must then come out non-finite on it (see :func:`optimal_policy`).
     """
     rewards = given = as_float_array(rewards, "rewards")
     beta = check_positive_scalar(beta, "beta")
@@ -163,10 +176,12 @@ def _prepare(rewards, reference, log_reference, beta, *, defer_log_check=False):
         ) from None
     rewards = np.broadcast_to(rewards, shape).reshape(-1, shape[-1])
     log_q = np.broadcast_to(log_q, shape).reshape(-1, shape[-1])
-    best = rewards.max(axis=-1)
-    if not (np.all(np.isfinite(best)) and np.isfinite(rewards.min())):  # max and min propagate NaN
+    first = np.argmax(rewards, axis=-1)
+    best = rewards[np.arange(rewards.shape[0]), first]
+    # argmax finds NaN and +inf (NaN counts as the max); only min sees −inf.
+    if not (np.all(np.isfinite(best)) and (not check_lowest or np.isfinite(rewards.min()))):
         check_finite(given, "rewards")
-    return rewards, log_q, beta, shape, unchecked, best
+    return _Inputs(rewards, log_q, beta, shape, unchecked, first, best)
 
 
 def optimal_policy(
@@ -205,9 +220,12 @@ def optimal_policy(
     0.731059
     """
     div = get_divergence(divergence)
-    rewards, log_q, beta, shape, unchecked, best = _prepare(
-        rewards, reference, log_reference, beta,
-        defer_log_check=div.name != "tv")
+    given = rewards
+    # Reverse KL skips the pass that looks for −inf rewards: one makes its certificate NaN.
+    inputs = _prepare(rewards, reference, log_reference, beta,
+                      defer_log_check=div.name != "tv", check_lowest=div.name != "reverse_kl")
+    rewards, log_q, beta, shape, unchecked, best = (
+        inputs.rewards, inputs.log_q, inputs.beta, inputs.shape, inputs.unchecked, inputs.best)
     multiplier = None  # λ = β·Z + max r unless a solver forms it more accurately
     gap = _scaled_gap(rewards, best, beta) if div.name == "tv" or rewards.shape[-1] == 1 else None
     iterations = 0
@@ -227,11 +245,18 @@ def optimal_policy(
         log_policy, z = _solve_tv(gap, log_q)
         policy = np.exp(log_policy)
     elif div.barrier and np.isfinite(div.sup_f_prime):
-        log_policy, policy, z, residual, iterations = _solve_barrier(div, rewards, best, beta, log_q, unchecked)
+        log_policy, policy, z, residual, iterations = _solve_barrier(div, inputs)
     else:  # pragma: no cover - every member of the family is handled above
         raise ValueError(f"no exact solver for divergence {div.name!r}")
     if residual is None:
         residual = _kkt_residual(div, gap, log_q, log_policy, policy, z, best / beta)
+    if not np.all(np.isfinite(residual)):
+        # A non-finite certificate comes from an input that the folded checks let through
+        # (a −inf reward or log-reference entry); the full checks name it.
+        check_finite(as_float_array(given, "rewards"), "rewards")
+        if unchecked is not None:
+            check_log_probabilities(unchecked, "log_reference")
+        raise RuntimeError(f"{div.name}: non-finite KKT residual on finite inputs; please report this input")
     batch = shape[:-1]
     return Solution(
         policy=policy.reshape(shape),
@@ -259,7 +284,7 @@ def regularized_objective(policy, rewards, reference=None, *, log_reference=None
         rewards = np.broadcast_to(rewards, np.broadcast_shapes(rewards.shape, policy.shape))
     except ValueError:
         raise ValueError(f"policy {policy.shape} and rewards {rewards.shape} do not broadcast") from None
-    rewards_2d, log_q, beta, shape, _, _ = _prepare(rewards, reference, log_reference, beta)
+    rewards_2d, log_q, beta, shape = _prepare(rewards, reference, log_reference, beta)[:4]
     policy = np.broadcast_to(policy, shape).reshape(-1, shape[-1])
     with np.errstate(divide="ignore"):
         log_policy = np.log(policy)
@@ -287,7 +312,7 @@ def kkt_residual(policy=None, rewards=None, reference=None, *, log_policy=None, 
     div = get_divergence(divergence)
     if rewards is None:
         raise ValueError("rewards is required")
-    rewards_2d, log_q, beta, shape, _, _ = _prepare(rewards, reference, log_reference, beta)
+    rewards_2d, log_q, beta, shape = _prepare(rewards, reference, log_reference, beta)[:4]
     if (policy is None) == (log_policy is None):
         raise ValueError("give exactly one of policy and log_policy")
     if policy is not None:
@@ -336,6 +361,17 @@ def _blocks(shape):
             yield slice(start, start + step), slice(None)
 
 
+def _scratch(shape, blocks, count):
+    """``count`` lists of work arrays, one per block of a (B, K) array of ``shape``, each of its
+    block's shape: views of ``count`` buffers of the largest block's size, allocated once per
+    solve rather than once per block."""
+    rows, columns = shape
+    block_shapes = [(len(range(*r.indices(rows))), len(range(*c.indices(columns)))) for r, c in blocks]
+    size = max(b * k for b, k in block_shapes)
+    buffers = [np.empty(size) for _ in range(count)]
+    return [[buffer[:b * k].reshape(b, k) for b, k in block_shapes] for buffer in buffers]
+
+
 def _scaled_gap(rewards, best, beta):
     """Δ = (best − r)/β, shape (B, K): with ``best`` = max r (shape (B,)), Δ ≥ 0 and 0 exactly
     at the best responses; any other per-row shift gives the same differences from it.
@@ -349,33 +385,6 @@ def _scaled_gap(rewards, best, beta):
         np.subtract(best[rows, None], rewards[rows, columns], out=block)
         block /= beta
     return gap
-
-
-def _best_responses(gap, counts, first):
-    """(rows, columns) of the entries with Δ = 0, the best responses, in row order, given
-    ``counts``, the number of zeros of each row of Δ, and ``first``, the column of the first
-    zero (shapes (B,)); only rows with ties for the best reward need the full search."""
-    rows = np.arange(gap.shape[0])
-    columns = first
-    tied = counts > 1
-    if not tied.any():
-        return rows, columns
-    tie_rows, tie_columns = np.nonzero(gap[tied] == 0.0)
-    tie_rows = np.flatnonzero(tied)[tie_rows]
-    keep = ~tied
-    all_rows = np.concatenate([rows[keep], tie_rows])
-    all_columns = np.concatenate([columns[keep], tie_columns])
-    order = np.argsort(all_rows, kind="stable")
-    return all_rows[order], all_columns[order]
-
-
-def _grouped_logsumexp(rows, values, count):
-    """log Σ e^values per row index in ``rows`` (each of 0..count−1 must occur), shape (count,)."""
-    peak = np.full(count, -np.inf)
-    np.maximum.at(peak, rows, values)
-    total = np.zeros(count)
-    np.add.at(total, rows, np.exp(values - peak[rows]))
-    return peak + np.log(total)
 
 
 def _solve_reverse_kl(rewards, best, beta, log_q, unchecked):
@@ -394,11 +403,14 @@ def _solve_reverse_kl(rewards, best, beta, log_q, unchecked):
     count = rewards.shape[0]
     blocks = list(_blocks(rewards.shape))
     log_policy = np.empty_like(rewards)
+    policy = np.empty_like(rewards)  # e^x until the second pass scales it to π = e^x/e^L
     shift = best
-    sums = (np.zeros(count), np.full(count, np.inf)) if unchecked is not None else None
-    log_norm, peak = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks, sums)
+    mass = np.zeros(count) if unchecked is not None else None
+    log_norm, peak = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks, mass, policy)
     if unchecked is not None:
-        check_log_normalization(unchecked, "log_reference", sums[0], float(sums[1].min()))
+        # A −inf entry of log q (a zero probability) is not looked for here: it makes the
+        # certificate NaN, and optimal_policy then runs the full check.
+        check_log_normalization(unchecked, "log_reference", mass, None)
     # The pivot p (the argmax of the logits x = log q − Δ) has Δ_p = log q_p − max x ≤ −max x,
     # so only rows with max x < −_PIVOT_SHIFT can need it.
     far = np.flatnonzero(peak < -_PIVOT_SHIFT)
@@ -409,7 +421,7 @@ def _solve_reverse_kl(rewards, best, beta, log_q, unchecked):
         if recentre.any():
             shift = best.copy()
             shift[far[recentre]] = pivot_reward[recentre]
-            log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks)
+            log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks, exp_out=policy)
     # f'(t) = log t + 1, so a − Z = log(π/q) + 1 gives Z = log_norm − 1 from the shift.
     z = log_norm - 1.0
     offset = shift / beta
@@ -418,40 +430,48 @@ def _solve_reverse_kl(rewards, best, beta, log_q, unchecked):
     # 1 + |a| + |Z| (module doc), with |a| = |r|/β.
     numerator = shift + beta * log_norm
     scale_offset = 1.0 + np.abs(z + offset)
-    policy = np.empty_like(rewards)
     mass = np.zeros(count)
     worst = np.zeros(count)
-    for block_rows, columns in blocks:
-        logits = log_policy[block_rows, columns]
-        logits -= log_norm[block_rows, None]
-        block = policy[block_rows, columns]
-        np.exp(logits, out=block)
-        mass[block_rows] += block.sum(axis=-1)
-        block_rewards = rewards[block_rows, columns]
-        violation = np.subtract(numerator[block_rows, None], block_rewards)
-        if beta != 1.0:
-            violation /= beta
-        violation += logits
-        violation -= log_q[block_rows, columns]
-        np.abs(violation, out=violation)
-        scale = np.abs(block_rewards)
-        if beta != 1.0:
-            scale /= beta
-        scale += scale_offset[block_rows, None]
-        violation /= scale
-        worst[block_rows] = np.maximum(worst[block_rows], violation.max(axis=-1))
+    # π = e^x·e^-L (more accurate than e^(x − L) once |x − L| ≫ 1), except in blocks where
+    # some e^x has fallen below the normal range and e^-L > 1 would scale up its few digits.
+    with np.errstate(over="ignore"):  # e^-L = inf only where every e^x is below e^-709: exp path
+        factor = np.exp(-log_norm)
+    violations, scales = _scratch(rewards.shape, blocks, 2)
+    with np.errstate(invalid="ignore"):  # a −inf input makes the certificate NaN (optimal_policy)
+        for (block_rows, columns), violation, scale in zip(blocks, violations, scales):
+            logits = log_policy[block_rows, columns]
+            logits -= log_norm[block_rows, None]
+            block = policy[block_rows, columns]
+            if block.min() < _TINY and np.any(factor[block_rows] > 1.0):
+                np.exp(logits, out=block)
+            else:
+                block *= factor[block_rows, None]
+            mass[block_rows] += block.sum(axis=-1)
+            block_rewards = rewards[block_rows, columns]
+            np.subtract(numerator[block_rows, None], block_rewards, out=violation)
+            if beta != 1.0:
+                violation /= beta
+            violation += logits
+            violation -= log_q[block_rows, columns]
+            np.abs(violation, out=violation)
+            np.abs(block_rewards, out=scale)
+            if beta != 1.0:
+                scale /= beta
+            scale += scale_offset[block_rows, None]
+            violation /= scale
+            worst[block_rows] = np.maximum(worst[block_rows], violation.max(axis=-1))
     return log_policy, policy, beta * z + shift, np.maximum(np.abs(mass - 1.0), worst)
 
 
-def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_sums=None):
+def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_mass=None, exp_out=None):
     """Writes x = log q + (r − shift)/β into ``out`` (shape (B, K)) in one blocked pass and
     returns (logsumexp x, max x), shapes (B,).
 
     The shift is max r or the reward of the argmax, so x ≤ log q ≤ 0 and Σ e^x is summed
     without a shift; rows whose max x is below ``_UNSHIFTED_FLOOR`` (where the unshifted sum
-    could lose digits to underflow) are summed again from their maximum. ``reference_sums``,
-    when given, is a pair of (B,) arrays that receive Σ e^{log q} and min log q of the same
-    pass, for the deferred check of ``log_reference``.
+    could lose digits to underflow) are summed again from their maximum. ``reference_mass``,
+    when given, is a (B,) array that receives Σ e^{log q} of the same pass, for the deferred
+    check of ``log_reference``. ``exp_out``, when given (shape (B, K)), receives e^x.
     """
     count = rewards.shape[0]
     peak = np.full(count, -np.inf)
@@ -460,16 +480,14 @@ def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_sums=Non
         for rows, columns in blocks:
             logits = out[rows, columns]
             block_q = log_q[rows, columns]
-            if reference_sums is not None:
-                mass, smallest = reference_sums
-                mass[rows] += np.exp(block_q).sum(axis=-1)
-                smallest[rows] = np.minimum(smallest[rows], block_q.min(axis=-1))
+            if reference_mass is not None:
+                reference_mass[rows] += np.exp(block_q).sum(axis=-1)
             np.subtract(rewards[rows, columns], shift[rows, None], out=logits)
             if beta != 1.0:
                 logits /= beta
             logits += block_q
             peak[rows] = np.maximum(peak[rows], logits.max(axis=-1))
-            weights = np.exp(logits)
+            weights = np.exp(logits) if exp_out is None else np.exp(logits, out=exp_out[rows, columns])
             total[rows] += weights.sum(axis=-1)
     with np.errstate(divide="ignore"):
         log_norm = np.log(total)
@@ -479,13 +497,12 @@ def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_sums=Non
     return log_norm, peak
 
 
-def _solve_barrier(div: Divergence, rewards, best, beta, log_q, unchecked):
+def _solve_barrier(div: Divergence, inputs: _Inputs):
     """Safeguarded Halley/Newton on ℓ = log d for F(ℓ) = log Σ q·h(Δ + e^ℓ) = 0 (module doc).
 
-    ``best`` = max r per row, shape (B,); ``unchecked`` is the given log_reference when its
-    check was deferred to the first pass here (see :func:`_prepare`), else None. Returns
-    (log π, π, Z, residual, passes); Z is measured from max a = best/β, and ``passes``
-    counts the full passes that evaluated h over all K responses.
+    ``inputs`` from :func:`_prepare` (its deferred check of log_reference is made in the
+    first pass here). Returns (log π, π, Z, residual, passes); Z is measured from max a =
+    max r/β, and ``passes`` counts the passes that evaluated h over all K responses.
 
     In linear space (every q ≥ e^-690) the passes are: one that forms Δ and q (and checks
     the reference); Halley steps, whose error is cubic, until |F| < _FINAL_AFTER; then one
@@ -493,21 +510,21 @@ def _solve_barrier(div: Divergence, rewards, best, beta, log_q, unchecked):
     with the certificate of what it wrote, accepted once |log Σπ| is within the root
     tolerance (or the bracket has collapsed), and otherwise treated as one more step.
     """
+    rewards, log_q, beta, best, first = inputs.rewards, inputs.log_q, inputs.beta, inputs.best, inputs.first
     count = rewards.shape[0]
+    rows = np.arange(count)
     blocks = list(_blocks(rewards.shape))
     # The two outputs serve as work arrays until the final pass: log π holds Δ, π holds q.
     gap = np.empty_like(rewards)
     q = np.empty_like(rewards)
-    widest, ties, first, mass, smallest = _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks)
-    if unchecked is not None:
-        check_log_normalization(unchecked, "log_reference", mass, float(smallest.min()))
-    top_rows, top_columns = _best_responses(gap, ties, first)
+    widest, mass, smallest = _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks)
+    if inputs.unchecked is not None:
+        check_log_normalization(inputs.unchecked, "log_reference", mass, float(smallest.min()))
     s_minus_f1 = div.sup_f_prime - div.f_prime_at_one  # S − f'(1) > 0
     # Upper end: MOD Prop 1's t2 (Z ≤ −f'(1) + max a) is d ≤ S − f'(1).
     upper = np.full(count, np.log(s_minus_f1))
-    # Lower end: the best responses alone may carry at most mass 1, so h(d)·Σ_top q ≤ 1 ...
-    log_q_top = _grouped_logsumexp(top_rows, log_q[top_rows, top_columns], count)
-    lower = div.log_distance_at_log_ratio(-log_q_top)
+    # Lower end: a best response alone may carry at most mass 1, so h(d)·q_best ≤ 1 ...
+    lower = div.log_distance_at_log_ratio(-log_q[rows, first])
     # ... and MOD Prop 1's t1 (Z ≥ −f'(1) + min a) is d ≥ S − f'(1) − (max a − min a).
     prop1 = s_minus_f1 - widest
     with np.errstate(divide="ignore"):
@@ -520,7 +537,7 @@ def _solve_barrier(div: Divergence, rewards, best, beta, log_q, unchecked):
     # h(Δ + d) ≤ h(d_lo) = 1/Σ_top q stays finite, so nothing overflows at any iterate.
     if not smallest.min() >= -_LINEAR_FLOOR:
         ell, passes = _find_root(_log_evaluator(div, gap, gap == 0.0, log_q), ell, lower, upper, tolerance)
-        log_policy = _assemble_barrier_policy(div, gap, gap == 0.0, log_q, log_q_top, ell)
+        log_policy = _assemble_barrier_policy(div, gap, gap == 0.0, log_q, ell)
         policy = np.exp(log_policy)
         z = np.exp(ell) - div.sup_f_prime  # d = S − max a + Z with max a = 0
         return log_policy, policy, z, _kkt_residual(div, gap, log_q, log_policy, policy, z, offset), passes
@@ -569,7 +586,7 @@ def _solve_barrier(div: Divergence, rewards, best, beta, log_q, unchecked):
     if redo.any():
         rows = np.flatnonzero(redo)
         row_gap = _scaled_gap(rewards[rows], best[rows], beta)
-        row_log = _assemble_barrier_policy(div, row_gap, row_gap == 0.0, log_q[rows], log_q_top[rows], ell[rows])
+        row_log = _assemble_barrier_policy(div, row_gap, row_gap == 0.0, log_q[rows], ell[rows])
         log_policy[rows] = row_log
         policy[rows] = np.exp(row_log)
         residual[rows] = _kkt_residual(div, row_gap, log_q[rows], log_policy[rows], policy[rows], z[rows], offset[rows])
@@ -578,13 +595,10 @@ def _solve_barrier(div: Divergence, rewards, best, beta, log_q, unchecked):
 
 def _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks):
     """One blocked pass that writes Δ = (max r − r)/β into ``gap`` and q = e^{log q} into
-    ``q`` (both shape (B, K)) and returns per row, shapes (B,): max Δ, the number of zeros of Δ
-    (the best responses) and the column of the first, Σ q and min log q (for the deferred
-    check of log_reference)."""
+    ``q`` (both shape (B, K)) and returns per row, shapes (B,): max Δ, Σ q and min log q (for
+    the deferred check of log_reference)."""
     count = rewards.shape[0]
     widest = np.zeros(count)
-    ties = np.zeros(count, dtype=np.intp)
-    first = np.zeros(count, dtype=np.intp)
     mass = np.zeros(count)
     smallest = np.full(count, np.inf)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
@@ -594,16 +608,10 @@ def _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks):
             if beta != 1.0:
                 block /= beta
             widest[rows] = np.maximum(widest[rows], block.max(axis=-1))
-            zero = block == 0.0
-            found = np.count_nonzero(zero, axis=-1)
-            new = (found > 0) & (ties[rows] == 0)
-            if new.any():
-                first[rows] = np.where(new, np.argmax(zero, axis=-1) + (columns.start or 0), first[rows])
-            ties[rows] += found
             block_log_q = log_q[rows, columns]
             smallest[rows] = np.minimum(smallest[rows], block_log_q.min(axis=-1))
             mass[rows] += np.exp(block_log_q, out=q[rows, columns]).sum(axis=-1)
-    return widest, ties, first, mass, smallest
+    return widest, mass, smallest
 
 
 def _find_root(evaluate, ell, lower, upper, tolerance):
@@ -729,7 +737,7 @@ def _final_linear_pass(div: Divergence, gap, q, ell, offset, blocks):
     return mass, smallest, worst
 
 
-def _assemble_barrier_policy(div: Divergence, gap, at_top, log_q, log_q_top, ell):
+def _assemble_barrier_policy(div: Divergence, gap, at_top, log_q, ell):
     """log π at the root ℓ, taking the best responses' mass as 1 − Σ others where that is
     the more accurate of the two ways.
 
@@ -757,7 +765,8 @@ def _assemble_barrier_policy(div: Divergence, gap, at_top, log_q, log_q_top, ell
         return log_direct
     # Others unnormalized (they are exact), best responses share 1 − Σ others ∝ q.
     others_raw = np.sum(np.where(at_top, 0.0, np.exp(log_terms)), axis=-1, keepdims=True)
-    log_top = log_q - log_q_top[:, None] + np.log1p(-np.minimum(others_raw, 1.0))
+    log_q_top = logsumexp(np.where(at_top, log_q, -np.inf), axis=-1, keepdims=True)
+    log_top = log_q - log_q_top + np.log1p(-np.minimum(others_raw, 1.0))
     log_remainder = np.where(at_top, log_top, log_terms)
     return np.where(use_remainder[:, None], log_remainder, log_direct)
 

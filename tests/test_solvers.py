@@ -277,6 +277,25 @@ class TestBadInput:
         with pytest.raises(ValueError, match=match):
             optimal_policy(**kwargs)
 
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    @pytest.mark.parametrize(
+        "rewards, log_reference, match",
+        [
+            ([0.0, -np.inf, 1.0], None, "rewards must be finite"),
+            ([[0.0, 1.0, 2.0], [0.0, -np.inf, 1.0]], None, r"rewards must be finite, got -inf at index \(1, 1\)"),
+            ([0.0, np.nan, 1.0], None, "rewards must be finite"),
+            ([0.0, 1.0, 2.0], [0.0, -np.inf, -np.inf], "log_reference must be finite"),
+            ([0.0, 1.0, 2.0], [np.log(0.5), np.log(0.5), -np.inf], "log_reference must be finite"),
+            ([0.0, 1.0, 2.0], [np.nan, 0.0, 0.0], "log_reference must be finite"),
+            ([0.0, 1.0, 2.0], [np.inf, 0.0, 0.0], "log_reference must be finite"),
+        ],
+    )
+    def test_non_finite_inputs_for_every_divergence(self, divergence, rewards, log_reference, match):
+        # Some of these checks ride on a solver's own passes (the log_reference sum, or a
+        # −inf reward turning the certificate NaN): each must still raise, naming the input.
+        with pytest.raises(ValueError, match=match):
+            optimal_policy(rewards, log_reference=log_reference, divergence=divergence)
+
     def test_type_errors(self):
         with pytest.raises(TypeError, match="rewards"):
             optimal_policy("abc")
