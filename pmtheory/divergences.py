@@ -108,12 +108,13 @@ class Divergence:
     _f_prime_of_log: Callable[[np.ndarray], np.ndarray]
     _term: Callable[[np.ndarray, np.ndarray], np.ndarray]
     _log_ratio_at_distance: Callable[[np.ndarray], np.ndarray] | None
-    _ratio_at_distance: Callable[[np.ndarray], np.ndarray] | None
+    _ratio_at_distance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
     _distance_elasticity: Callable[[np.ndarray], np.ndarray] | float | None
     _log_distance_at_log_ratio: Callable[[np.ndarray], np.ndarray] | None
     _distance_at_inverse_ratio: Callable[[np.ndarray], np.ndarray] | None
-    _log_derivative_basis: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None
+    _log_derivative_basis: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None
     log_derivative_coefficients: tuple[float, float, float] | None  # (c1, c2, c3), see log_derivative_basis
+    basis_offset: float | None  # c0 where the basis is x = c0 + h (forward KL: 0, js: 1), else None
 
     @property
     def symbol(self) -> sp.Symbol:
@@ -161,11 +162,13 @@ class Divergence:
             raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")
         return self._log_distance_at_log_ratio(np.asarray(log_ratio, dtype=np.float64))
 
-    def ratio_at_distance(self, distance):
-        """h(D) = (f')⁻¹(S - D) for D > 0 (linear space; may overflow for tiny D)."""
+    def ratio_at_distance(self, distance, out=None):
+        """h(D) = (f')⁻¹(S - D) for D > 0 (linear space; may overflow for tiny D). ``out``, a
+        float64 array of D's shape (not D itself), receives the result without allocating."""
         if self._ratio_at_distance is None:
             raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")
-        return self._ratio_at_distance(np.asarray(distance, dtype=np.float64))
+        distance = np.asarray(distance, dtype=np.float64)
+        return self._ratio_at_distance(distance, np.empty_like(distance) if out is None else out)
 
     def distance_elasticity(self, distance, ratio=None):
         """d log h / d log D at D (negative); ``ratio`` = h(D) if already computed.
@@ -186,19 +189,22 @@ class Divergence:
         sigma = np.asarray(inverse_ratio, dtype=np.float64)
         return self._distance_at_inverse_ratio(sigma if overwrite else sigma.copy())
 
-    def log_derivative_basis(self, distance, ratio, shift):
+    def log_derivative_basis(self, distance, ratio, shift, out=None):
         """y = s·x(D) for a shift s > 0 (shape broadcastable to D), where h'/h = c1·x and
         h''/h = c2·x² + c3·x with (c1, c2, c3) = ``log_derivative_coefficients``, h =
         :meth:`ratio_at_distance` and ``ratio`` = h(D).
 
         x = 1/D for the power laws h ∝ D^-p (c = (−p, p(p+1), 0)); x = 1 + h for js
-        (h = 1/(e^D − 1), c = (−1, 2, −1)). The solvers take s = d, the part of D = Δ + d
+        (h = 1/(e^D − 1), c = (−1, 2, −1)). Where x = c0 + h (``basis_offset`` = c0: forward
+        KL, where 1/D = h, and js) the sums need only h, not y. The solvers take s = d, the part of D = Δ + d
         they vary, so that y ≤ 1 + d stays in range where x alone would overflow; the first
-        two derivatives in log d of Σ q·h(Δ + d) are then dot products with y.
+        two derivatives in log d of Σ q·h(Δ + d) are then dot products with y. ``out`` (not
+        ``distance`` or ``ratio``) receives the result without allocating.
         """
         if self._log_derivative_basis is None:
             raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")
-        return self._log_derivative_basis(np.asarray(distance, dtype=np.float64), ratio, shift)
+        distance = np.asarray(distance, dtype=np.float64)
+        return self._log_derivative_basis(distance, ratio, shift, np.empty_like(distance) if out is None else out)
 
 
 def _convexity(expression: sp.Expr) -> tuple[bool, bool]:
@@ -270,12 +276,13 @@ def _forward_kl() -> dict:
         term=term,
         # S = 0: (f')^{-1}(-D) = 1/D.
         log_ratio_at_distance=lambda ld: -ld,
-        ratio_at_distance=lambda d: 1.0 / d,
+        ratio_at_distance=lambda d, out: np.reciprocal(d, out=out),
         distance_elasticity=-1.0,
         log_distance_at_log_ratio=lambda lr: -lr,
         distance_at_inverse_ratio=lambda s: s,
-        log_derivative_basis=lambda d, ratio, s: np.divide(s, d),
+        log_derivative_basis=lambda d, ratio, s, out: np.divide(s, d, out=out),
         log_derivative_coefficients=(-1.0, 2.0, 0.0),
+        basis_offset=0.0,  # x = 1/D = h
     )
 
 
@@ -298,14 +305,15 @@ def _js() -> dict:
         small = d < 1e-8
         return -np.where(small, ld + d / 2.0, _log_expm1(np.where(small, 1.0, d)))
 
-    def ratio_at_distance(d):
+    def ratio_at_distance(d, out):
         with np.errstate(divide="ignore", over="ignore"):
-            return 1.0 / np.expm1(d)
+            np.expm1(d, out=out)
+            return np.reciprocal(out, out=out)
 
     def distance_elasticity(d, ratio=None):
         # d/dlogD of -log(e^D - 1) = -D e^D/(e^D - 1) = -D (1 + h(D)); -1 in the limit D -> 0.
         if ratio is None:
-            ratio = ratio_at_distance(d)
+            ratio = ratio_at_distance(d, np.empty_like(d))
         with np.errstate(invalid="ignore"):
             value = np.add(ratio, 1.0)
             value *= d
@@ -335,23 +343,25 @@ def _js() -> dict:
         # S − f'(ρ) = log(2) − log(2ρ/(ρ + 1)) = log(1 + 1/ρ).
         distance_at_inverse_ratio=lambda s: np.log1p(s, out=s),
         # h' = −h(1 + h) and h'' = h(1 + h)(1 + 2h): with x = 1 + h, h'/h = −x, h''/h = 2x² − x.
-        log_derivative_basis=lambda d, ratio, s: np.multiply(ratio + 1.0, s),
+        log_derivative_basis=lambda d, ratio, s, out: np.multiply(np.add(ratio, 1.0, out=out), s, out=out),
         log_derivative_coefficients=(-1.0, 2.0, -1.0),
+        basis_offset=1.0,
     )
 
 
-def _power(x, exponent: float):
+def _power(x, exponent: float, out=None):
     """x ** exponent, by reciprocals, products and square roots for the exponents −1, −2, ±1/2
-    (α = 1, 1/2, 2) that numpy's pow would evaluate with the ~4× slower general routine."""
+    (α = 1, 1/2, 2) that numpy's pow would evaluate with the ~4× slower general routine;
+    ``out`` (which may be x itself) receives it."""
     if exponent == 0.5:
-        return np.sqrt(x)
+        return np.sqrt(x, out=out)
     if exponent == -1.0:
-        return 1.0 / x
+        return np.reciprocal(x, out=out)
     if exponent == -2.0:
-        return 1.0 / (x * x)
+        return np.reciprocal(np.multiply(x, x, out=out), out=out)
     if exponent == -0.5:
-        return 1.0 / np.sqrt(x)
-    return x ** exponent
+        return np.reciprocal(np.sqrt(x, out=out), out=out)
+    return np.power(x, exponent, out=out)
 
 
 def _alpha(a: float) -> dict:
@@ -371,12 +381,12 @@ def _alpha(a: float) -> dict:
         term=term,
         # S = 1/a: 1 - a(S - D) = aD, so (f')^{-1}(S - D) = (aD)^{-1/a}.
         log_ratio_at_distance=lambda ld: -(np.log(a) + ld) / a,
-        ratio_at_distance=lambda d: _power(a * d, -1.0 / a),
+        ratio_at_distance=lambda d, out: _power(np.multiply(d, a, out=out), -1.0 / a, out=out),
         distance_elasticity=-1.0 / a,
         log_distance_at_log_ratio=lambda lr: -a * lr - np.log(a),
         # S − f'(ρ) = ρ^{-a}/a.
-        distance_at_inverse_ratio=lambda s: np.divide(_power(s, a), a, out=s),
-        log_derivative_basis=lambda d, ratio, s: np.divide(s, d),
+        distance_at_inverse_ratio=lambda s: np.divide(_power(s, a, out=s), a, out=s),
+        log_derivative_basis=lambda d, ratio, s, out: np.divide(s, d, out=out),
         log_derivative_coefficients=(-1.0 / a, (1.0 / a) * (1.0 / a + 1.0), 0.0),
     )
 
@@ -395,12 +405,12 @@ def _hellinger() -> dict:
         term=term,
         # S = 1: (f')^{-1}(1 - D) = D^{-2}.
         log_ratio_at_distance=lambda ld: -2.0 * ld,
-        ratio_at_distance=lambda d: 1.0 / (d * d),
+        ratio_at_distance=lambda d, out: np.reciprocal(np.multiply(d, d, out=out), out=out),
         distance_elasticity=-2.0,
         log_distance_at_log_ratio=lambda lr: -lr / 2.0,
         # S − f'(ρ) = 1/√ρ.
         distance_at_inverse_ratio=lambda s: np.sqrt(s, out=s),
-        log_derivative_basis=lambda d, ratio, s: np.divide(s, d),
+        log_derivative_basis=lambda d, ratio, s, out: np.divide(s, d, out=out),
         log_derivative_coefficients=(-2.0, 6.0, 0.0),
     )
 
@@ -499,6 +509,7 @@ def _build(name: str, a: float | None) -> Divergence:
         _distance_at_inverse_ratio=parts.get("distance_at_inverse_ratio"),
         _log_derivative_basis=parts.get("log_derivative_basis"),
         log_derivative_coefficients=parts.get("log_derivative_coefficients"),
+        basis_offset=parts.get("basis_offset"),
     )
 
 

@@ -131,6 +131,7 @@ class _Inputs(NamedTuple):
     unchecked: np.ndarray | None  # the given log_reference while its check is deferred
     first: np.ndarray  # the column of the first max r per row, shape (B,)
     best: np.ndarray  # max r per row, shape (B,)
+    lowest: np.ndarray | None  # min r per row, shape (B,) (None without check_lowest)
 
 
 def _prepare(rewards, reference, log_reference, beta, *, defer_log_check=False, check_lowest=True) -> _Inputs:
@@ -174,14 +175,16 @@ def _prepare(rewards, reference, log_reference, beta, *, defer_log_check=False, 
         raise ValueError(
             f"rewards {rewards.shape} and {name} {log_q.shape} do not broadcast to one batch shape"
         ) from None
-    rewards = np.broadcast_to(rewards, shape).reshape(-1, shape[-1])
-    log_q = np.broadcast_to(log_q, shape).reshape(-1, shape[-1])
+    # (np.argmax is ~3× slower on a read-only broadcast view, so broadcast only when needed.)
+    rewards = (rewards if rewards.shape == shape else np.broadcast_to(rewards, shape)).reshape(-1, shape[-1])
+    log_q = (log_q if log_q.shape == shape else np.broadcast_to(log_q, shape)).reshape(-1, shape[-1])
     first = np.argmax(rewards, axis=-1)
     best = rewards[np.arange(rewards.shape[0]), first]
     # argmax finds NaN and +inf (NaN counts as the max); only min sees −inf.
-    if not (np.all(np.isfinite(best)) and (not check_lowest or np.isfinite(rewards.min()))):
+    lowest = rewards.min(axis=-1) if check_lowest else None
+    if not (np.all(np.isfinite(best)) and (not check_lowest or np.all(np.isfinite(lowest)))):
         check_finite(given, "rewards")
-    return _Inputs(rewards, log_q, beta, shape, unchecked, first, best)
+    return _Inputs(rewards, log_q, beta, shape, unchecked, first, best, lowest)
 
 
 def optimal_policy(
@@ -514,39 +517,42 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
     count = rewards.shape[0]
     rows = np.arange(count)
     blocks = list(_blocks(rewards.shape))
-    # The two outputs serve as work arrays until the final pass: log π holds Δ, π holds q.
-    gap = np.empty_like(rewards)
-    q = np.empty_like(rewards)
-    widest, mass, smallest = _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks)
-    if inputs.unchecked is not None:
-        check_log_normalization(inputs.unchecked, "log_reference", mass, float(smallest.min()))
     s_minus_f1 = div.sup_f_prime - div.f_prime_at_one  # S − f'(1) > 0
     # Upper end: MOD Prop 1's t2 (Z ≤ −f'(1) + max a) is d ≤ S − f'(1).
     upper = np.full(count, np.log(s_minus_f1))
     # Lower end: a best response alone may carry at most mass 1, so h(d)·q_best ≤ 1 ...
     lower = div.log_distance_at_log_ratio(-log_q[rows, first])
     # ... and MOD Prop 1's t1 (Z ≥ −f'(1) + min a) is d ≥ S − f'(1) − (max a − min a).
-    prop1 = s_minus_f1 - widest
+    prop1 = s_minus_f1 - (best - inputs.lowest) / beta
     with np.errstate(divide="ignore"):
         lower = np.maximum(lower, np.where(prop1 > 0, np.log(np.where(prop1 > 0, prop1, 1.0)), -np.inf))
     lower = np.minimum(lower, upper)
     offset = best / beta
-    tolerance = _ROOT_TOLERANCE * (1.0 + np.log2(gap.shape[-1]))
-    ell = _warm_start(div, gap, log_q, first, lower, upper)
+    tolerance = _ROOT_TOLERANCE * (1.0 + np.log2(rewards.shape[-1]))
+    ell, curvature_hint = _warm_start(div, lambda columns: (best[:, None] - rewards[:, columns]) / beta,
+                                      log_q, first, lower, upper)
+    # The two outputs serve as work arrays until the final pass: log π holds Δ, π holds q.
+    # The first pass writes them, checks the reference, and evaluates F at the warm start.
+    gap = np.empty_like(rewards)
+    q = np.empty_like(rewards)
+    *evaluation, mass, smallest = _first_linear_pass(div, inputs, gap, q, ell, blocks, curvature_hint is None)
+    if curvature_hint is not None:
+        evaluation[2] = curvature_hint
+    if inputs.unchecked is not None:
+        check_log_normalization(inputs.unchecked, "log_reference", mass, float(smallest.min()))
     # Linear space is exact and much cheaper when every q ≥ e^-_LINEAR_FLOOR: then every
     # h(Δ + d) ≤ h(d_lo) = 1/Σ_top q stays finite, so nothing overflows at any iterate.
     if not smallest.min() >= -_LINEAR_FLOOR:
-        ell, passes = _find_root(_log_evaluator(div, gap, gap == 0.0, log_q), ell, lower, upper, tolerance)
+        ell, passes, _ = _find_root(_log_evaluator(div, gap, gap == 0.0, log_q), ell, lower, upper, tolerance)
         log_policy = _assemble_barrier_policy(div, gap, gap == 0.0, log_q, ell)
         policy = np.exp(log_policy)
         z = np.exp(ell) - div.sup_f_prime  # d = S − max a + Z with max a = 0
         return log_policy, policy, z, _kkt_residual(div, gap, log_q, log_policy, policy, z, offset), passes
     evaluate = _linear_evaluator(div, gap, q, blocks)
     lo, hi = lower.copy(), upper.copy()
-    passes = 0
+    passes = 1
     final = False
     collapsed = np.zeros(count, dtype=bool)
-    value = np.full(count, np.inf)
     for _ in range(_MAX_ITERATIONS):
         if final:
             passes += 1
@@ -555,11 +561,16 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
                 accepted = (np.abs(np.log(mass)) <= tolerance) | collapsed
             if accepted.all():
                 break
-            # Σπ missed: restore the work arrays and take the missing step from a full pass.
-            _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks)
-        passes += 1
-        # After a Halley step from |F| < _NEWTON_AFTER, |F| is far inside Newton's range.
-        value, slope, curvature = evaluate(ell, curvature=not np.all(np.abs(value) < _NEWTON_AFTER))
+            # Σπ missed: restore the work arrays, evaluating there again, and take another step.
+            passes += 1
+            *evaluation, _, _ = _first_linear_pass(div, inputs, gap, q, ell, blocks, True)
+        if evaluation:
+            value, slope, curvature = evaluation
+            evaluation = None
+        else:
+            passes += 1
+            # After a Halley step from |F| < _NEWTON_AFTER, |F| is far inside Newton's range.
+            value, slope, curvature = evaluate(ell, curvature=not np.all(np.abs(value) < _NEWTON_AFTER))
         lo = np.where(value > 0, ell, lo)
         hi = np.where(value <= 0, ell, hi)
         step, stalled = _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper)
@@ -593,32 +604,11 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
     return log_policy, policy, z, residual, passes
 
 
-def _gap_and_reference(rewards, best, beta, log_q, gap, q, blocks):
-    """One blocked pass that writes Δ = (max r − r)/β into ``gap`` and q = e^{log q} into
-    ``q`` (both shape (B, K)) and returns per row, shapes (B,): max Δ, Σ q and min log q (for
-    the deferred check of log_reference)."""
-    count = rewards.shape[0]
-    widest = np.zeros(count)
-    mass = np.zeros(count)
-    smallest = np.full(count, np.inf)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        for rows, columns in blocks:
-            block = gap[rows, columns]
-            np.subtract(best[rows, None], rewards[rows, columns], out=block)
-            if beta != 1.0:
-                block /= beta
-            widest[rows] = np.maximum(widest[rows], block.max(axis=-1))
-            block_log_q = log_q[rows, columns]
-            smallest[rows] = np.minimum(smallest[rows], block_log_q.min(axis=-1))
-            mass[rows] += np.exp(block_log_q, out=q[rows, columns]).sum(axis=-1)
-    return widest, mass, smallest
-
-
 def _find_root(evaluate, ell, lower, upper, tolerance):
     """Safeguarded Halley/Newton for F(ℓ) = 0 (F decreasing) inside [lower, upper], from
     ``ell``: stops when |F| ≤ ``tolerance``, the bracket has collapsed to adjacent floats, or
-    the step is below the resolution of ℓ. Returns (ℓ, evaluations); the last evaluation was
-    at the returned ℓ."""
+    the step is below the resolution of ℓ. Returns (ℓ, evaluations, F'' or None); the last
+    evaluation (whose F'' is returned) was at the returned ℓ."""
     lo, hi = lower.copy(), upper.copy()
     value = None
     for iteration in range(1, _MAX_ITERATIONS + 1):
@@ -629,7 +619,7 @@ def _find_root(evaluate, ell, lower, upper, tolerance):
         step, stalled = _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper)
         active &= ~stalled
         if not active.any():
-            return ell, iteration
+            return ell, iteration, curvature
         ell = np.where(active, step, ell)
     raise RuntimeError(
         f"the normalizer did not converge in {_MAX_ITERATIONS} steps "
@@ -664,6 +654,58 @@ def _row_dot(a, b):
     return np.matmul(a[:, None, :], b[:, :, None])[:, 0, 0]
 
 
+class _Sums(NamedTuple):
+    """Σu, Σu·y and Σu·y² per row over the terms u = q·h(Δ + d) (see :func:`_linear_evaluator`)."""
+
+    total: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+
+    @classmethod
+    def zeros(cls, count):
+        return cls(np.zeros(count), np.zeros(count), np.zeros(count))
+
+    def add_block(self, div: Divergence, gap, q, d, rows, curvature, work):
+        """Adds one block's terms at d (shape (b,)) for the block's rows; ``work`` is three
+        scratch arrays of the block's shape. Where the basis is x = c0 + h
+        (:attr:`Divergence.basis_offset`), Σuy = d(c0·Σu + Σuh) and Σuy² = d²(c0²·Σu +
+        2c0·Σuh) + d·Σu(dh)h need dot products with h only, not the basis itself."""
+        distance, ratio, basis = work
+        d = d[:, None]
+        np.add(gap, d, out=distance)
+        div.ratio_at_distance(distance, out=ratio)
+        offset = div.basis_offset
+        if offset is None:
+            div.log_derivative_basis(distance, ratio, d, out=basis)
+        terms = np.multiply(q, ratio, out=distance)
+        total = terms.sum(axis=-1)
+        self.total[rows] += total
+        d = d[:, 0]
+        if offset is None:
+            self.first[rows] += _row_dot(terms, basis)
+            if curvature:
+                terms *= basis
+                self.second[rows] += _row_dot(terms, basis)
+            return
+        with_h = _row_dot(terms, ratio)
+        self.first[rows] += d * (offset * total + with_h)
+        if curvature:
+            scaled = np.multiply(terms, ratio, out=basis)
+            scaled *= d[:, None]  # u·h·d ≤ u·(d/D)·const stays in range where u·h² may not
+            self.second[rows] += d * d * (offset * offset * total + 2.0 * offset * with_h) + d * _row_dot(scaled, ratio)
+
+    def log_normalizer(self, div: Divergence, d, curvature):
+        """(F, F', F'' or None), shapes (B,), from the sums at d."""
+        c1, c2, c3 = div.log_derivative_coefficients
+        # Non-finite sums come only from a non-finite reference, which the caller rejects.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = c1 * self.first / self.total
+            value = np.log(self.total)
+            if not curvature:
+                return value, slope, None
+            return value, slope, (c2 * self.second + (c1 + c3 * d) * self.first) / self.total - slope * slope
+
+
 def _linear_evaluator(div: Divergence, gap, q, blocks=None):
     """F(ℓ), dF/dℓ and d²F/dℓ² with the terms u = q·h(Δ + d) in linear space, in blocks.
 
@@ -672,31 +714,43 @@ def _linear_evaluator(div: Divergence, gap, q, blocks=None):
     F' = S'/S and F'' = S''/S − F'² cost a sum and two dot products per block.
     """
     blocks = list(_blocks(gap.shape)) if blocks is None else blocks
-    c1, c2, c3 = div.log_derivative_coefficients
+    work = list(zip(*_scratch(gap.shape, blocks, 3)))
 
     def evaluate(ell, curvature=True):
         d = np.exp(ell)
-        total = np.zeros(gap.shape[0])
-        first = np.zeros(gap.shape[0])
-        second = np.zeros(gap.shape[0])
-        for rows, columns in blocks:
-            distance = gap[rows, columns] + d[rows, None]
-            ratio = div.ratio_at_distance(distance)
-            basis = div.log_derivative_basis(distance, ratio, d[rows, None])
-            terms = np.multiply(q[rows, columns], ratio, out=distance)
-            total[rows] += terms.sum(axis=-1)
-            first[rows] += _row_dot(terms, basis)
-            if curvature:
-                terms *= basis
-                second[rows] += _row_dot(terms, basis)
-        slope = c1 * first / total
-        with np.errstate(divide="ignore"):
-            value = np.log(total)
-        if not curvature:
-            return value, slope, None
-        return value, slope, (c2 * second + (c1 + c3 * d) * first) / total - slope * slope
+        sums = _Sums.zeros(gap.shape[0])
+        for (rows, columns), block_work in zip(blocks, work):
+            sums.add_block(div, gap[rows, columns], q[rows, columns], d[rows], rows, curvature, block_work)
+        return sums.log_normalizer(div, d, curvature)
 
     return evaluate
+
+
+def _first_linear_pass(div: Divergence, inputs: _Inputs, gap, q, ell, blocks, curvature):
+    """Writes Δ = (max r − r)/β into ``gap`` and q = e^{log q} into ``q`` (shape (B, K)),
+    block by block, and evaluates F, F' (and F'' if ``curvature``, else None) at ℓ on each
+    block while it is in cache (as :func:`_linear_evaluator`). Returns (F, F', F'', Σq,
+    min log q), shapes (B,); the last two are for the deferred check of log_reference and the
+    choice of linear space."""
+    rewards, log_q, beta, best = inputs.rewards, inputs.log_q, inputs.beta, inputs.best
+    count = rewards.shape[0]
+    d = np.exp(ell)
+    sums = _Sums.zeros(count)
+    mass = np.zeros(count)
+    smallest = np.full(count, np.inf)
+    work = zip(*_scratch(gap.shape, blocks, 3))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        for (rows, columns), block_work in zip(blocks, work):
+            block_gap = gap[rows, columns]
+            np.subtract(best[rows, None], rewards[rows, columns], out=block_gap)
+            if beta != 1.0:
+                block_gap /= beta
+            block_log_q = log_q[rows, columns]
+            smallest[rows] = np.minimum(smallest[rows], block_log_q.min(axis=-1))
+            block_q = np.exp(block_log_q, out=q[rows, columns])
+            mass[rows] += block_q.sum(axis=-1)
+            sums.add_block(div, block_gap, block_q, d[rows], rows, curvature, block_work)
+    return (*sums.log_normalizer(div, d, curvature), mass, smallest)
 
 
 def _final_linear_pass(div: Divergence, gap, q, ell, offset, blocks):
@@ -715,14 +769,15 @@ def _final_linear_pass(div: Divergence, gap, q, ell, offset, blocks):
     mass = np.zeros(count)
     smallest = np.full(count, np.inf)
     worst = np.zeros(count)
+    work = zip(*_scratch(gap.shape, blocks, 3))
     with np.errstate(divide="ignore", under="ignore", invalid="ignore"):
-        for rows, columns in blocks:
+        for (rows, columns), (distance, policy, violation) in zip(blocks, work):
             block_gap = gap[rows, columns]
             block = q[rows, columns]
-            distance = block_gap + d[rows, None]
-            ratio = div.ratio_at_distance(distance)
-            policy = np.multiply(block, ratio, out=ratio)
-            violation = div.distance_at_inverse_ratio(np.divide(block, policy), overwrite=True)
+            np.add(block_gap, d[rows, None], out=distance)
+            div.ratio_at_distance(distance, out=policy)
+            policy *= block
+            violation = div.distance_at_inverse_ratio(np.divide(block, policy, out=violation), overwrite=True)
             block[...] = policy
             mass[rows] += policy.sum(axis=-1)
             smallest[rows] = np.minimum(smallest[rows], policy.min(axis=-1))
@@ -801,39 +856,38 @@ def _subsample_columns(k, size):
     return (starts[:, None] + np.arange(_CHUNK)).ravel()
 
 
-def _warm_start(div: Divergence, gap, log_q, first, lower, upper, size=_SUBSAMPLE):
-    """A starting ℓ: the root for a strided subsample of about ``size`` responses, when K is
-    large, itself started from the root of a 16× smaller subsample of it. ``first`` is the
-    column of a best response (Δ = 0) per row, shape (B,).
+def _warm_start(div: Divergence, gap_at, log_q, first, lower, upper, size=_SUBSAMPLE):
+    """(starting ℓ, the subsample's F'' there or None): the root for a spread subsample of
+    about ``size`` responses, when K is large, itself started from the root of a 16× smaller
+    subsample of it (else the upper end of the bracket, and None).
 
-    The subsample (:func:`_subsample_columns` plus a best response, the rest reweighted by
-    K/m)
-    estimates Σ q·h to a few tenths of a percent, so the iteration on the full problem
-    starts within its fast range and needs 2-3 full passes instead of ~10. Any start inside
-    the bracket is safe: the safeguard keeps the iteration in [lower, upper].
+    ``gap_at(columns)`` gives Δ at those columns, shape (B, len(columns)), so that no full
+    pass is needed first; ``first`` is the column of a best response (Δ = 0) per row, shape
+    (B,). The subsample (:func:`_subsample_columns` plus that best response, the rest
+    reweighted by K/m) estimates Σ q·h to a few tenths of a percent, so the iteration on the
+    full problem starts within its fast range and needs 2-3 full passes instead of ~10. Any
+    start inside the bracket is safe: the safeguard keeps the iteration in [lower, upper].
     """
-    k = gap.shape[-1]
+    count, k = log_q.shape
     if k <= 4 * size:
-        return upper.copy()
+        return upper.copy(), None
     columns = _subsample_columns(k, size)
-    rows = np.arange(gap.shape[0])[:, None]
-    best = first[:, None]
-    sub_gap = np.concatenate([gap[:, columns], gap[rows, best]], axis=-1)
+    sub_gap = np.concatenate([gap_at(columns), np.zeros((count, 1))], axis=-1)
     weight = np.log((k - 1) / columns.size)
-    sub_log_q = np.concatenate([log_q[:, columns] + weight, log_q[rows, best]], axis=-1)
+    sub_log_q = np.concatenate([log_q[:, columns] + weight, log_q[np.arange(count), first][:, None]], axis=-1)
     if sub_log_q.min() >= -_LINEAR_FLOOR:  # as in _solve_barrier: nothing can overflow
         evaluate = _linear_evaluator(div, sub_gap, np.exp(sub_log_q))
     else:
         evaluate = _log_evaluator(div, sub_gap, sub_gap == 0.0, sub_log_q)
-    # The subsample estimates Σ q·h only to about a percent: solving it closer than
-    # _WARM_START_TOLERANCE buys nothing for the full problem.
-    sub_first = np.full(gap.shape[0], sub_gap.shape[-1] - 1)
     if size >= 16 * 256:
-        start = _warm_start(div, sub_gap, sub_log_q, sub_first, lower, upper, size // 16)
+        sub_first = np.full(count, sub_gap.shape[-1] - 1)
+        start, _ = _warm_start(div, lambda c: sub_gap[:, c], sub_log_q, sub_first, lower, upper, size // 16)
     else:
         start = upper.copy()
-    ell, _ = _find_root(evaluate, start, lower, upper, _WARM_START_TOLERANCE)
-    return ell
+    # The subsample estimates Σ q·h only to about a percent: solving it closer than
+    # _WARM_START_TOLERANCE buys nothing for the full problem.
+    ell, _, curvature = _find_root(evaluate, start, lower, upper, _WARM_START_TOLERANCE)
+    return ell, curvature
 
 
 def _solve_chi2(rewards, beta, log_q, unchecked):

@@ -86,6 +86,25 @@ class TestHandDerived:
         sol = optimal_policy([0.0, 5.0], log_reference=[0.0, -1e4], divergence="chi2")
         assert sol.policy[0] == 1.0 and sol.log_policy[1] == pytest.approx(-1e4 + np.log(3.5), rel=1e-15)
 
+    @pytest.mark.parametrize("divergence", [d for d in ROOT_FOUND if d != "chi2"])
+    @pytest.mark.parametrize("ell", [-30.0, -3.0, 0.2])
+    def test_normalizer_derivatives_match_finite_differences(self, divergence, ell):
+        # The Halley step needs F' and F'' of F(ℓ) = log Σ q·h(Δ + e^ℓ); they are summed as dot
+        # products (with h itself where the basis is c0 + h), which a wrong coefficient would
+        # only slow down, so they are checked here directly against central differences.
+        from pmtheory.divergences import get_divergence
+        from pmtheory.solvers import _linear_evaluator
+
+        rng = np.random.default_rng(3)
+        gap = np.concatenate([[0.0], rng.exponential(2.0, 40)])[None, :]
+        q = rng.dirichlet(np.ones(41))[None, :]
+        evaluate = _linear_evaluator(get_divergence(divergence), gap, q)
+        value, slope, curvature = evaluate(np.array([ell]))
+        step = 1e-4
+        upper, lower = evaluate(np.array([ell + step]))[0], evaluate(np.array([ell - step]))[0]
+        assert slope[0] == pytest.approx((upper - lower)[0] / (2 * step), rel=1e-6)
+        assert curvature[0] == pytest.approx((upper - 2 * value + lower)[0] / step**2, rel=1e-4, abs=1e-7)
+
     @pytest.mark.parametrize("divergence", ROOT_FOUND)
     def test_root_on_the_bracket_end_takes_few_passes(self, divergence):
         # π(top) = 1 − O(e^-690): the root is the lower end of the bracket to rounding. The
