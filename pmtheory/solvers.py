@@ -243,7 +243,7 @@ def optimal_policy(
     elif div.name == "reverse_kl":
         log_policy, policy, multiplier, residual = _solve_reverse_kl(rewards, best, beta, log_q, unchecked)
     elif div.name == "chi2":
-        log_policy, policy, multiplier, residual, iterations = _solve_chi2(rewards, beta, log_q, unchecked)
+        log_policy, policy, multiplier, residual, iterations = _solve_chi2(inputs)
     elif div.name == "tv":
         log_policy, z = _solve_tv(gap, log_q)
         policy = np.exp(log_policy)
@@ -890,7 +890,7 @@ def _warm_start(div: Divergence, gap_at, log_q, first, lower, upper, size=_SUBSA
     return ell, curvature
 
 
-def _solve_chi2(rewards, beta, log_q, unchecked):
+def _solve_chi2(inputs: _Inputs):
     """Exact active-set solve of Σ q·max(0, 1 + (a − Z)/2) = 1, a = r/β (shifted below).
 
     φ(Z) = Σ q·max(0, 1 + (a − Z)/2) − 1 is convex, decreasing and piecewise linear, so
@@ -905,10 +905,11 @@ def _solve_chi2(rewards, beta, log_q, unchecked):
     Rewards are measured from a pivot, the response with the largest q (re-chosen among the
     active ones, and the solve repeated from there, in the rare case it ends inactive), so
     that the terms that dominate W enter with small |a| and the slack 1 + (a − Z)/2 is not a
-    difference of two large numbers. ``unchecked`` is the given log_reference when its check
-    was deferred to the first pass here (see :func:`_prepare`), else None. Returns (log π,
-    π, λ, residual, passes), ``passes`` counting the Newton passes and the final one.
+    difference of two large numbers. ``inputs`` from :func:`_prepare` (its deferred check of
+    log_reference is made in the first pass here). Returns (log π, π, λ, residual, passes),
+    ``passes`` counting the Newton passes and the final one.
     """
+    rewards, log_q, beta = inputs.rewards, inputs.log_q, inputs.beta
     count = rewards.shape[0]
     blocks = list(_blocks(rewards.shape))
     rows = np.arange(count)
@@ -917,13 +918,17 @@ def _solve_chi2(rewards, beta, log_q, unchecked):
     centred = np.empty_like(rewards)
     q = np.empty_like(rewards)
     pivot = np.argmax(log_q, axis=-1)
+    shift = rewards[rows, pivot]
+    lowest = (inputs.lowest - shift) / beta  # min a, measured from the pivot
+    z = _chi2_warm_start(lambda columns: (rewards[:, columns] - shift[:, None]) / beta, log_q, lowest)
+    # The first pass writes a − a_pivot and q, checks the reference, and takes the sums of
+    # the first Newton step at the warm start.
+    mass, smallest, sums = _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z)
+    if inputs.unchecked is not None:
+        check_log_normalization(inputs.unchecked, "log_reference", mass, float(smallest.min()))
     passes = 0
-    mass, smallest, lowest = _centred_and_reference(rewards, rewards[rows, pivot], beta, log_q, centred, q, blocks)
-    if unchecked is not None:
-        check_log_normalization(unchecked, "log_reference", mass, float(smallest.min()))
-    z = _chi2_warm_start(centred, log_q, lowest)
     for attempt in range(2):
-        z, steps = _chi2_newton(centred, q, z, lowest, blocks)
+        z, steps = _chi2_newton(centred, q, z, lowest, blocks, sums)
         mass, worst = _chi2_final_pass(centred, q, log_q, z, rewards[rows, pivot] / beta, blocks)
         passes += steps + 1
         log_policy, policy = centred, q  # overwritten by the final pass
@@ -932,10 +937,11 @@ def _solve_chi2(rewards, beta, log_q, unchecked):
             break
         # The pivot ended inactive: re-centre on the largest active q and solve again from
         # the same Z (measured from the new pivot). The certificate judges the second solve.
-        shift = rewards[rows, pivot]
         pivot = np.argmax(np.where(np.isneginf(log_policy), -np.inf, log_q), axis=-1)
         z = z + (shift - rewards[rows, pivot]) / beta
-        _, smallest, lowest = _centred_and_reference(rewards, rewards[rows, pivot], beta, log_q, centred, q, blocks)
+        lowest = lowest + (shift - rewards[rows, pivot]) / beta
+        shift = rewards[rows, pivot]
+        _, smallest, sums = _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z)
     residual = np.maximum(np.abs(mass - 1.0), worst)
     reward_at_pivot = rewards[rows, pivot]
     if not smallest.min() >= -_LINEAR_FLOOR:
@@ -948,24 +954,27 @@ def _solve_chi2(rewards, beta, log_q, unchecked):
     return log_policy, policy, beta * z + reward_at_pivot, residual, passes
 
 
-def _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks):
+def _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z):
     """One blocked pass that writes (r − shift)/β into ``centred`` and q = e^{log q} into ``q``
-    (shape (B, K)); returns per row, shapes (B,): Σ q, min log q and min (r − shift)/β."""
+    (shape (B, K)) and takes the sums of :func:`_chi2_sums` at ``z`` on each block while it
+    is in cache; returns per row, shapes (B,): Σ q, min log q, and (W, Σ_A q·a)."""
     count = rewards.shape[0]
     mass = np.zeros(count)
     smallest = np.full(count, np.inf)
-    lowest = np.full(count, np.inf)
+    weight = np.zeros(count)
+    moment = np.zeros(count)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        for rows, columns in blocks:
+        for (rows, columns), active in zip(blocks, _scratch(rewards.shape, blocks, 1)[0]):
             block = centred[rows, columns]
             np.subtract(rewards[rows, columns], shift[rows, None], out=block)
             if beta != 1.0:
                 block /= beta
-            lowest[rows] = np.minimum(lowest[rows], block.min(axis=-1))
             block_log_q = log_q[rows, columns]
             smallest[rows] = np.minimum(smallest[rows], block_log_q.min(axis=-1))
-            mass[rows] += np.exp(block_log_q, out=q[rows, columns]).sum(axis=-1)
-    return mass, smallest, lowest
+            block_q = np.exp(block_log_q, out=q[rows, columns])
+            mass[rows] += block_q.sum(axis=-1)
+            _add_chi2_sums(block, block_q, z[rows], active, weight, moment, rows)
+    return mass, smallest, (weight, moment)
 
 
 def _chi2_sums(centred, q, z, blocks):
@@ -974,23 +983,33 @@ def _chi2_sums(centred, q, z, blocks):
     count = centred.shape[0]
     weight = np.zeros(count)
     moment = np.zeros(count)
-    for rows, columns in blocks:
-        block = centred[rows, columns]
-        active = (block > (z[rows] - 2.0)[:, None]).astype(np.float64)
-        weight[rows] += _row_dot(q[rows, columns], active)
-        active *= q[rows, columns]
-        moment[rows] += _row_dot(active, block)
+    for (rows, columns), active in zip(blocks, _scratch(centred.shape, blocks, 1)[0]):
+        _add_chi2_sums(centred[rows, columns], q[rows, columns], z[rows], active, weight, moment, rows)
     return weight, moment
 
 
-def _chi2_newton(centred, q, z, lowest, blocks):
+def _add_chi2_sums(centred, q, z, active, weight, moment, rows):
+    """Adds one block's W and Σ_A q·a (``active``: a scratch array of the block's shape)."""
+    np.copyto(active, centred > (z - 2.0)[:, None])
+    weight[rows] += _row_dot(q, active)
+    active *= q
+    moment[rows] += _row_dot(active, centred)
+
+
+def _chi2_newton(centred, q, z, lowest, blocks, sums=None):
     """Newton's steps Z⁺ = (2(W − 1) + Σ_A q·a)/W from ``z`` to the fixed point (see
-    :func:`_solve_chi2`), shape (B,); returns (Z, passes). A start with no active response
-    restarts from min a (everything active); after the first step to the right, a step back to
-    the left can only be rounding at the fixed point, and ends the iteration there."""
+    :func:`_solve_chi2`), shape (B,); returns (Z, passes). ``sums``, when given, are the
+    sums at ``z`` (taken by the caller's pass). A start with no active response restarts from
+    min a (everything active); after the first step to the right, a step back to the left can
+    only be rounding at the fixed point, and ends the iteration there."""
     moved_right = np.zeros(z.shape, dtype=bool)
-    for passes in range(1, centred.shape[-1] + 3):
-        weight, moment = _chi2_sums(centred, q, z, blocks)
+    passes = 0
+    for _ in range(centred.shape[-1] + 3):
+        if sums is None:
+            passes += 1
+            weight, moment = _chi2_sums(centred, q, z, blocks)
+        else:
+            (weight, moment), sums = sums, None
         with np.errstate(divide="ignore", invalid="ignore"):
             step = (2.0 * (weight - 1.0) + moment) / weight
         step = np.where(weight > 0, step, lowest)
@@ -1003,17 +1022,18 @@ def _chi2_newton(centred, q, z, lowest, blocks):
     raise RuntimeError("chi2: the active-set iteration did not settle; please report this input")
 
 
-def _chi2_warm_start(centred, log_q, lowest):
+def _chi2_warm_start(centred_at, log_q, lowest):
     """A starting Z: the fixed point for a spread subsample of the responses (reweighted as in
-    :func:`_warm_start`), when K is large; else Prop 1's t1 = min a (shapes (B,))."""
-    k = centred.shape[-1]
+    :func:`_warm_start`), when K is large; else Prop 1's t1 = min a (shapes (B,)).
+    ``centred_at(columns)`` gives a − a_pivot at those columns, shape (B, len(columns))."""
+    k = log_q.shape[-1]
     if k <= 4 * _SUBSAMPLE:
         return lowest.copy()
     columns = _subsample_columns(k, _SUBSAMPLE)
-    sub_centred = centred[:, columns]
+    sub_centred = centred_at(columns)
     sub_q = np.exp(log_q[:, columns] + np.log(k / columns.size))
-    z, _ = _chi2_newton(sub_centred, sub_q, sub_centred.min(axis=-1), sub_centred.min(axis=-1),
-                        list(_blocks(sub_centred.shape)))
+    start = sub_centred.min(axis=-1)
+    z, _ = _chi2_newton(sub_centred, sub_q, start, start, list(_blocks(sub_centred.shape)))
     return z
 
 
@@ -1030,14 +1050,15 @@ def _chi2_final_pass(centred, q, log_q, z, offset, blocks):
     scale_offset = 1.0 + np.abs(z + offset)
     mass = np.zeros(count)
     worst = np.zeros(count)
+    work = zip(*_scratch(centred.shape, blocks, 3))
     with np.errstate(divide="ignore", under="ignore", invalid="ignore"):
-        for rows, columns in blocks:
+        for (rows, columns), (doubled, slack, policy) in zip(blocks, work):
             block_centred = centred[rows, columns]
             block = q[rows, columns]
-            doubled = np.subtract(block_centred, (z[rows] - 2.0)[:, None])  # u
+            np.subtract(block_centred, (z[rows] - 2.0)[:, None], out=doubled)  # u
             np.maximum(doubled, 0.0, out=doubled)
-            slack = np.multiply(doubled, 0.5)
-            policy = np.multiply(block, slack)
+            np.multiply(doubled, 0.5, out=slack)
+            np.multiply(block, slack, out=policy)
             violation = np.divide(policy, block, out=block)  # ρ
             violation *= 2.0
             np.subtract(doubled, violation, out=violation)
