@@ -241,7 +241,7 @@ def optimal_policy(
         log_policy, policy = np.zeros_like(rewards), np.ones_like(rewards)
         z = np.full(rewards.shape[0], -0.5 if div.name == "tv" else -div.f_prime_at_one)
     elif div.name == "reverse_kl":
-        log_policy, policy, multiplier, residual = _solve_reverse_kl(rewards, best, beta, log_q, unchecked)
+        log_policy, policy, multiplier, residual = _solve_reverse_kl(inputs)
     elif div.name == "chi2":
         log_policy, policy, multiplier, residual, iterations = _solve_chi2(inputs)
     elif div.name == "tv":
@@ -390,7 +390,7 @@ def _scaled_gap(rewards, best, beta):
     return gap
 
 
-def _solve_reverse_kl(rewards, best, beta, log_q, unchecked):
+def _solve_reverse_kl(inputs: _Inputs):
     """Seed 001 Prop 5.1: log π = log q + a − logsumexp(log q + a); Z = logsumexp − f'(1).
 
     The logits are measured from a shift: max r, unless the most likely response (the pivot)
@@ -399,10 +399,10 @@ def _solve_reverse_kl(rewards, best, beta, log_q, unchecked):
     of two large numbers. The multiplier λ = β·Z + shift and the certificate are measured
     from the same shift. Two blocked passes: the logits with their running maximum and
     logsumexp; then log π, π and the KKT residual of the returned log π, taken block by
-    block as it is written. With ``unchecked`` (the given log_reference, see :func:`_prepare`)
-    the first pass also checks ``log_q``. Returns (log π, π, λ, residual), shapes (B, K),
-    (B, K), (B,), (B,).
+    block as it is written. The first pass also makes the deferred check of log_reference
+    (see :func:`_prepare`). Returns (log π, π, λ, residual), shapes (B, K), (B, K), (B,), (B,).
     """
+    rewards, log_q, beta, best, unchecked = inputs.rewards, inputs.log_q, inputs.beta, inputs.best, inputs.unchecked
     count = rewards.shape[0]
     blocks = list(_blocks(rewards.shape))
     log_policy = np.empty_like(rewards)
@@ -1109,15 +1109,13 @@ def _kkt_residual(div: Divergence, gap, log_q, log_policy, policy, z, offset):
     return np.maximum(feasibility, worst)
 
 
-def _block_violation(div: Divergence, gap, log_q, log_policy, z, offset, *, zeros_possible, ratio=None):
+def _block_violation(div: Divergence, gap, log_q, log_policy, z, offset, *, zeros_possible):
     """max_y |a − Z − f'(π/q)| / (1 + |a| + |Z|) over one block, shape (b, k) -> (b,).
 
     ``gap`` = Δ = (shift − r)/β and ``z`` (shape (b,)) are measured from ``offset`` =
     shift/β, so a − Z = −Δ − z; the scale uses the unshifted sizes |r/β| and |λ/β| of the terms
     that stationarity cancels. Where π = 0 (only when ``zeros_possible``: chi2, tv) the
-    condition is complementary slackness instead, and tv uses its sub-gradient. ``ratio``,
-    when given, is π/q of the block in linear space (all entries normal floats), so f' is
-    taken of it directly instead of through log(π/q).
+    condition is complementary slackness instead, and tv uses its sub-gradient.
     """
     z = z[:, None]
     offset = offset[:, None]
@@ -1143,10 +1141,7 @@ def _block_violation(div: Divergence, gap, log_q, log_policy, z, offset, *, zero
         violation = np.where(zero, np.maximum(excess - div.f_prime_at_zero, 0.0), stationarity)
     else:
         # |f'(π/q) + Δ + z| = |a − Z − f'(π/q)|, in place.
-        if ratio is not None:
-            violation = div.f_prime(ratio)
-        else:
-            violation = div.f_prime_of_log(np.subtract(log_policy, log_q))
+        violation = div.f_prime_of_log(np.subtract(log_policy, log_q))
         violation += gap
         violation += z
         np.abs(violation, out=violation)
