@@ -641,8 +641,11 @@ def _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper):
             ratio = value * curvature / (slope * slope)
             correction = np.where(np.abs(ratio) <= 1.0, correction / (1.0 - 0.5 * ratio), correction)
         step = ell - correction
-    stalled = step == ell
-    inside = np.isfinite(step) & (step > lo) & (step < hi)
+    # A slope that overflowed (far from the root, where q·h·h can exceed the float range)
+    # gives a zero correction that is no sign of convergence: bisect there instead.
+    usable = np.isfinite(slope) & np.isfinite(correction)
+    stalled = usable & (step == ell)
+    inside = usable & (step > lo) & (step < hi)
     bound = np.where((step <= lo) & (lo == lower) & (ell != lower), lower,
                      np.where((step >= hi) & (hi == upper) & (ell != upper), upper, np.nan))
     fallback = np.where(np.isnan(bound), 0.5 * (lo + hi), bound)
@@ -666,6 +669,10 @@ class _Sums(NamedTuple):
         return cls(np.zeros(count), np.zeros(count), np.zeros(count))
 
     def add_block(self, div: Divergence, gap, q, d, rows, curvature, work):
+        with np.errstate(over="ignore", invalid="ignore"):  # see _safeguarded_step
+            self._add_block(div, gap, q, d, rows, curvature, work)
+
+    def _add_block(self, div: Divergence, gap, q, d, rows, curvature, work):
         """Adds one block's terms at d (shape (b,)) for the block's rows; ``work`` is three
         scratch arrays of the block's shape. Where the basis is x = c0 + h
         (:attr:`Divergence.basis_offset`), Σuy = d(c0·Σu + Σuh) and Σuy² = d²(c0²·Σu +
