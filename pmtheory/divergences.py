@@ -195,11 +195,11 @@ class Divergence:
         :meth:`ratio_at_distance` and ``ratio`` = h(D).
 
         x = 1/D for the power laws h ∝ D^-p (c = (−p, p(p+1), 0)); x = 1 + h for js
-        (h = 1/(e^D − 1), c = (−1, 2, −1)). Where x = c0 + h (``basis_offset`` = c0: forward
-        KL, where 1/D = h, and js) the sums need only h, not y. The solvers take s = d, the part of D = Δ + d
-        they vary, so that y ≤ 1 + d stays in range where x alone would overflow; the first
-        two derivatives in log d of Σ q·h(Δ + d) are then dot products with y. ``out`` (not
-        ``distance`` or ``ratio``) receives the result without allocating.
+        (h = 1/(e^D − 1), c = (−1, 2, −1)). The solvers take s = d, the part of D = Δ + d they
+        vary, so that y ≤ 1 + d stays in range where x alone would overflow; the first two
+        derivatives in log d of Σ q·h(Δ + d) are then dot products with y (or, where
+        x = c0 + h, ``basis_offset`` = c0: forward KL, where 1/D = h, and js, with h alone).
+        ``out`` (not ``distance`` or ``ratio``) receives the result without allocating.
         """
         if self._log_derivative_basis is None:
             raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")

@@ -19,7 +19,7 @@ How each divergence is solved:
   unknown. ``F(ℓ) = log Σ_y q(y) h(Δ(y) + e^ℓ)`` is strictly decreasing in ℓ = log d; a
   safeguarded Halley iteration on ``F(ℓ) = 0`` (cubic; Newton's in log space) runs
   vectorized over the batch inside the bracket ``[ℓ_lo, ℓ_hi]``: ``ℓ_hi = log(S − f'(1))``
-  is MOD Prop 1's t2, and ``ℓ_lo`` is the larger of Prop 1's t1 and the bound from the top
+  is MOD Prop 1's t2, and ``ℓ_lo`` is the larger of Prop 1's t1 and the bound from one best
   response alone (q*·h(d) ≤ 1). Working with d rather than Z keeps the top response exact
   when d is far below the float resolution of Z (references of 1e-300 or log-references of
   −1e4 need d ~ 1e-300).
@@ -42,9 +42,11 @@ turn the mass carriers' terms into differences of large numbers.
 Speed. Every pass over a (B, K) array runs in cache-sized blocks (:func:`_blocks`); the
 check of ``log_reference`` rides on each solver's first pass; the final pass writes π and
 log π over the work arrays (which are the outputs, so a solve allocates no other full-size
-array) and takes the certificate of what it writes. At K = 10⁶ reverse KL makes two passes,
-the barrier divergences four (setup, two Halley steps, final) and chi2 about six.
-``pmtheory bench`` measures them against a plain numpy log-softmax.
+array) and takes the certificate of what it writes. At K = 10⁶ (after a warm start on a
+subsample) reverse KL makes two passes, the barrier divergences three (the setup with the
+first Halley step, a Newton step, the final pass) and chi2 three or four (the setup with the
+first Newton step, one or two more, the final pass). ``pmtheory bench`` measures them against
+a plain numpy log-softmax.
 """
 
 from __future__ import annotations
@@ -550,6 +552,7 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
         return log_policy, policy, z, _kkt_residual(div, gap, log_q, log_policy, policy, z, offset), passes
     evaluate = _linear_evaluator(div, gap, q, blocks)
     lo, hi = lower.copy(), upper.copy()
+    tried = (ell == lower, ell == upper)
     passes = 1
     final = False
     collapsed = np.zeros(count, dtype=bool)
@@ -573,7 +576,8 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
             value, slope, curvature = evaluate(ell, curvature=not np.all(np.abs(value) < _NEWTON_AFTER))
         lo = np.where(value > 0, ell, lo)
         hi = np.where(value <= 0, ell, hi)
-        step, stalled = _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper)
+        tried = (tried[0] | (ell == lower), tried[1] | (ell == upper))
+        step, stalled = _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper, tried)
         # A collapsed bracket or a step below the resolution of ℓ ends a row's iteration.
         collapsed = ~(np.nextafter(lo, np.inf) < hi) | stalled
         active = (np.abs(value) > tolerance) & ~collapsed
@@ -610,13 +614,15 @@ def _find_root(evaluate, ell, lower, upper, tolerance):
     the step is below the resolution of ℓ. Returns (ℓ, evaluations, F'' or None); the last
     evaluation (whose F'' is returned) was at the returned ℓ."""
     lo, hi = lower.copy(), upper.copy()
+    tried = (ell == lower, ell == upper)
     value = None
     for iteration in range(1, _MAX_ITERATIONS + 1):
         value, slope, curvature = evaluate(ell)
         lo = np.where(value > 0, ell, lo)
         hi = np.where(value <= 0, ell, hi)
+        tried = (tried[0] | (ell == lower), tried[1] | (ell == upper))
         active = (np.abs(value) > tolerance) & (np.nextafter(lo, np.inf) < hi)
-        step, stalled = _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper)
+        step, stalled = _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper, tried)
         active &= ~stalled
         if not active.any():
             return ell, iteration, curvature
@@ -627,13 +633,13 @@ def _find_root(evaluate, ell, lower, upper, tolerance):
     )
 
 
-def _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper):
+def _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper, tried):
     """(next ℓ, stalled), shapes (B,). The step is Halley's ℓ − (F/F')/(1 − L/2) with
     L = F·F''/F'² where a curvature is given and |L| ≤ 1, else Newton's ℓ − F/F'. Where it
     leaves the open bracket (lo, hi) it is clamped to the end it crossed if that end is
-    still the initial bound ``lower`` or ``upper`` (never evaluated, and a root can sit on it
-    to rounding: the top response alone nearly exhausting the mass), and replaced by bisection
-    otherwise. ``stalled`` marks rows whose step rounds to ℓ itself: F is then zero to the
+    still the initial bound ``lower`` or ``upper`` and not yet evaluated (``tried``, a pair
+    of (B,) masks the caller keeps), since a root can sit on that bound to rounding (the top
+    response alone nearly exhausting the mass); it is replaced by bisection otherwise. ``stalled`` marks rows whose step rounds to ℓ itself: F is then zero to the
     resolution of ℓ (a correction below half an ulp of ℓ), and no iteration can improve it."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # caught by isfinite
         correction = value / slope
@@ -646,8 +652,9 @@ def _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper):
     usable = np.isfinite(slope) & np.isfinite(correction)
     stalled = usable & (step == ell)
     inside = usable & (step > lo) & (step < hi)
-    bound = np.where((step <= lo) & (lo == lower) & (ell != lower), lower,
-                     np.where((step >= hi) & (hi == upper) & (ell != upper), upper, np.nan))
+    tried_lower, tried_upper = tried
+    bound = np.where((step <= lo) & (lo == lower) & ~tried_lower, lower,
+                     np.where((step >= hi) & (hi == upper) & ~tried_upper, upper, np.nan))
     fallback = np.where(np.isnan(bound), 0.5 * (lo + hi), bound)
     return np.where(stalled, ell, np.where(inside, step, fallback)), stalled
 
