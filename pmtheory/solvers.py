@@ -740,6 +740,25 @@ def _linear_evaluator(div: Divergence, gap, q, blocks=None):
     return evaluate
 
 
+def _setup_block(rewards, shift, beta, log_q, scaled, q, rows, columns, mass, smallest, *, from_shift):
+    """One block of a solver's first pass: writes (shift − r)/β (``from_shift``: Δ ≥ 0 from
+    max r) or (r − shift)/β into ``scaled`` and q = e^{log q} into ``q``, and accumulates Σ q
+    and min log q of the block's rows into ``mass`` and ``smallest`` (for the deferred check
+    of log_reference). Returns the two written blocks."""
+    block = scaled[rows, columns]
+    if from_shift:
+        np.subtract(shift[rows, None], rewards[rows, columns], out=block)
+    else:
+        np.subtract(rewards[rows, columns], shift[rows, None], out=block)
+    if beta != 1.0:
+        block /= beta
+    block_log_q = log_q[rows, columns]
+    smallest[rows] = np.minimum(smallest[rows], block_log_q.min(axis=-1))
+    block_q = np.exp(block_log_q, out=q[rows, columns])
+    mass[rows] += block_q.sum(axis=-1)
+    return block, block_q
+
+
 def _first_linear_pass(div: Divergence, inputs: _Inputs, gap, q, ell, blocks, curvature):
     """Writes Δ = (max r − r)/β into ``gap`` and q = e^{log q} into ``q`` (shape (B, K)),
     block by block, and evaluates F, F' (and F'' if ``curvature``, else None) at ℓ on each
@@ -755,14 +774,8 @@ def _first_linear_pass(div: Divergence, inputs: _Inputs, gap, q, ell, blocks, cu
     work = zip(*_scratch(gap.shape, blocks, 3))
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         for (rows, columns), block_work in zip(blocks, work):
-            block_gap = gap[rows, columns]
-            np.subtract(best[rows, None], rewards[rows, columns], out=block_gap)
-            if beta != 1.0:
-                block_gap /= beta
-            block_log_q = log_q[rows, columns]
-            smallest[rows] = np.minimum(smallest[rows], block_log_q.min(axis=-1))
-            block_q = np.exp(block_log_q, out=q[rows, columns])
-            mass[rows] += block_q.sum(axis=-1)
+            block_gap, block_q = _setup_block(rewards, best, beta, log_q, gap, q, rows, columns, mass, smallest,
+                                              from_shift=True)
             sums.add_block(div, block_gap, block_q, d[rows], rows, curvature, block_work)
     return (*sums.log_normalizer(div, d, curvature), mass, smallest)
 
@@ -979,14 +992,8 @@ def _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z):
     moment = np.zeros(count)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         for (rows, columns), active in zip(blocks, _scratch(rewards.shape, blocks, 1)[0]):
-            block = centred[rows, columns]
-            np.subtract(rewards[rows, columns], shift[rows, None], out=block)
-            if beta != 1.0:
-                block /= beta
-            block_log_q = log_q[rows, columns]
-            smallest[rows] = np.minimum(smallest[rows], block_log_q.min(axis=-1))
-            block_q = np.exp(block_log_q, out=q[rows, columns])
-            mass[rows] += block_q.sum(axis=-1)
+            block, block_q = _setup_block(rewards, shift, beta, log_q, centred, q, rows, columns, mass, smallest,
+                                          from_shift=False)
             _add_chi2_sums(block, block_q, z[rows], active, weight, moment, rows)
     return mass, smallest, (weight, moment)
 
