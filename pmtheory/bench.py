@@ -29,6 +29,18 @@ processes hits both sides of the ratio alike (the JSON row keeps that ``floor_se
 warmed up once per (divergence, solver) on a K = 100 instance and timed ``--cvxpy-repeats``
 times (default 1), under a per-solve time limit.
 
+Allocator. At K = 10⁶ every full-size array is 8 MB, and whether glibc's malloc hands back
+memory the process already has or fresh pages from the kernel (2 000 page faults, ~1.5 ms
+of zeroing) depends on its dynamic mmap and trim thresholds, that is on the history of
+earlier allocations. The same call then measures 2.4 ms in one run and 4 ms in the next,
+and the floor and the solver can land on different sides, which moved the reverse-KL ratio
+between 2.6× and 3.4× from run to run. ``--allocator kept`` (the default) therefore tells
+glibc, once at the start of ``main``, to serve and keep every block in the process heap
+(``mallopt``: mmap threshold 1 GiB, trim threshold 2 GiB), so that neither side pays page
+faults after the warm-up and the floor is timed at its fastest; ``--allocator system``
+leaves malloc alone. Where malloc is not glibc's the setting cannot be made and the report
+says so (``machine.allocator`` in the JSON, and the ``allocator:`` line above the bars).
+
 The speed bars are reported with PASS/FAIL (N/A when their K was not run); they never change
 the exit status, which is nonzero only for an internal error (the exact solver raising).
 
@@ -118,6 +130,7 @@ class _Settings:
     bridge_dtype: str  # its dtype
     quick: bool  # --quick was given
     json_path: str | None  # where to write the JSON report, or None
+    allocator: str  # "kept": glibc keeps freed blocks in the heap (module doc); "system": untouched
 
 
 class _Problem(NamedTuple):
@@ -621,6 +634,31 @@ def _format_bars(bars: list[dict]) -> list[str]:
     return lines
 
 
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def _keep_freed_memory() -> str:
+    """Make glibc's malloc serve every block below 1 GiB from the heap and never return freed
+    heap memory to the kernel, for the rest of this process (module doc, "Allocator").
+    Returns what was done, for the report."""
+    import ctypes
+    import ctypes.util
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return f"system (not glibc: {platform.system()} {platform.libc_ver()[0] or 'unknown libc'})"
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError) as error:
+        return f"system (mallopt unavailable: {error})"
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    if mallopt(_M_MMAP_THRESHOLD, 1 << 30) != 1 or mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1) != 1:
+        return "system (mallopt refused the thresholds)"
+    return "kept (glibc mallopt: mmap threshold 1 GiB, trim threshold 2 GiB)"
+
+
 def _machine() -> dict:
     import scipy
 
@@ -761,6 +799,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="sizes 100,1000,10000 and 1 repeat unless given explicitly (for tests and CI)")
     parser.add_argument("--json", dest="json_path", default=None, metavar="FILE",
                         help="also write the full report as JSON to FILE (atomically)")
+    parser.add_argument("--allocator", choices=("kept", "system"), default="kept",
+                        help="kept: glibc malloc keeps freed memory in the heap for this process, so that "
+                             "page faults do not enter the timings of either side; system: leave malloc as it "
+                             "is (default kept; see the module doc)")
     return parser
 
 
@@ -785,6 +827,7 @@ def _settings_from(arguments: argparse.Namespace) -> _Settings:
         bridge_dtype=arguments.bridge_dtype,
         quick=arguments.quick,
         json_path=arguments.json_path,
+        allocator=arguments.allocator,
     )
 
 
@@ -803,9 +846,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_request:  # --help, or an invalid option (argparse printed why)
         return int(exit_request.code or 0)
     settings = _settings_from(arguments)
+    allocator = _keep_freed_memory() if settings.allocator == "kept" else "system (--allocator system)"
 
     def progress(message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    progress(f"allocator: {allocator}")
 
     all_rows: list[dict] = []
     all_bars: list[dict] = []
@@ -818,11 +864,11 @@ def main(argv: list[str] | None = None) -> int:
         tables.extend(_format_table(section, rows, settings))
         tables.append("")
     internal_error = any(row.pop("internal_error", False) for row in all_rows)
-    print("\n".join(tables + _format_bars(all_bars)))
+    print("\n".join(tables + [f"allocator: {allocator}", ""] + _format_bars(all_bars)))
     if settings.json_path is not None:
         report = {
             "pmtheory_version": _version(),
-            "machine": _machine(),
+            "machine": {**_machine(), "allocator": allocator},
             "settings": asdict(settings),
             "rows": all_rows,
             "bars": all_bars,

@@ -9,13 +9,18 @@ import io
 import json
 import math
 import os
+import platform
+import subprocess
+import sys
 
 import pytest
 
 from pmtheory.bench import main
 from pmtheory.testing import KKT_TOL
 
-_ARGS = ["--quick", "--sizes", "100,1000", "--divergences", "reverse_kl,forward_kl,tv"]
+# --allocator system: the default (kept) changes malloc for the rest of the process, which is
+# not this test process's business; TestAllocator runs the default in a child process.
+_ARGS = ["--quick", "--sizes", "100,1000", "--divergences", "reverse_kl,forward_kl,tv", "--allocator", "system"]
 _ROW_KEYS = {
     "section", "divergence", "k", "method", "status", "seconds", "seconds_min", "seconds_median",
     "timings", "calls_per_timing", "floor_seconds", "ratio_to_floor", "ratio_to_exact", "max_abs_policy_error",
@@ -60,6 +65,8 @@ class TestMainReport:
         assert set(report) == {"pmtheory_version", "machine", "settings", "rows", "bars"}
         assert isinstance(report["pmtheory_version"], str)
         assert {"cpu_count", "numpy", "python"} <= set(report["machine"])
+        assert report["machine"]["allocator"] == "system (--allocator system)"
+        assert report["settings"]["allocator"] == "system"
         settings = report["settings"]
         assert settings["sizes"] == [100, 1000]
         assert settings["divergences"] == ["reverse_kl", "forward_kl", "tv"]
@@ -143,8 +150,8 @@ class TestMainReport:
 
 class TestMainOptions:
     def test_cvxpy_skipped_above_max_cvxpy_k(self):
-        status, stdout, _ = _run(["--sizes", "100", "--repeats", "1", "--divergences", "reverse_kl",
-                                  "--max-cvxpy-k", "10"])
+        status, stdout, _ = _run(["--allocator", "system", "--sizes", "100", "--repeats", "1",
+                                  "--divergences", "reverse_kl", "--max-cvxpy-k", "10"])
         assert status == 0
         assert stdout.count("skipped: K > max-cvxpy-k") == 2
 
@@ -160,6 +167,28 @@ class TestMainOptions:
         assert "error" in stderr
 
 
+class TestAllocator:
+    def test_default_keeps_freed_memory_in_a_child_process(self, tmp_path):
+        path = tmp_path / "bench.json"
+        completed = subprocess.run(
+            [sys.executable, "-m", "pmtheory", "bench", "--quick", "--sizes", "100", "--divergences", "reverse_kl",
+             "--max-cvxpy-k", "1", "--bridge-model", "none", "--json", str(path)],
+            capture_output=True, text=True, timeout=600, check=False)
+        assert completed.returncode == 0, completed.stderr
+        report = json.loads(path.read_text(encoding="utf-8"))
+        allocator = report["machine"]["allocator"]
+        assert report["settings"]["allocator"] == "kept"
+        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+            assert allocator.startswith("kept (glibc mallopt"), allocator
+        else:
+            assert allocator.startswith("system (not glibc"), allocator
+        assert f"allocator: {allocator}" in completed.stdout
+
+    def test_bad_allocator_is_refused(self):
+        status, _, stderr = _run(["--allocator", "jemalloc"])
+        assert status == 2 and "--allocator" in stderr
+
+
 def test_bridge_section_reports_throughput(quick_run):
     rows = [row for row in quick_run["report"]["rows"] if row["section"] == "bridge"]
     assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["model"] == "tiny-opt"
@@ -171,6 +200,6 @@ def test_bridge_section_reports_throughput(quick_run):
 
 
 def test_bridge_section_can_be_skipped():
-    status, stdout, _ = _run(["--quick", "--sizes", "100", "--divergences", "reverse_kl", "--max-cvxpy-k", "1",
-                              "--bridge-model", "none"])
+    status, stdout, _ = _run(["--allocator", "system", "--quick", "--sizes", "100", "--divergences", "reverse_kl",
+                              "--max-cvxpy-k", "1", "--bridge-model", "none"])
     assert status == 0 and "== bridge ==" in stdout and "tiny-opt" not in stdout
