@@ -30,11 +30,11 @@ warmed up once per (divergence, solver) on a K = 100 instance and timed ``--cvxp
 times (default 1), under a per-solve time limit.
 
 Allocator. At K = 10⁶ every full-size array is 8 MB, and whether glibc's malloc hands back
-memory the process already has or fresh pages from the kernel (2 000 page faults, ~1.5 ms
-of zeroing) depends on its dynamic mmap and trim thresholds, that is on the history of
-earlier allocations. The same call then measures 2.4 ms in one run and 4 ms in the next,
-and the floor and the solver can land on different sides, which moved the reverse-KL ratio
-between 2.6× and 3.4× from run to run. ``--allocator kept`` (the default) therefore tells
+memory the process already has or fresh pages from the kernel (2 048 page faults and their
+zeroing per array) depends on its dynamic mmap and trim thresholds, that is on the history
+of earlier allocations. On the bench machine the floor then measured 2.4 ms in one process
+state and 4.4 ms in another, and every ratio to it moved with that (forward KL between 3.2×
+and 5.6× from run to run). ``--allocator kept`` (the default) therefore tells
 glibc, once at the start of ``main``, to serve and keep every block in the process heap
 (``mallopt``: mmap threshold 1 GiB, trim threshold 2 GiB), so that neither side pays page
 faults after the warm-up and the floor is timed at its fastest; ``--allocator system``

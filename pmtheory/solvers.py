@@ -95,7 +95,7 @@ _NEWTON_AFTER = 1e-2
 # six block-sized arrays that reverse KL's final pass touches (r, log q, log π, π and two
 # scratch buffers) fit in a 2 MiB L2 cache together, and a K = 10^6 solve allocates no fresh
 # page-faulted full-size temporaries (which cost more than the arithmetic). On the bench
-# machine 2^15 was 5% faster than 2^16 for every divergence and 2^14 no faster (more blocks,
+# machine 2^15 was 5% faster than 2^16 for every divergence, and 2^14 slower (more blocks,
 # more interpreter overhead per element).
 _BLOCK = 1 << 15
 # The logits of reverse KL are measured from max r unless the most likely response lies more
