@@ -170,6 +170,47 @@ class TestCertificate:
         assert kkt_residual(wrong, r, q, divergence=divergence) > 1e-3
 
 
+class TestBlockedPasses:
+    """The passes over (B, K) arrays run in blocks of ``_BLOCK`` elements and take their dot
+    products in chunks of ``_DOT_CHUNK`` (solvers module); the hand-derived and property
+    tests above use K ≤ 8, inside one block. These sizes cross both boundaries (several
+    column blocks and a partial last one; rows sharing a block; a partial last chunk), and
+    the answer must not depend on where they fall: the same solve with one block and one
+    chunk per row agrees to rounding."""
+
+    @staticmethod
+    def _instance(batch, k, seed):
+        rng = np.random.default_rng(seed)
+        rewards = rng.normal(size=(batch, k)) * 3.0
+        log_q = log_softmax(rng.normal(size=(batch, k)) * 2.0, axis=-1)
+        return rewards, log_q
+
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    @pytest.mark.parametrize("batch, k", [(1, 3 * 32768 + 123), (2, 40000), (3, 12000), (5, 9000)])
+    def test_block_boundaries_do_not_change_the_answer(self, divergence, batch, k, monkeypatch):
+        import pmtheory.solvers as solvers
+
+        assert k > solvers._DOT_CHUNK  # every row has at least two chunks
+        rewards, log_q = self._instance(batch, k, seed=k + batch)
+        blocked = optimal_policy(rewards, log_reference=log_q, divergence=divergence, beta=0.5)
+        assert np.all(blocked.kkt_residual <= KKT_TOL)
+        monkeypatch.setattr(solvers, "_BLOCK", 1 << 30)
+        monkeypatch.setattr(solvers, "_DOT_CHUNK", 1 << 30)
+        whole = optimal_policy(rewards, log_reference=log_q, divergence=divergence, beta=0.5)
+        np.testing.assert_allclose(blocked.policy, whole.policy, rtol=0, atol=1e-14)
+        np.testing.assert_allclose(blocked.multiplier, whole.multiplier, rtol=1e-12, atol=1e-12)
+        assert np.all(whole.kkt_residual <= KKT_TOL)
+
+    @pytest.mark.parametrize("shape", [(1, 8192), (1, 8193), (2, 20000), (3, 3 * 8192), (4, 100)])
+    def test_row_dot_in_chunks_is_the_row_sum_of_products(self, shape):
+        from pmtheory.solvers import _row_dot
+
+        rng = np.random.default_rng(shape[1])
+        full = rng.random((shape[0], shape[1] + 7))
+        a, b = full[:, 3:-4], rng.random(shape)  # a: rows not contiguous with each other, as in a block
+        np.testing.assert_allclose(_row_dot(a, b), np.sum(a * b, axis=-1), rtol=1e-13)
+
+
 class TestOptimality:
     @given(instances(max_k=6, min_log_prob=-30.0), st.sampled_from(SOLVER_DIVERGENCES), st.data())
     def test_no_pairwise_transfer_improves(self, instance, divergence, data):
