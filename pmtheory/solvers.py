@@ -414,7 +414,7 @@ def _solve_reverse_kl(inputs: _Inputs):
     policy = np.empty_like(rewards)  # e^x until the second pass scales it to π = e^x/e^L
     shift = best
     mass = np.zeros(count) if unchecked is not None else None
-    log_norm, peak = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks, mass, policy)
+    log_norm, peak = _shifted_logits(rewards, shift, beta, log_q, log_policy, policy, blocks, mass)
     if unchecked is not None:
         # A −inf entry of log q (a zero probability) is not looked for here: it makes the
         # certificate NaN, and optimal_policy then runs the full check.
@@ -429,7 +429,7 @@ def _solve_reverse_kl(inputs: _Inputs):
         if recentre.any():
             shift = best.copy()
             shift[far[recentre]] = pivot_reward[recentre]
-            log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, blocks, exp_out=policy)
+            log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, policy, blocks)
     # f'(t) = log t + 1, so a − Z = log(π/q) + 1 gives Z = log_norm − 1 from the shift.
     z = log_norm - 1.0
     offset = shift / beta
@@ -471,15 +471,15 @@ def _solve_reverse_kl(inputs: _Inputs):
     return log_policy, policy, beta * z + shift, np.maximum(np.abs(mass - 1.0), worst)
 
 
-def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_mass=None, exp_out=None):
-    """Writes x = log q + (r − shift)/β into ``out`` (shape (B, K)) in one blocked pass and
-    returns (logsumexp x, max x), shapes (B,).
+def _shifted_logits(rewards, shift, beta, log_q, out, exp_out, blocks, reference_mass=None):
+    """Writes x = log q + (r − shift)/β into ``out`` and e^x into ``exp_out`` (shapes (B, K))
+    in one blocked pass and returns (logsumexp x, max x), shapes (B,).
 
     The shift is max r or the reward of the argmax, so x ≤ log q ≤ 0 and Σ e^x is summed
     without a shift; rows whose max x is below ``_UNSHIFTED_FLOOR`` (where the unshifted sum
     could lose digits to underflow) are summed again from their maximum. ``reference_mass``,
     when given, is a (B,) array that receives Σ e^{log q} of the same pass, for the deferred
-    check of ``log_reference``. ``exp_out``, when given (shape (B, K)), receives e^x.
+    check of ``log_reference``.
     """
     count = rewards.shape[0]
     peak = np.full(count, -np.inf)
@@ -495,8 +495,7 @@ def _shifted_logits(rewards, shift, beta, log_q, out, blocks, reference_mass=Non
                 logits /= beta
             logits += block_q
             peak[rows] = np.maximum(peak[rows], logits.max(axis=-1))
-            weights = np.exp(logits) if exp_out is None else np.exp(logits, out=exp_out[rows, columns])
-            total[rows] += weights.sum(axis=-1)
+            total[rows] += np.exp(logits, out=exp_out[rows, columns]).sum(axis=-1)
     with np.errstate(divide="ignore"):
         log_norm = np.log(total)
     low = ~(peak >= _UNSHIFTED_FLOOR)
@@ -980,7 +979,7 @@ def _solve_chi2(inputs: _Inputs):
     passes = 0
     for attempt in range(2):
         z, steps = _chi2_newton(centred, q, z, lowest, blocks, sums)
-        mass, worst = _chi2_final_pass(centred, q, log_q, z, rewards[rows, pivot] / beta, blocks)
+        mass, worst = _chi2_final_pass(centred, q, log_q, z, shift / beta, blocks)
         passes += steps + 1
         log_policy, policy = centred, q  # overwritten by the final pass
         inactive = np.isneginf(log_policy[rows, pivot])
@@ -989,20 +988,18 @@ def _solve_chi2(inputs: _Inputs):
         # The pivot ended inactive: re-centre on the largest active q and solve again from
         # the same Z (measured from the new pivot). The certificate judges the second solve.
         pivot = np.argmax(np.where(np.isneginf(log_policy), -np.inf, log_q), axis=-1)
-        z = z + (shift - rewards[rows, pivot]) / beta
-        lowest = lowest + (shift - rewards[rows, pivot]) / beta
-        shift = rewards[rows, pivot]
+        moved = (shift - rewards[rows, pivot]) / beta
+        z, lowest, shift = z + moved, lowest + moved, rewards[rows, pivot]
         _, smallest, sums = _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z)
     residual = np.maximum(np.abs(mass - 1.0), worst)
-    reward_at_pivot = rewards[rows, pivot]
     if not smallest.min() >= -_LINEAR_FLOOR:
         # q underflows in linear space: certify those rows from log π and log q instead.
         tiny = np.flatnonzero(smallest < -_LINEAR_FLOOR)
-        gap = _scaled_gap(rewards[tiny], reward_at_pivot[tiny], beta)
+        gap = _scaled_gap(rewards[tiny], shift[tiny], beta)
         residual[tiny] = _kkt_residual(get_divergence("chi2"), gap, log_q[tiny], log_policy[tiny], policy[tiny],
-                                       z[tiny], reward_at_pivot[tiny] / beta)
+                                       z[tiny], shift[tiny] / beta)
     # λ = β·Z + r_pivot, formed from the pivot so that it keeps its digits when |max r| ≫ |λ|.
-    return log_policy, policy, beta * z + reward_at_pivot, residual, passes
+    return log_policy, policy, beta * z + shift, residual, passes
 
 
 def _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z):
