@@ -3,20 +3,35 @@
 Every formal statement of the papers pmtheory checks has a stable ID (``PMR-P3.1``,
 ``IIA-E12``, ``MOD-T4``, ``BRG-SEQ``, ...). The catalogue below is a transcription of the
 project's ``shared/CLAIMS.md`` (``tests/test_claims.py`` keeps the two in step); it is a
-literal, never parsed from the markdown at run time.
+literal, never parsed from the markdown at run time. Each row has a *kind*: a ``claim`` the
+paper asserts, or a ``question`` it raises without asserting an answer.
 
-A check is a function ``check(*, quick: bool) -> CheckResult`` registered for one ID with
-:func:`register`. Its verdict must come out of its computation:
+A check is a function ``check(*, quick: bool, **statement) -> CheckResult`` registered for one
+ID with :func:`register`. Its verdict must come out of its computation. For a claim:
 
-- ``holds``: the claim holds as stated; ``backing`` says what backs a "for all" claim
-  (a symbolic proof, N property examples, an exhaustive enumeration of N cases).
-- ``holds-with-condition``: it holds only under a condition the paper leaves implicit;
-  ``condition`` writes that condition out.
-- ``refuted``: a concrete counterexample, confirmed by an independent method (a second
-  solver, exact arithmetic, a certificate) before the verdict is accepted.
+- ``holds``: true as the paper states it, under the paper's own hypotheses; ``backing`` says
+  what backs a "for all" claim (a symbolic proof, N property examples, an enumeration).
+- ``holds-with-condition``: true only under a condition the paper's hypotheses do not give
+  (a substantive one, not a well-definedness the notation presumes); ``condition`` writes it.
+- ``refuted``: false as stated: a concrete counterexample inside the paper's hypotheses,
+  confirmed by an independent method (a second solver, exact arithmetic, a certificate).
+- ``vacuous``: true only because its hypothesis can never be met; ``condition`` says why.
 
-The runner adds two verdicts of its own: ``error`` (the check raised, or returned something
-other than a :class:`CheckResult`) and ``not-checked`` (no check is registered for the ID).
+For a question, the only verdict is ``answered``, with a one-sentence ``answer``. Beside any
+verdict, never folded into it: ``proof_gaps`` (:class:`ProofGap`, a step of the paper's proof
+that fails even where the statement holds), ``readings`` (:class:`Reading`, the verdict under
+each reading of ambiguous notation) and ``conventions`` (:class:`Convention`, a boundary
+convention the verdict turns on, and the verdict under the other one).
+
+The runner adds two verdicts of its own: ``error`` (the check raised, returned something
+other than a :class:`CheckResult`, or a verdict its row's kind does not admit) and
+``not-checked`` (no check is registered for the ID).
+
+A check earns nothing if it would say ``holds`` of a false statement. So each check reads the
+statement it tests through keyword arguments whose defaults are the paper's, and registers
+*mutants* (nearby false statements: the same check must return ``refuted``) and, for a
+refuted claim, *repairs* (the corrected statement: it must return ``holds``); see
+:class:`Variant` and ``run_claims(..., mutants=True)``.
 
 Every number a result carries is converted by :func:`to_jsonable` so that a report can be
 written as strict JSON: numpy scalars and arrays become Python numbers and lists, NaN and
@@ -36,6 +51,7 @@ import fnmatch
 import importlib
 import importlib.metadata
 import inspect
+import json
 import math
 import os
 import time
@@ -48,18 +64,31 @@ from fractions import Fraction
 import numpy as np
 
 __all__ = [
+    "ANSWERED",
     "CATALOGUE",
+    "CLAIM",
     "CHECK_MODULES",
     "CLAIM_IDS",
     "ERROR",
     "HOLDS",
     "HOLDS_WITH_CONDITION",
+    "KINDS",
     "METHOD_WORDS",
     "NOT_CHECKED",
     "PAPERS",
+    "ProofGap",
+    "QUESTION",
+    "REPORT_SCHEMA",
+    "Reading",
     "REFUTED",
+    "VACUOUS",
     "VERDICTS",
+    "VERDICTS_FOR_KIND",
+    "Variant",
+    "VariantOutcome",
+    "answered",
     "CheckResult",
+    "Convention",
     "ClaimInfo",
     "ClaimOutcome",
     "Registry",
@@ -69,13 +98,16 @@ __all__ = [
     "default_registry",
     "holds",
     "holds_with_condition",
+    "mutant",
     "pmtheory_version",
     "refuted",
     "register",
     "registered_ids",
+    "repair",
     "run_claims",
     "select_claim_ids",
     "to_jsonable",
+    "vacuous",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -85,12 +117,25 @@ __all__ = [
 HOLDS = "holds"
 HOLDS_WITH_CONDITION = "holds-with-condition"
 REFUTED = "refuted"
+VACUOUS = "vacuous"
+ANSWERED = "answered"
 ERROR = "error"
 NOT_CHECKED = "not-checked"
 # Every verdict word, in the order reports list them.
-VERDICTS = (HOLDS, HOLDS_WITH_CONDITION, REFUTED, ERROR, NOT_CHECKED)
+VERDICTS = (HOLDS, HOLDS_WITH_CONDITION, REFUTED, VACUOUS, ANSWERED, ERROR, NOT_CHECKED)
 # The verdicts a check may return; the other two are the runner's.
-_CHECK_VERDICTS = (HOLDS, HOLDS_WITH_CONDITION, REFUTED)
+_CHECK_VERDICTS = (HOLDS, HOLDS_WITH_CONDITION, REFUTED, VACUOUS, ANSWERED)
+
+# The kinds of catalogue row (CLAIMS.md "Kinds"), and the verdicts each admits: a claim the
+# paper asserts is judged; a question it only raises is answered, never refuted.
+CLAIM = "claim"
+QUESTION = "question"
+KINDS = (CLAIM, QUESTION)
+VERDICTS_FOR_KIND = {CLAIM: (HOLDS, HOLDS_WITH_CONDITION, REFUTED, VACUOUS), QUESTION: (ANSWERED,)}
+
+# The version of the JSON report's layout (``report_to_json``); 2 added kinds, answers,
+# proof gaps, readings, conventions and mutants.
+REPORT_SCHEMA = 2
 
 # The papers, by the prefix of their claim IDs (BRG: the bridge to causal-LM logits).
 PAPERS = ("PMR", "IIA", "MOD", "BRG")
@@ -100,9 +145,12 @@ METHOD_WORDS = ("symbolic", "exact", "property", "simulation", "population", "br
 # The modules holding the registered checks, imported on the registry's first use.
 CHECK_MODULES = (
     "pmtheory.pmr_claims",
+    "pmtheory.pmr_general_claims",
     "pmtheory.pmr_bias_claims",
     "pmtheory.iia_claims",
+    "pmtheory.iia_failure_claims",
     "pmtheory.mod_claims",
+    "pmtheory.mod_extended_claims",
     "pmtheory.bridge.claims",
 )
 
@@ -136,6 +184,11 @@ class ClaimInfo:
     where: str  # where the paper states it, e.g. "Prop 3.1"; "" for BRG rows
     statement: str  # the claim, as CLAIMS.md words it
     methods: tuple[str, ...]  # the method words that should check it, e.g. ("exact", "property")
+    kind: str = CLAIM  # "claim" (the paper asserts it) or "question" (the toolkit answers it)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind of {self.id} must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
 
 # Transcribed from shared/CLAIMS.md by a one-off script; tests/test_claims.py compares the two.
@@ -176,8 +229,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="PMR",
         where="Thm 1",
         statement=(
-            "Solving max E[r + R(π)] yields the PL/softmax policy if and only if R has the form"
-            " of (3.8), with C1, C2 depending on x only. Both directions."
+            "Solving max E[r + R(π)] yields the PL/softmax policy if and only if R has the "
+            "form of (3.8), with C1, C2 depending on x only. Both directions."
         ),
         methods=("exact", "property", "symbolic"),
     ),
@@ -191,11 +244,11 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
     ClaimInfo(
         id="PMR-EX1",
         paper="PMR",
-        where="Example 1",
+        where="Example 1, §3.2",
         statement=(
-            "With C1=C2=0, PM RLHF is max-entropy RL at temperature 1, and its "
-            "robust-optimization dual holds: max over Δr of ⟨Δr,π⟩ − logsumexp(Δr) equals Σ π "
-            "log π."
+            "With C1=C2=0, PM RLHF is max-entropy RL at temperature 1, and (3.10) is dual to "
+            "the robust program max_φ min_{r'} E_{π_φ} r' s.t. logsumexp(r − r') ≤ ε for some"
+            " ε, via max over Δr of E_π Δr − logsumexp(Δr) = Σ π log π."
         ),
         methods=("exact", "property"),
     ),
@@ -211,8 +264,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="PMR",
         where="Example 3",
         statement=(
-            "With C1 = log(1/k): objective = E r − KL(π‖Unif); uniform-penalty RLHF is KL RLHF "
-            "with β=1 and uniform reference."
+            "With C1 = log(1/k): objective = E r − KL(π‖Unif); uniform-penalty RLHF is KL "
+            "RLHF with β=1 and uniform reference."
         ),
         methods=("symbolic", "property"),
     ),
@@ -221,8 +274,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="PMR",
         where="Thm 2",
         statement=(
-            "Response-dependent regularizers R_{x,y}(π) = −log π + C1,x + C2,x,y/π are exactly "
-            "the PM ones."
+            "Response-dependent regularizers R_{x,y}(π) = −log π + C1,x + C2,x,y/π are "
+            "exactly the PM ones."
         ),
         methods=("exact", "property"),
     ),
@@ -237,9 +290,7 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         id="PMR-P3.7",
         paper="PMR",
         where="Prop 3.7",
-        statement=(
-            "Standard KL RLHF (2.3) does not yield the PM policy. State exactly when it does."
-        ),
+        statement="Standard KL RLHF (2.3) does not yield the PM policy. State exactly when it does.",
         methods=("exact", "property"),
     ),
     ClaimInfo(
@@ -257,8 +308,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="PMR",
         where="Thm 3",
         statement=(
-            "Under the generalized PL model with increasing positive g, R(π) = −g⁻¹(π) + C1 + "
-            "(G(g⁻¹(π))+C2)/π is a PM regularizer (the optimum is g(r)/Σg(r)), and only it. "
+            "Under the generalized PL model with increasing positive g, R(π) = −g⁻¹(π) + C1 +"
+            " (G(g⁻¹(π))+C2)/π is a PM regularizer (the optimum is g(r)/Σg(r)), and only it. "
             "Check several g, not only exp."
         ),
         methods=("exact", "symbolic", "property"),
@@ -292,8 +343,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="PMR",
         where="Def 4.1, §4.2",
         statement=(
-            "With M = {π_ref ≥ α} and ε = π_ref, the optimum is ∝ e^r on M and ∝ π_ref·e^r off "
-            "M; α above max π_ref gives KL RLHF with β=1."
+            "With M = {π_ref ≥ α} and ε = π_ref, the optimum is ∝ e^r on M and ∝ π_ref·e^r "
+            "off M; α above max π_ref gives KL RLHF with β=1."
         ),
         methods=("exact", "property"),
     ),
@@ -302,8 +353,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="PMR",
         where="Table 1",
         statement=(
-            "Max-entropy RLHF with entropy weight τ is PM only at τ=1; KL and f-divergence RLHF"
-            " are not PM."
+            "Max-entropy RLHF with entropy weight τ is PM only at τ=1; KL and f-divergence "
+            "RLHF are not PM."
         ),
         methods=("exact", "property"),
     ),
@@ -319,8 +370,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="PMR",
         where="eq 5.2",
         statement=(
-            "Binary preference of the KL-RLHF policy is p_ref·p_reward renormalized; it equals "
-            "p_reward iff β=1 and p_ref=1/2."
+            "Binary preference of the KL-RLHF policy is p_ref·p_reward renormalized; it "
+            "equals p_reward iff β=1 and p_ref=1/2."
         ),
         methods=("symbolic", "property"),
     ),
@@ -336,9 +387,9 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="PMR",
         where="eq 5.3",
         statement=(
-            "For f-divergence RLHF, the binary preference is p_ref·p^f_reward renormalized with"
-            " p^f_reward ∝ (f')⁻¹(r/β). Check reverse KL, forward KL, JS, α-divergences, χ², "
-            "total variation."
+            "For f-divergence RLHF, the binary preference is p_ref·p^f_reward renormalized "
+            "with p^f_reward ∝ (f')⁻¹(r/β). Check reverse KL, forward KL, JS, α-divergences, "
+            "χ², total variation."
         ),
         methods=("exact", "property"),
     ),
@@ -354,10 +405,25 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         methods=("exact", "property"),
     ),
     ClaimInfo(
+        id="PMR-F5.1",
+        paper="PMR",
+        where="§5.1, after eq 5.3",
+        statement=(
+            "For f-divergence RLHF the bias remains even at β = 1 with a uniform p_ref, "
+            "unless (f')⁻¹(u) = exp(u + c); and (f')⁻¹(u) = exp(u + c) iff f(u) = u log u + "
+            "c'u (KL)."
+        ),
+        methods=("exact", "symbolic", "property"),
+    ),
+    ClaimInfo(
         id="PMR-A3",
         paper="PMR",
         where="App A.3, Fig 9",
-        statement="With β≠1 the aligned model is biased; β=0.1 and p_reward>0.7 give p_rlhf>0.99.",
+        statement=(
+            "As illustrated in Figure 9, β≠1 biases the aligned model (smaller β, more severe"
+            " bias); for β<1 it amplifies the dominant response; β=0.1 and p_reward(y)>0.7 "
+            "give p_rlhf(y)>0.99."
+        ),
         methods=("exact", "figure"),
     ),
     ClaimInfo(
@@ -365,8 +431,9 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="PMR",
         where="Prop A.2",
         statement=(
-            "The population BTL maximum-likelihood reward equals the true reward (up to a "
-            "per-prompt constant)."
+            "Under the BTL model with P_comp the true comparison distribution, the global "
+            "solution of the population BTL negative log-likelihood is the true reward r*(x, "
+            "y)."
         ),
         methods=("exact",),
     ),
@@ -396,8 +463,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="IIA",
         where="§3.4, eq 3",
         statement=(
-            "Hard choice with i.i.d. standard Gumbel perturbations gives logit (softmax) choice"
-            " probabilities."
+            "Hard choice with i.i.d. standard Gumbel perturbations gives logit (softmax) "
+            "choice probabilities."
         ),
         methods=("exact", "simulation"),
     ),
@@ -493,8 +560,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="IIA",
         where="Prop 4",
         statement=(
-            "RLPO failure: for |Y|≥3 and p*(1) < F(ζ), P(M1) → 0 as |D|→∞. Also establish what "
-            "happens at and above the threshold."
+            "RLPO failure: for |Y|≥3 and p*(1) < F(ζ), P(M1) → 0 as |D|→∞. Also establish "
+            "what happens at and above the threshold."
         ),
         methods=("population", "simulation"),
     ),
@@ -510,8 +577,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="IIA",
         where="§5.4, Fig 2",
         statement=(
-            "Under the §5.3 setup, RLPO and DPO go to M1 for |Y|=2 and to M2 for larger |Y| as "
-            "|D| grows (100 simulations per point). Report each |Y| separately."
+            "Under the §5.3 setup, RLPO and DPO go to M1 for |Y|=2 and to M2 for larger |Y| "
+            "as |D| grows (100 simulations per point). Report each |Y| separately."
         ),
         methods=("simulation", "figure"),
     ),
@@ -526,9 +593,7 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         id="IIA-L14",
         paper="IIA",
         where="Lemma 14",
-        statement=(
-            "Convex losses with negative derivative for large m have minimizers tending to 1."
-        ),
+        statement="Convex losses with negative derivative for large m have minimizers tending to 1.",
         methods=("property",),
     ),
     ClaimInfo(
@@ -537,6 +602,13 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         where="Prop 6, Lemmas 15-16",
         statement="IL failure: P(M1) → 0 as |M2| → ∞ (|D|→∞ first).",
         methods=("population", "simulation"),
+    ),
+    ClaimInfo(
+        id="IIA-L16",
+        paper="IIA",
+        where="Lemma 16",
+        statement="Under Assumption 1 with |Y| ≥ 2, for fixed M1, P(E(D)) → 1 as |M2| → ∞.",
+        methods=("population", "property"),
     ),
     ClaimInfo(
         id="IIA-FIG3",
@@ -558,28 +630,41 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         where="§6",
         statement=(
             "Analogue of the GPT-3.5/GPT-4 study: annotators 0.3 concise / 0.7 informative; "
-            "training queries of 1 concise + 3 informative make a standard reward model prefer "
-            "the concise response and fall below 50% pairwise test accuracy; 1+1 queries do "
-            "not."
+            "training queries of 1 concise + 3 informative make a standard reward model "
+            "prefer the concise response and fall below 50% pairwise test accuracy; 1+1 "
+            "queries do not."
         ),
         methods=("population", "simulation"),
+    ),
+    ClaimInfo(
+        id="IIA-S6IIA",
+        paper="IIA",
+        where="§6, discussion of the study",
+        statement=(
+            "An annotator who picks concise over one informative response with probability "
+            "2/5: under the IIA assumption, going from one to three informative alternatives "
+            "would increase the probability of choosing the concise response to 2/3."
+        ),
+        methods=("exact",),
     ),
     ClaimInfo(
         id="IIA-SEC7",
         paper="IIA",
         where="§7",
         statement=(
-            "Converting each k-way choice into pairwise comparisons: does RLPO then recover M1?"
+            "Converting each k-way choice into pairwise comparisons: does RLPO then recover "
+            "M1?"
         ),
         methods=("population", "simulation"),
+        kind="question",
     ),
     ClaimInfo(
         id="MOD-L1",
         paper="MOD",
         where="Lemma 1, eq 3",
         statement=(
-            "For a strong-barrier f, the f-regularized optimum is π_ref·(∇f)⁻¹(R/β − Z), and R "
-            "is recovered from π up to Z."
+            "For a strong-barrier f, the f-regularized optimum is π_ref·(∇f)⁻¹(R/β − Z), and "
+            "R is recovered from π up to Z."
         ),
         methods=("exact", "property"),
     ),
@@ -588,8 +673,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="MOD",
         where="Prop 1",
         statement=(
-            "The optimum for Σ w_i R_i is π_ref·(∇f)⁻¹(−Z + Σ w_i ∇f(π_i/π_ref)); Z lies in the"
-            " stated bracket [t1,t2] and bisection finds it."
+            "The optimum for Σ w_i R_i is π_ref·(∇f)⁻¹(−Z + Σ w_i ∇f(π_i/π_ref)); Z lies in "
+            "the stated bracket [t1,t2] and bisection finds it."
         ),
         methods=("exact", "property"),
     ),
@@ -605,8 +690,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="MOD",
         where="Thm 5 (Thm 1)",
         statement=(
-            "argmax_y π_ref·(∇f)⁻¹(Σ w_i ∇f(π_i/π_ref)) solves max π_ref(y) s.t. Σ w_i R_i(y) ≥"
-            " C for some C."
+            "argmax_y π_ref·(∇f)⁻¹(Σ w_i ∇f(π_i/π_ref)) solves max π_ref(y) s.t. Σ w_i R_i(y)"
+            " ≥ C for some C."
         ),
         methods=("exact", "property"),
     ),
@@ -622,8 +707,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="MOD",
         where="Thm 2",
         statement=(
-            "Parameter merging (rewarded soups) violates Hypothesis 1: (i) non-barrier f, (ii) "
-            "reverse KL with the 2-layer ReLU construction, (iii) strong-barrier f with "
+            "Parameter merging (rewarded soups) violates Hypothesis 1: (i) non-barrier f, "
+            "(ii) reverse KL with the 2-layer ReLU construction, (iii) strong-barrier f with "
             "finitely many roots of the stated function."
         ),
         methods=("exact", "symbolic"),
@@ -643,8 +728,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="MOD",
         where="Thm 4",
         statement=(
-            "If max|log p_i − log π_i| ≤ L and KL(π_ref‖π_i), KL(π_ref‖p_i) ≤ C, then V* − V ≤ "
-            "2·e^C·L for π_w ∝ Π π_i^{w_i}."
+            "If max|log p_i − log π_i| ≤ L and KL(π_ref‖π_i), KL(π_ref‖p_i) ≤ C, then V* − V "
+            "≤ 2·e^C·L for π_w ∝ Π π_i^{w_i}."
         ),
         methods=("property",),
     ),
@@ -686,6 +771,7 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
             "shortcut) agree with Prop 1 / Thm 5. Quantify any gap."
         ),
         methods=("exact", "property"),
+        kind="question",
     ),
     ClaimInfo(
         id="MOD-D3",
@@ -712,10 +798,11 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="MOD",
         where="§G",
         statement=(
-            "In a tabular setting, MOD's Pareto front equals the retrained (MORLHF) optimum and"
-            " lies on or above rewarded soups."
+            "In a tabular setting, MOD's Pareto front equals the retrained (MORLHF) optimum "
+            "and lies on or above rewarded soups."
         ),
         methods=("exact", "figure"),
+        kind="question",
     ),
     ClaimInfo(
         id="MOD-TOK",
@@ -726,6 +813,7 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
             "sequence space: measure the gap."
         ),
         methods=("exact", "bridge"),
+        kind="question",
     ),
     ClaimInfo(
         id="BRG-SEQ",
@@ -762,8 +850,8 @@ CATALOGUE: tuple[ClaimInfo, ...] = (
         paper="BRG",
         where="",
         statement=(
-            "Conditional PM RLHF training (Def 4.1) converges to the closed form of PMR-D4.1 on"
-            " the set; its PM divergence is below KL RLHF's."
+            "Conditional PM RLHF training (Def 4.1) converges to the closed form of PMR-D4.1 "
+            "on the set; its PM divergence is below KL RLHF's."
         ),
         methods=("bridge",),
     ),
@@ -921,19 +1009,102 @@ _RECHECK_KEYS = ("method", "computed", "agrees")
 
 
 @dataclass(frozen=True)
+class ProofGap:
+    """A step of the paper's proof that fails, recorded beside the verdict (CLAIMS.md:
+    ``proof_gaps``). A false step does not make a true statement false."""
+
+    step: str  # where the step is, e.g. "App B.1, the step r_i = g⁻¹(π_i) + c"
+    finding: str  # what fails there
+    witness: dict | str  # a concrete instance or derivation showing it (JSON-able)
+
+    def __post_init__(self) -> None:
+        _require_text(self.step, "ProofGap.step")
+        _require_text(self.finding, "ProofGap.finding")
+        if isinstance(self.witness, str):
+            _require_text(self.witness, "ProofGap.witness")
+        elif isinstance(self.witness, Mapping) and self.witness:
+            object.__setattr__(self, "witness", to_jsonable(self.witness, "ProofGap.witness"))
+        else:
+            raise TypeError(f"ProofGap.witness must be a non-empty dict or string, got {self.witness!r}")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One reading of a sentence whose notation admits two, with its own verdict (CLAIMS.md:
+    ``readings``); the headline verdict uses the reading the paper's own text supports."""
+
+    reading: str  # the reading, in words
+    verdict: str  # the verdict under it: one of holds, holds-with-condition, refuted, vacuous
+    condition: str | None = None  # the condition, when verdict is holds-with-condition
+
+    def __post_init__(self) -> None:
+        _require_text(self.reading, "Reading.reading")
+        if self.verdict not in VERDICTS_FOR_KIND[CLAIM]:
+            raise ValueError(
+                f"Reading.verdict must be one of {', '.join(VERDICTS_FOR_KIND[CLAIM])}, got {self.verdict!r}")
+        if self.verdict == HOLDS_WITH_CONDITION:
+            _require_text(self.condition, "Reading.condition (for holds-with-condition)")
+        elif self.condition is not None:
+            raise ValueError(f"Reading.condition must be None for verdict {self.verdict!r}, got {self.condition!r}")
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A boundary convention the verdict turns on (CLAIMS.md: ``conventions``), and the
+    verdict the claim would get under the other convention."""
+
+    convention: str  # the convention used, e.g. "π·(C2/π) = 0 at π = 0 (y ∼ π never draws y)"
+    verdict_otherwise: str  # the verdict under the other convention (a claim verdict)
+    otherwise: str = ""  # the other convention, in words (optional)
+
+    def __post_init__(self) -> None:
+        _require_text(self.convention, "Convention.convention")
+        if self.verdict_otherwise not in VERDICTS_FOR_KIND[CLAIM]:
+            raise ValueError(f"Convention.verdict_otherwise must be one of {', '.join(VERDICTS_FOR_KIND[CLAIM])}, "
+                             f"got {self.verdict_otherwise!r}")
+        if not isinstance(self.otherwise, str):
+            raise TypeError(f"Convention.otherwise must be a string, got {self.otherwise!r}")
+
+
+def _require_text(value, name: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+
+
+def _as_tuple(items, cls, name: str) -> tuple:
+    if items is None:
+        return ()
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise TypeError(f"{name} must be a list of {cls.__name__}, got {items!r}")
+    items = tuple(items)
+    for item in items:
+        if not isinstance(item, cls):
+            raise TypeError(f"{name} must hold {cls.__name__} instances, got {item!r}")
+    return items
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """The verdict of one check, with the numbers that earned it.
 
-    Build it with :func:`holds`, :func:`holds_with_condition` or :func:`refuted`; direct
-    construction runs the same validation. ``evidence`` and ``counterexample`` are stored
-    converted by :func:`to_jsonable`.
+    Build it with :func:`holds`, :func:`holds_with_condition`, :func:`refuted`,
+    :func:`vacuous` or :func:`answered`; direct construction runs the same validation.
+    ``evidence`` and ``counterexample`` are stored converted by :func:`to_jsonable`. Whether
+    the verdict suits the row's kind (``answered`` only for a question, the others only for
+    a claim) is checked by :meth:`validate_for` when the runner meets the catalogue row.
     """
 
-    verdict: str  # "holds", "holds-with-condition" or "refuted"
+    verdict: str  # "holds", "holds-with-condition", "refuted", "vacuous" or "answered"
     evidence: dict  # JSON-able numbers, strings and lists the check computed (worst errors, counts, ...)
-    condition: str | None = None  # the condition written out; only (and always) for holds-with-condition
+    # holds-with-condition: the condition written out; vacuous: why the hypothesis is never
+    # met (or the conclusion empty); None for the others.
+    condition: str | None = None
     counterexample: dict | None = None  # inputs/predicted/computed/recheck; only (and always) for refuted
-    backing: str = ""  # what backs a holds verdict, e.g. "symbolic proof", "500 property examples"
+    backing: str = ""  # what backs the verdict, e.g. "symbolic proof", "500 property examples"
+    answer: str | None = None  # the one-sentence answer of a question; only (and always) for answered
+    proof_gaps: tuple[ProofGap, ...] = ()  # failing steps of the paper's proof, beside the verdict
+    readings: tuple[Reading, ...] = ()  # the verdict under each reading of ambiguous notation
+    conventions: tuple[Convention, ...] = ()  # boundary conventions the verdict turns on
 
     def __post_init__(self) -> None:
         if self.verdict not in _CHECK_VERDICTS:
@@ -946,14 +1117,22 @@ class CheckResult:
         object.__setattr__(self, "evidence", to_jsonable(self.evidence, "evidence"))
         if not isinstance(self.backing, str):
             raise TypeError(f"backing must be a string, got a {type(self.backing).__name__}")
-        if self.verdict == HOLDS_WITH_CONDITION:
+        object.__setattr__(self, "proof_gaps", _as_tuple(self.proof_gaps, ProofGap, "proof_gaps"))
+        object.__setattr__(self, "readings", _as_tuple(self.readings, Reading, "readings"))
+        object.__setattr__(self, "conventions", _as_tuple(self.conventions, Convention, "conventions"))
+        if self.verdict in (HOLDS_WITH_CONDITION, VACUOUS):
             if not isinstance(self.condition, str) or not self.condition.strip():
-                raise ValueError(
-                    f"condition must be a non-empty string for {HOLDS_WITH_CONDITION}, got {self.condition!r}"
-                )
+                what = "the condition" if self.verdict == HOLDS_WITH_CONDITION else "why the hypothesis is never met"
+                raise ValueError(f"condition must be a non-empty string ({what}) for {self.verdict}, "
+                                 f"got {self.condition!r}")
         elif self.condition is not None:
             raise ValueError(f"condition must be None for verdict {self.verdict!r}, got {self.condition!r}")
-        if self.verdict in (HOLDS, HOLDS_WITH_CONDITION) and not self.backing.strip():
+        if self.verdict == ANSWERED:
+            if not isinstance(self.answer, str) or not self.answer.strip():
+                raise ValueError(f"answer must be a non-empty sentence for {ANSWERED}, got {self.answer!r}")
+        elif self.answer is not None:
+            raise ValueError(f"answer must be None for verdict {self.verdict!r} (only a question is answered)")
+        if self.verdict != REFUTED and not self.backing.strip():
             raise ValueError(
                 f"backing must say what backs a {self.verdict} verdict (e.g. 'symbolic proof', "
                 f"'500 property examples'), got {self.backing!r}"
@@ -962,6 +1141,16 @@ class CheckResult:
             object.__setattr__(self, "counterexample", _validated_counterexample(self.counterexample))
         elif self.counterexample is not None:
             raise ValueError(f"counterexample must be None for verdict {self.verdict!r}")
+
+    def validate_for(self, kind: str) -> None:
+        """Raise ValueError unless this verdict suits a catalogue row of ``kind``: a question
+        is ``answered`` (never refuted), a claim gets one of the four claim verdicts."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if self.verdict not in VERDICTS_FOR_KIND[kind]:
+            hint = ("a question is answered, never refuted: return answered(...)" if kind == QUESTION
+                    else "only a question is answered: return holds, holds_with_condition, refuted or vacuous")
+            raise ValueError(f"verdict {self.verdict!r} is not allowed for a {kind}; {hint}")
 
 
 def _validated_counterexample(counterexample) -> dict:
@@ -1010,24 +1199,27 @@ def _validated_counterexample(counterexample) -> dict:
     return converted
 
 
-def holds(evidence: Mapping, backing: str) -> CheckResult:
+def holds(evidence: Mapping, backing: str, **beside) -> CheckResult:
     """Verdict ``holds``: the claim holds as stated.
 
     Args:
       evidence: JSON-able numbers the check computed (worst errors, instance counts, ...).
       backing: what backs it for every case the claim covers, e.g. "symbolic proof",
         "500 property examples", "exhaustive enumeration of 64 cases".
+      **beside: ``proof_gaps``, ``readings``, ``conventions`` (lists of :class:`ProofGap`,
+        :class:`Reading`, :class:`Convention`), reported beside the verdict.
     """
-    return CheckResult(HOLDS, evidence, backing=backing)
+    return CheckResult(HOLDS, evidence, backing=backing, **beside)
 
 
-def holds_with_condition(condition: str, evidence: Mapping, backing: str) -> CheckResult:
-    """Verdict ``holds-with-condition``: the claim holds under ``condition``, which the paper
-    leaves implicit; ``condition`` writes it out. Args as :func:`holds`."""
-    return CheckResult(HOLDS_WITH_CONDITION, evidence, condition=condition, backing=backing)
+def holds_with_condition(condition: str, evidence: Mapping, backing: str, **beside) -> CheckResult:
+    """Verdict ``holds-with-condition``: the claim holds under ``condition``, which the paper's
+    hypotheses do not give; ``condition`` writes it out (a substantive one: not a
+    non-emptiness or well-definedness the notation already presumes). Args as :func:`holds`."""
+    return CheckResult(HOLDS_WITH_CONDITION, evidence, condition=condition, backing=backing, **beside)
 
 
-def refuted(counterexample: Mapping, evidence: Mapping | None = None) -> CheckResult:
+def refuted(counterexample: Mapping, evidence: Mapping | None = None, **beside) -> CheckResult:
     """Verdict ``refuted``, with a counterexample confirmed by an independent method.
 
     Args:
@@ -1035,11 +1227,96 @@ def refuted(counterexample: Mapping, evidence: Mapping | None = None) -> CheckRe
         strings...}, "predicted": what the claim says, "computed": what was computed,
         "recheck": {"method": the independent method, "computed": its result, "agrees": True}}``.
       evidence: JSON-able numbers the check computed (default: none).
+      **beside: as :func:`holds`.
 
     Raises:
       ValueError: a key is missing, or the recheck is missing or its ``agrees`` is not True.
     """
-    return CheckResult(REFUTED, {} if evidence is None else evidence, counterexample=counterexample)
+    return CheckResult(REFUTED, {} if evidence is None else evidence, counterexample=counterexample, **beside)
+
+
+def vacuous(reason: str, evidence: Mapping, backing: str, **beside) -> CheckResult:
+    """Verdict ``vacuous``: the claim is true only because its hypothesis can never be met
+    (or its conclusion is empty). ``reason`` says why, ``backing`` what shows it (e.g. "sympy:
+    the hypothesis set is empty"). Other args as :func:`holds`."""
+    return CheckResult(VACUOUS, evidence, condition=reason, backing=backing, **beside)
+
+
+def answered(answer: str, evidence: Mapping, backing: str, **beside) -> CheckResult:
+    """Verdict ``answered`` for a catalogue *question*: ``answer`` in one sentence, with the
+    evidence that earned it. Never for a claim. Other args as :func:`holds`."""
+    return CheckResult(ANSWERED, evidence, backing=backing, answer=answer, **beside)
+
+
+# ---------------------------------------------------------------------------------------
+# Mutants and repairs
+# ---------------------------------------------------------------------------------------
+
+MUTANT = "mutant"
+REPAIR = "repair"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A nearby statement on which a claim's own check is rerun (``pmtheory verify --mutants``).
+
+    A *mutant* is a false statement near a claim that holds (a constant changed, a sign
+    flipped, an inequality reversed, a hypothesis dropped): the check must return
+    ``refuted``. A *repair* is the corrected statement of a refuted claim: the check must
+    return ``holds``. Either way the same check function runs, called as
+    ``check(quick=..., **params)``: ``params`` are the keyword arguments through which the
+    check reads the statement it tests, so the variant is a different statement, not a
+    different computation. A variant is *killed* when the check returns ``expected``.
+    """
+
+    name: str  # short name, e.g. "C1 = c' − 1"
+    statement: str  # the variant's statement, in words
+    params: dict  # keyword arguments of the check that encode the variant's statement
+    role: str  # "mutant" or "repair"
+
+    def __post_init__(self) -> None:
+        _require_text(self.name, "Variant.name")
+        _require_text(self.statement, "Variant.statement")
+        if self.role not in (MUTANT, REPAIR):
+            raise ValueError(f"Variant.role must be {MUTANT!r} or {REPAIR!r}, got {self.role!r}")
+        if not isinstance(self.params, Mapping) or not self.params:
+            raise ValueError(
+                f"Variant {self.name!r} needs params: the check's keyword arguments that state the variant "
+                "(a variant with no params would rerun the claim itself)"
+            )
+        for key in self.params:
+            if not isinstance(key, str) or not key.isidentifier() or key == "quick":
+                raise ValueError(f"Variant {self.name!r} has a bad parameter name {key!r}")
+
+    @property
+    def expected(self) -> str:
+        """The verdict that kills it: ``refuted`` for a mutant, ``holds`` for a repair."""
+        return REFUTED if self.role == MUTANT else HOLDS
+
+
+def mutant(name: str, statement: str, **params) -> Variant:
+    """A false statement near a claim; its check, called with ``params``, must refute it."""
+    return Variant(name, statement, dict(params), MUTANT)
+
+
+def repair(name: str, statement: str, **params) -> Variant:
+    """The corrected statement of a refuted claim; its check, called with ``params``, must
+    return ``holds``."""
+    return Variant(name, statement, dict(params), REPAIR)
+
+
+@dataclass(frozen=True)
+class VariantOutcome:
+    """What the check gave on one mutant or repair."""
+
+    name: str
+    statement: str
+    role: str  # "mutant" or "repair"
+    expected: str  # the verdict that kills it
+    verdict: str  # the verdict the check returned ("error" if it raised)
+    killed: bool  # verdict == expected
+    seconds: float
+    detail: str = ""  # the error message, or the counterexample's inputs, in one line
 
 
 # ---------------------------------------------------------------------------------------
@@ -1053,14 +1330,21 @@ class ClaimOutcome:
 
     id: str  # the claim ID
     verdict: str  # one of VERDICTS
-    condition: str | None  # the written-out condition of a holds-with-condition verdict, else None
+    condition: str | None  # holds-with-condition: the condition; vacuous: why; else None
     methods: tuple[str, ...]  # the catalogue's method words for the claim
     evidence: dict  # JSON-able evidence; for "error": exception_type, message, traceback
     counterexample: dict | None  # the rechecked counterexample of a refuted verdict, else None
     seconds: float  # wall-clock time the check took (0.0 when not checked)
-    backing: str  # what backs a holds verdict; "" for the others
+    backing: str  # what backs the verdict; "" for refuted, error and not-checked
     where: str  # where the paper states the claim ("" for BRG)
     statement: str  # the claim, as the catalogue words it
+    kind: str = CLAIM  # the catalogue row's kind: "claim" or "question"
+    answer: str | None = None  # a question's one-sentence answer
+    proof_gaps: tuple[ProofGap, ...] = ()
+    readings: tuple[Reading, ...] = ()
+    conventions: tuple[Convention, ...] = ()
+    mutants: tuple[VariantOutcome, ...] = ()  # filled when the run included mutants
+    variants_registered: int = 0  # how many mutants and repairs the claim's check registers
 
 
 @dataclass(frozen=True)
@@ -1069,6 +1353,8 @@ class Report:
 
     pmtheory_version: str  # the version of pmtheory that produced it
     claims: list[ClaimOutcome] = field(default_factory=list)  # one outcome per selected claim
+    mutants_run: bool = False  # whether the mutants and repairs were run too
+    complete: bool = True  # False when the run was interrupted before every selected claim
 
     def counts(self) -> dict[str, int]:
         """How many claims got each verdict, for every verdict word (zeros included)."""
@@ -1076,6 +1362,21 @@ class Report:
         for outcome in self.claims:
             counts[outcome.verdict] += 1
         return counts
+
+    def mutation(self) -> dict | None:
+        """``{"claims_with_mutants", "claims_without", "killed", "total"}`` over the run's
+        mutants and repairs, or None when they were not run."""
+        if not self.mutants_run:
+            return None
+        variants = [variant for outcome in self.claims for variant in outcome.mutants]
+        return {
+            "claims_with_mutants": sum(1 for outcome in self.claims if outcome.mutants),
+            "claims_without": [outcome.id for outcome in self.claims if not outcome.mutants],
+            "killed": sum(1 for variant in variants if variant.killed),
+            "total": len(variants),
+            "survivors": [f"{outcome.id}: {variant.name}" for outcome in self.claims
+                          for variant in outcome.mutants if not variant.killed],
+        }
 
     @property
     def has_errors(self) -> bool:
@@ -1186,6 +1487,7 @@ class Registry:
                 raise TypeError(f"catalogue must hold ClaimInfo rows, got {info!r}")
         self._info_by_id = {info.id: info for info in self._catalogue}
         self._checks: dict[str, Check] = {}
+        self._variants: dict[str, tuple[Variant, ...]] = {}
         self._loaded = False
         self._loading = False
         self._skipped_modules: list[str] = []
@@ -1201,13 +1503,19 @@ class Registry:
         self.load_check_modules()
         return tuple(self._skipped_modules)
 
-    def register(self, claim_id: str) -> Callable[[Check], Check]:
-        """Decorator: register ``check(*, quick: bool) -> CheckResult`` as the check of ``claim_id``.
+    def register(self, claim_id: str, *, mutants: Iterable[Variant] = ()) -> Callable[[Check], Check]:
+        """Decorator: register ``check(*, quick: bool, **statement) -> CheckResult`` as the
+        check of ``claim_id``, with its mutants and repairs (:func:`mutant`, :func:`repair`).
+
+        Every variant's ``params`` must bind to the check's signature: they are the keyword
+        arguments through which the check reads the statement it tests.
 
         Raises:
-          ValueError: ``claim_id`` is not in the catalogue, or already has a check.
+          ValueError: ``claim_id`` is not in the catalogue, or already has a check; two
+            variants share a name.
           TypeError: ``claim_id`` is not a string; the decorated object is not callable or
-            cannot be called as ``check(quick=...)``.
+            cannot be called as ``check(quick=...)`` or with a variant's params; a variant is
+            not a :class:`Variant`.
         """
         if not isinstance(claim_id, str):
             raise TypeError(f"claim_id must be a claim ID string such as 'PMR-P3.1', got {claim_id!r}")
@@ -1216,28 +1524,44 @@ class Registry:
                 f"claim_id {claim_id!r} is not in the catalogue{_suggestion(claim_id, self._info_by_id)}; "
                 "add it to shared/CLAIMS.md and pmtheory.claims.CATALOGUE first"
             )
+        variants = _as_tuple(mutants, Variant, f"mutants of {claim_id}")
+        names = [variant.name for variant in variants]
+        if len(names) != len(set(names)):
+            raise ValueError(f"mutants of {claim_id} repeat a name: {names}")
 
         def decorator(check: Check) -> Check:
             if not callable(check):
                 raise TypeError(f"register({claim_id!r}) must decorate a function, got {check!r}")
-            try:
-                inspect.signature(check).bind(quick=True)
-            except TypeError:
-                raise TypeError(
-                    f"the check of {claim_id} ({_describe(check)}) must accept the keyword argument quick: "
-                    "def check(*, quick: bool) -> CheckResult"
-                ) from None
-            except ValueError:  # no signature to inspect (some builtins): accept it
-                pass
+            for params in [{}] + [variant.params for variant in variants]:
+                try:
+                    inspect.signature(check).bind(quick=True, **params)
+                except TypeError:
+                    if not params:
+                        raise TypeError(
+                            f"the check of {claim_id} ({_describe(check)}) must accept the keyword argument quick: "
+                            "def check(*, quick: bool) -> CheckResult"
+                        ) from None
+                    raise TypeError(
+                        f"the check of {claim_id} ({_describe(check)}) does not accept the mutant parameters "
+                        f"{sorted(params)}: add them as keyword arguments whose defaults state the paper's claim"
+                    ) from None
+                except ValueError:  # no signature to inspect (some builtins): accept it
+                    pass
             if claim_id in self._checks:
                 raise ValueError(
                     f"claim_id {claim_id!r} is registered twice: by {_describe(self._checks[claim_id])} "
                     f"and by {_describe(check)}"
                 )
             self._checks[claim_id] = check
+            self._variants[claim_id] = variants
             return check
 
         return decorator
+
+    def variants_for(self, claim_id: str) -> tuple[Variant, ...]:
+        """The mutants and repairs registered with ``claim_id``'s check (empty if none)."""
+        self.load_check_modules()
+        return self._variants.get(claim_id, ())
 
     def load_check_modules(self) -> None:
         """Import the check modules (once). Called by every query; idempotent."""
@@ -1272,42 +1596,46 @@ class Registry:
         *,
         quick: bool = False,
         progress: Progress | None = None,
+        mutants: bool = False,
     ) -> Report:
         """Run the checks of the claims matched by ``patterns``; see :func:`run_claims`."""
         if not isinstance(quick, (bool, np.bool_)):
             raise TypeError(f"quick must be a bool, got {quick!r}")
+        if not isinstance(mutants, (bool, np.bool_)):
+            raise TypeError(f"mutants must be a bool, got {mutants!r}")
         if progress is not None and not callable(progress):
             raise TypeError(f"progress must be a callable (index, total, claim_id, outcome) or None, got {progress!r}")
         selected = select_claim_ids(patterns, self._info_by_id)  # before any import: typos fail fast
         self.load_check_modules()
-        outcomes = []
-        for index, claim_id in enumerate(selected, start=1):
-            if progress is not None:
-                progress(index, len(selected), claim_id, None)
-            outcome = self._run_check(self._info_by_id[claim_id], bool(quick))
-            outcomes.append(outcome)
-            if progress is not None:
-                progress(index, len(selected), claim_id, outcome)
-        return Report(pmtheory_version=pmtheory_version(), claims=outcomes)
+        outcomes: list[ClaimOutcome] = []
+        complete = False
+        try:
+            for index, claim_id in enumerate(selected, start=1):
+                if progress is not None:
+                    progress(index, len(selected), claim_id, None)
+                outcome = self._run_check(self._info_by_id[claim_id], bool(quick))
+                if mutants:
+                    variant_outcomes = tuple(self._run_variant(claim_id, variant, bool(quick))
+                                             for variant in self._variants.get(claim_id, ()))
+                    outcome = dataclasses.replace(outcome, mutants=variant_outcomes)
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(index, len(selected), claim_id, outcome)
+            complete = True
+        except KeyboardInterrupt as interrupt:
+            interrupt.partial_report = Report(pmtheory_version(), outcomes, bool(mutants), complete=False)
+            raise
+        return Report(pmtheory_version=pmtheory_version(), claims=outcomes, mutants_run=bool(mutants),
+                      complete=complete)
 
     def _run_check(self, info: ClaimInfo, quick: bool) -> ClaimOutcome:
         check = self._checks.get(info.id)
         if check is None:
             return _outcome(info, NOT_CHECKED, evidence={}, seconds=0.0)
-        start = time.perf_counter()
-        try:
-            result = check(quick=quick)
-        except Exception as error:  # a failing check is reported, never fatal to the run
-            seconds = time.perf_counter() - start
-            return _outcome(info, ERROR, evidence=_error_evidence(error), seconds=seconds)
-        seconds = time.perf_counter() - start
-        if not isinstance(result, CheckResult):
-            message = (
-                f"the check of {info.id} ({_describe(check)}) returned a {type(result).__name__}, "
-                "expected a CheckResult (use holds, holds_with_condition or refuted)"
-            )
-            return _outcome(info, ERROR, evidence={"exception_type": "TypeError", "message": message,
-                                                   "traceback": ""}, seconds=seconds)
+        variants_registered = len(self._variants.get(info.id, ()))
+        result, seconds, error = self._call(info.id, check, info.kind, quick, {})
+        if error is not None:
+            return _outcome(info, ERROR, evidence=error, seconds=seconds, variants_registered=variants_registered)
         return _outcome(
             info,
             result.verdict,
@@ -1316,22 +1644,62 @@ class Registry:
             condition=result.condition,
             counterexample=result.counterexample,
             backing=result.backing,
+            answer=result.answer,
+            proof_gaps=result.proof_gaps,
+            readings=result.readings,
+            conventions=result.conventions,
+            variants_registered=variants_registered,
         )
 
+    def _call(self, claim_id: str, check: Check, kind: str, quick: bool,
+              params: dict) -> tuple[CheckResult | None, float, dict | None]:
+        """Run one check; (result, seconds, None) or (None, seconds, error evidence)."""
+        start = time.perf_counter()
+        try:
+            result = check(quick=quick, **params)
+        except Exception as error:  # a failing check is reported, never fatal to the run
+            return None, time.perf_counter() - start, _error_evidence(error)
+        seconds = time.perf_counter() - start
+        if not isinstance(result, CheckResult):
+            message = (
+                f"the check of {claim_id} ({_describe(check)}) returned a {type(result).__name__}, "
+                "expected a CheckResult (use holds, holds_with_condition, refuted, vacuous or answered)"
+            )
+            return None, seconds, {"exception_type": "TypeError", "message": message, "traceback": ""}
+        try:
+            result.validate_for(kind)
+        except ValueError as error:
+            return None, seconds, {"exception_type": "ValueError", "message": f"{claim_id}: {error}", "traceback": ""}
+        return result, seconds, None
 
-def _outcome(info: ClaimInfo, verdict: str, *, evidence: dict, seconds: float, condition: str | None = None,
-             counterexample: dict | None = None, backing: str = "") -> ClaimOutcome:
+    def _run_variant(self, claim_id: str, variant: Variant, quick: bool) -> VariantOutcome:
+        # A variant is a statement, so it is judged as a claim even where the row is a question.
+        result, seconds, error = self._call(claim_id, self._checks[claim_id], CLAIM, quick, variant.params)
+        if error is not None:
+            verdict, detail = ERROR, f"{error['exception_type']}: {error['message']}"
+        else:
+            verdict = result.verdict
+            detail = (json.dumps(result.counterexample["inputs"], ensure_ascii=False)
+                      if result.verdict == REFUTED else (result.condition or result.backing))
+        return VariantOutcome(name=variant.name, statement=variant.statement, role=variant.role,
+                              expected=variant.expected, verdict=verdict, killed=verdict == variant.expected,
+                              seconds=float(seconds), detail=" ".join(detail.split()))
+
+
+def _outcome(info: ClaimInfo, verdict: str, *, evidence: dict, seconds: float, **fields) -> ClaimOutcome:
     return ClaimOutcome(
         id=info.id,
         verdict=verdict,
-        condition=condition,
+        condition=fields.pop("condition", None),
         methods=info.methods,
         evidence=evidence,
-        counterexample=counterexample,
+        counterexample=fields.pop("counterexample", None),
         seconds=float(seconds),
-        backing=backing,
+        backing=fields.pop("backing", ""),
         where=info.where,
         statement=info.statement,
+        kind=info.kind,
+        **fields,
     )
 
 
@@ -1349,15 +1717,16 @@ def _describe(check) -> str:
 default_registry = Registry(check_modules=CHECK_MODULES)
 
 
-def register(claim_id: str) -> Callable[[Check], Check]:
-    """Decorator registering ``check(*, quick: bool) -> CheckResult`` for ``claim_id`` in the
-    default registry; ValueError for an ID not in the catalogue or registered twice.
+def register(claim_id: str, *, mutants: Iterable[Variant] = ()) -> Callable[[Check], Check]:
+    """Decorator registering ``check(*, quick: bool, **statement) -> CheckResult`` for
+    ``claim_id`` in the default registry, with its mutants and repairs (see
+    :meth:`Registry.register`); ValueError for an ID not in the catalogue or registered twice.
 
     >>> @register("PMR-P3.1")                                   # doctest: +SKIP
     ... def check_unregularized_collapse(*, quick: bool) -> CheckResult:
     ...     return holds({"instances": 400}, backing="400 exact LP instances")
     """
-    return default_registry.register(claim_id)
+    return default_registry.register(claim_id, mutants=mutants)
 
 
 def registered_ids() -> tuple[str, ...]:
@@ -1370,13 +1739,15 @@ def run_claims(
     *,
     quick: bool = False,
     progress: Progress | None = None,
+    mutants: bool = False,
 ) -> Report:
     """Run the registered checks of the selected claims and collect their verdicts.
 
     Each selected claim, in catalogue order, gets an outcome: the verdict its check returns
     (timed), ``error`` if the check raised (the evidence keeps the exception type, message and
-    the innermost traceback entries) or returned something other than a :class:`CheckResult`,
-    and ``not-checked`` if no check is registered for it.
+    the innermost traceback entries), returned something other than a :class:`CheckResult`,
+    or returned a verdict its row's kind does not admit (``answered`` for a claim, anything
+    else for a question), and ``not-checked`` if no check is registered for it.
 
     Args:
       patterns: claim IDs or fnmatch globs such as "PMR-*" (case-sensitive); None or empty
@@ -1385,6 +1756,8 @@ def run_claims(
         different kind of check.
       progress: called as ``progress(index, total, claim_id, None)`` before each check and
         ``progress(index, total, claim_id, outcome)`` after it; ``index`` counts from 1.
+      mutants: also rerun each check on its registered mutants and repairs
+        (:class:`Variant`); each outcome's ``mutants`` says which were killed.
 
     Returns:
       A :class:`Report` with one :class:`ClaimOutcome` per selected claim.
@@ -1392,5 +1765,7 @@ def run_claims(
     Raises:
       UnknownClaimError (a ValueError): a pattern matches no catalogue ID (checked before any
         check runs); the message names it.
+      KeyboardInterrupt: passed on, with the claims finished so far as its
+        ``partial_report`` (a :class:`Report` with ``complete=False``).
     """
-    return default_registry.run(patterns, quick=quick, progress=progress)
+    return default_registry.run(patterns, quick=quick, progress=progress, mutants=mutants)

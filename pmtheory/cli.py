@@ -2,10 +2,11 @@
 
 Subcommands:
 
-- ``pmtheory verify [ID ...] [--json FILE] [--markdown FILE] [--quick] [--model PATH ...]``: run the claim
-  checks (every claim when no ID is given; IDs may be globs such as ``'PMR-*'``), print a
-  progress line per claim on stderr and the verdict table on stdout, and write the JSON and
-  markdown reports when asked.
+- ``pmtheory verify [ID ...] [--json FILE] [--markdown FILE] [--quick] [--mutants] [--model PATH ...]``:
+  run the claim checks (every claim when no ID is given; IDs may be globs such as
+  ``'PMR-*'``), print a progress line per claim on stderr and the verdict table on stdout, and
+  write the JSON and markdown reports when asked. ``--mutants`` also reruns each check on its
+  registered mutants (which must come out ``refuted``) and repairs (which must ``hold``).
 - ``pmtheory bench ...``: the solver benchmark; every argument after ``bench`` goes to
   :func:`pmtheory.bench.main` unparsed.
 - ``pmtheory figures [NAME ...] [--out DIR] [--quick] [--list]``: make the registered figures
@@ -13,8 +14,10 @@ Subcommands:
 - ``pmtheory bridge ...``: the causal-LM bridge; arguments go to ``pmtheory.bridge.cli.main``.
 
 Exit status: 0 when no check errored (a refuted claim is a finding, not a failure), 1 when a
-check errored (or a report could not be written), 2 for usage errors (an unknown option, an
-ID that matches no claim).
+check errored, a mutant survived under ``--mutants`` (a check that cannot fail earns
+nothing), or a report could not be written, 2 for usage errors (an unknown option, an ID
+that matches no claim), 130 when interrupted (``verify`` still writes what it finished, marked
+``"complete": false``).
 
 Adding a subcommand: write ``_setup_<name>(parser)``, which
 adds the options and sets ``run`` to a function of the parsed arguments returning the exit
@@ -44,6 +47,7 @@ __all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
 _EXIT_OK = 0
 _EXIT_CHECK_ERROR = 1
 _EXIT_USAGE = 2
+_EXIT_INTERRUPTED = 130
 
 # The table width when stdout is not a terminal (CI logs, files): wide enough for most
 # backings, narrow enough to read; the JSON and markdown reports carry the full text.
@@ -87,10 +91,13 @@ class _ProgressLine:
                 self._line_open = True
             return
         line = f"{prefix} {outcome.verdict} ({outcome.seconds:.2f} s)"
+        if outcome.mutants:
+            killed = sum(variant.killed for variant in outcome.mutants)
+            line += f"; mutants {killed}/{len(outcome.mutants)} killed"
         if not self._in_place:
             self._write(line + "\n")
             return
-        keep = outcome.verdict in (claims.REFUTED, claims.ERROR)
+        keep = outcome.verdict in (claims.REFUTED, claims.ERROR) or not all(v.killed for v in outcome.mutants)
         self._write(f"\r{line}{_CLEAR_TO_END}" + ("\n" if keep else ""))
         self._line_open = not keep
 
@@ -154,11 +161,19 @@ def _run_verify(arguments: argparse.Namespace) -> int:
             os.environ[variable] = getattr(arguments, option)
 
     progress = _ProgressLine(sys.stderr)
+    renderers = {"--json": report_to_json_text, "--markdown": report_to_markdown}
     try:
-        report = claims.run_claims(arguments.ids, quick=arguments.quick, progress=progress)
+        report = claims.run_claims(arguments.ids, quick=arguments.quick, progress=progress, mutants=arguments.mutants)
     except claims.UnknownClaimError as error:
         print(f"pmtheory verify: {error}", file=sys.stderr)
         return _EXIT_USAGE
+    except KeyboardInterrupt as interrupt:
+        progress.finish()
+        partial = getattr(interrupt, "partial_report", None)
+        written = _write_reports(partial, outputs, renderers, quiet=True) if partial is not None else []
+        done = f"; wrote the {len(partial.claims)} finished claims to {', '.join(map(str, written))}" if written else ""
+        print(f"pmtheory verify: interrupted{done}", file=sys.stderr)
+        return _EXIT_INTERRUPTED
     except Exception:  # a check module that fails to import: show why, count it as an error
         progress.finish()
         print("pmtheory verify: loading the claim checks failed:", file=sys.stderr)
@@ -172,16 +187,33 @@ def _run_verify(arguments: argparse.Namespace) -> int:
     sys.stdout.write(report_to_table(report, width=_table_width()))
     sys.stdout.flush()
     status = _EXIT_CHECK_ERROR if report.has_errors else _EXIT_OK
-    renderers = {"--json": report_to_json_text, "--markdown": report_to_markdown}
+    mutation = report.mutation()
+    if mutation is not None:
+        if mutation["survivors"]:
+            print("pmtheory verify: these mutants or repairs were not killed (their checks cannot tell the "
+                  f"statement from a wrong one): {'; '.join(mutation['survivors'])}", file=sys.stderr)
+            status = _EXIT_CHECK_ERROR
+        if mutation["claims_without"]:
+            print(f"pmtheory verify: note: no mutant or repair registered for {', '.join(mutation['claims_without'])}",
+                  file=sys.stderr)
+    if len(_write_reports(report, outputs, renderers)) < len(outputs):
+        status = _EXIT_CHECK_ERROR
+    return status
+
+
+def _write_reports(report: claims.Report, outputs, renderers, *, quiet: bool = False) -> list[Path]:
+    """Write ``report`` to each (option, path); the paths written (a failure is printed)."""
+    written = []
     for option, path in outputs:
         try:
             write_text_atomically(path, renderers[option](report))
         except OSError as error:
             print(f"pmtheory verify: cannot write {option} {path}: {error}", file=sys.stderr)
-            status = _EXIT_CHECK_ERROR
         else:
-            print(f"pmtheory verify: wrote {path}", file=sys.stderr)
-    return status
+            written.append(path)
+            if not quiet:
+                print(f"pmtheory verify: wrote {path}", file=sys.stderr)
+    return written
 
 
 def _setup_verify(parser: argparse.ArgumentParser) -> None:
@@ -197,6 +229,12 @@ def _setup_verify(parser: argparse.ArgumentParser) -> None:
         "--quick",
         action="store_true",
         help="fewer random instances per check (the same kinds of check)",
+    )
+    parser.add_argument(
+        "--mutants",
+        action="store_true",
+        help="also rerun each check on its mutants (nearby false statements, which must come out refuted) "
+             "and repairs (corrected statements of refuted claims, which must hold); a survivor exits 1",
     )
     bridge = parser.add_argument_group("bridge (BRG-*) options; default: tiny OPT and Llama built locally, on cpu")
     bridge.add_argument("--model", metavar="PATH", help="run the BRG checks on this causal LM (directory or hub id)")

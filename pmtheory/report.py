@@ -3,11 +3,12 @@
 Everything here is generated from the report: no verdict, condition or number is written by
 hand. The three forms:
 
-- :func:`report_to_json`: the machine-readable report,
-  ``{"pmtheory_version", "claims": [{"id", "verdict", "condition", "methods", "evidence",
-  "counterexample", "seconds", "backing", "where", "statement"}]}``, strict JSON (no NaN).
-- :func:`report_to_markdown`: a table of every claim, then one section per refuted claim
-  with its counterexample as a JSON block, and one per errored check.
+- :func:`report_to_json`: the machine-readable report (schema 2, see its docstring), strict
+  JSON (no NaN).
+- :func:`report_to_markdown`: a table of every claim, then the proof gaps, readings and
+  conventions recorded beside the verdicts, one section per refuted claim with its
+  counterexample as a JSON block, the mutants and repairs when they were run, and one section
+  per errored check.
 - :func:`report_to_table`: fixed-width columns for a terminal, and a summary line with the
   count of each verdict.
 """
@@ -16,10 +17,13 @@ from __future__ import annotations
 
 import json
 
+from pmtheory.claims import ANSWERED
 from pmtheory.claims import ERROR
 from pmtheory.claims import HOLDS
 from pmtheory.claims import HOLDS_WITH_CONDITION
 from pmtheory.claims import REFUTED
+from pmtheory.claims import REPORT_SCHEMA
+from pmtheory.claims import VACUOUS
 from pmtheory.claims import VERDICTS
 from pmtheory.claims import ClaimOutcome
 from pmtheory.claims import Report
@@ -45,9 +49,23 @@ def _check_report(report) -> None:
 def report_to_json(report: Report) -> dict:
     """The report as JSON data (dicts, lists, strings, numbers; NaN/inf already strings).
 
-    Schema: ``{"pmtheory_version": str, "claims": [{"id": str, "verdict": str, "condition":
-    str | None, "methods": [str], "evidence": dict, "counterexample": dict | None, "seconds":
-    float, "backing": str, "where": str, "statement": str}]}``, claims in run order.
+    Schema 2::
+
+        {"schema": 2, "pmtheory_version": str, "complete": bool,
+         "mutation": {"claims_with_mutants": int, "claims_without": [id], "killed": int,
+                      "total": int, "survivors": ["ID: name"]} | None (mutants not run),
+         "claims": [{"id", "verdict", "condition", "methods", "evidence", "counterexample",
+                     "seconds", "backing", "where", "statement",
+                     "kind": "claim" | "question", "answer": str | None,
+                     "proof_gaps": [{"step", "finding", "witness"}],
+                     "readings": [{"reading", "verdict", "condition"}],
+                     "conventions": [{"convention", "verdict_otherwise", "otherwise"}],
+                     "mutants": [{"name", "statement", "role", "expected", "verdict",
+                                  "killed", "seconds", "detail"}]}]}
+
+    Verdict words: holds, holds-with-condition, refuted, vacuous, answered, error,
+    not-checked. ``condition`` is the condition of holds-with-condition and the reason of
+    vacuous. Claims are in run order; ``complete`` is False for an interrupted run.
     """
     _check_report(report)
     claims = [
@@ -62,10 +80,17 @@ def report_to_json(report: Report) -> dict:
             "backing": outcome.backing,
             "where": outcome.where,
             "statement": outcome.statement,
+            "kind": outcome.kind,
+            "answer": outcome.answer,
+            "proof_gaps": to_jsonable(list(outcome.proof_gaps), f"{outcome.id} proof_gaps"),
+            "readings": to_jsonable(list(outcome.readings), f"{outcome.id} readings"),
+            "conventions": to_jsonable(list(outcome.conventions), f"{outcome.id} conventions"),
+            "mutants": to_jsonable(list(outcome.mutants), f"{outcome.id} mutants"),
         }
         for outcome in report.claims
     ]
-    return {"pmtheory_version": report.pmtheory_version, "claims": claims}
+    return {"schema": REPORT_SCHEMA, "pmtheory_version": report.pmtheory_version, "complete": report.complete,
+            "mutation": report.mutation(), "claims": claims}
 
 
 def report_to_json_text(report: Report) -> str:
@@ -78,22 +103,45 @@ def _summary(report: Report) -> str:
     total_seconds = sum(outcome.seconds for outcome in report.claims)
     noun = "claim" if len(report.claims) == 1 else "claims"
     parts = ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS)
-    return f"{len(report.claims)} {noun} in {total_seconds:.2f} s: {parts}"
+    summary = f"{len(report.claims)} {noun} in {total_seconds:.2f} s: {parts}"
+    mutation = report.mutation()
+    if mutation is not None:
+        summary += (f"; mutants and repairs: {mutation['killed']} of {mutation['total']} killed, "
+                    f"{mutation['claims_with_mutants']} of {len(report.claims)} {noun} with at least one")
+    if not report.complete:
+        summary += "; INCOMPLETE (interrupted)"
+    return summary
+
+
+def _beside(outcome: ClaimOutcome) -> str:
+    """What is recorded beside the verdict, counted in a few words."""
+    parts = []
+    for items, word in ((outcome.proof_gaps, "proof gap"), (outcome.readings, "reading"),
+                        (outcome.conventions, "convention")):
+        if items:
+            parts.append(f"{len(items)} {word}{'s' if len(items) > 1 else ''}")
+    return f" [beside the verdict: {', '.join(parts)}]" if parts else ""
 
 
 def _detail(outcome: ClaimOutcome) -> str:
     """The condition / backing column: what the verdict rests on, in one line."""
     if outcome.verdict == HOLDS_WITH_CONDITION:
-        return f"{outcome.condition} [backing: {outcome.backing}]"
-    if outcome.verdict == HOLDS:
-        return outcome.backing
-    if outcome.verdict == REFUTED:
+        text = f"{outcome.condition} [backing: {outcome.backing}]"
+    elif outcome.verdict == VACUOUS:
+        text = f"vacuous: {outcome.condition} [backing: {outcome.backing}]"
+    elif outcome.verdict == ANSWERED:
+        text = f"{outcome.answer} [backing: {outcome.backing}]"
+    elif outcome.verdict == HOLDS:
+        text = outcome.backing
+    elif outcome.verdict == REFUTED:
         recheck = outcome.counterexample["recheck"]["method"]
         inputs = json.dumps(outcome.counterexample["inputs"], ensure_ascii=False)
-        return f"counterexample {inputs}, confirmed by {recheck}"
-    if outcome.verdict == ERROR:
+        text = f"counterexample {inputs}, confirmed by {recheck}"
+    elif outcome.verdict == ERROR:
         return f"{outcome.evidence.get('exception_type', 'error')}: {outcome.evidence.get('message', '')}"
-    return ""
+    else:
+        return ""
+    return text + _beside(outcome)
 
 
 def _one_line(text: str) -> str:
@@ -105,21 +153,42 @@ def _markdown_cell(text: str) -> str:
 
 
 def report_to_markdown(report: Report) -> str:
-    """The report as markdown: a table (ID, where, verdict, condition / backing, seconds), then
-    a section per refuted claim with its counterexample as a JSON code block, then a section
-    per errored check with its exception."""
+    """The report as markdown: a table (ID, where, kind, verdict, condition / answer / backing,
+    seconds); the proof gaps, readings and conventions beside the verdicts; a section per
+    refuted claim with its counterexample as a JSON code block; the mutants and repairs when
+    they were run; a section per errored check with its exception."""
     _check_report(report)
     lines = [
         "# pmtheory claim verdicts",
         "",
         f"pmtheory {report.pmtheory_version}. {_summary(report)}.",
         "",
-        "| ID | where | verdict | condition / backing | seconds |",
-        "|---|---|---|---|---:|",
+        "| ID | where | kind | verdict | condition / answer / backing | seconds |",
+        "|---|---|---|---|---|---:|",
     ]
     for outcome in report.claims:
-        cells = (outcome.id, outcome.where, outcome.verdict, _detail(outcome), f"{outcome.seconds:.2f}")
+        cells = (outcome.id, outcome.where, outcome.kind, outcome.verdict, _detail(outcome),
+                 f"{outcome.seconds:.2f}")
         lines.append("| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |")
+    annotated = [outcome for outcome in report.claims
+                 if outcome.proof_gaps or outcome.readings or outcome.conventions]
+    if annotated:
+        lines += ["", "## Beside the verdicts: proof gaps, readings, conventions", "",
+                  "Recorded beside the verdict, never folded into it (shared/CLAIMS.md)."]
+        for outcome in annotated:
+            lines += ["", f"### {outcome.id}" + (f" ({outcome.where})" if outcome.where else ""),
+                      "", f"Verdict: {outcome.verdict}.", ""]
+            for gap in outcome.proof_gaps:
+                witness = gap.witness if isinstance(gap.witness, str) else json.dumps(gap.witness, ensure_ascii=False)
+                lines.append(f"- Proof gap at {_one_line(gap.step)}: {_one_line(gap.finding)} Witness: "
+                             f"{_one_line(witness)}")
+            for reading in outcome.readings:
+                condition = f" ({_one_line(reading.condition)})" if reading.condition else ""
+                lines.append(f"- Reading: {_one_line(reading.reading)} → {reading.verdict}{condition}")
+            for convention in outcome.conventions:
+                otherwise = f" under {_one_line(convention.otherwise)}" if convention.otherwise else ""
+                lines.append(f"- Convention: {_one_line(convention.convention)}; the verdict would be "
+                             f"{convention.verdict_otherwise}{otherwise}")
     refuted = [outcome for outcome in report.claims if outcome.verdict == REFUTED]
     if refuted:
         lines += ["", "## Refuted claims"]
@@ -137,6 +206,18 @@ def report_to_markdown(report: Report) -> str:
                 counterexample,
                 "```",
             ]
+    if report.mutants_run:
+        lines += ["", "## Mutants and repairs", "",
+                  "Each check rerun on nearby statements: a mutant (false) must be refuted, a repair (the "
+                  "corrected statement of a refuted claim) must hold.", "",
+                  "| ID | variant | role | expected | verdict | killed |", "|---|---|---|---|---|---|"]
+        for outcome in report.claims:
+            if not outcome.mutants:
+                lines.append(f"| {_markdown_cell(outcome.id)} | (none registered) | | | | no |")
+            for variant in outcome.mutants:
+                cells = (outcome.id, f"{variant.name}: {variant.statement}", variant.role, variant.expected,
+                         variant.verdict, "yes" if variant.killed else "NO")
+                lines.append("| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |")
     errored = [outcome for outcome in report.claims if outcome.verdict == ERROR]
     if errored:
         lines += ["", "## Checks that errored"]

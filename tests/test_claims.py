@@ -19,27 +19,38 @@ import sympy as sp
 
 from pmtheory import claims
 from pmtheory.claims import (
+    ANSWERED,
     CATALOGUE,
     CLAIM_IDS,
     ERROR,
     HOLDS,
     HOLDS_WITH_CONDITION,
+    KINDS,
     METHOD_WORDS,
     NOT_CHECKED,
     PAPERS,
+    QUESTION,
     REFUTED,
+    VACUOUS,
     VERDICTS,
     CheckResult,
     ClaimInfo,
+    Convention,
+    ProofGap,
+    Reading,
     Registry,
     Report,
     UnknownClaimError,
+    answered,
     claim_info,
     holds,
     holds_with_condition,
+    mutant,
     refuted,
+    repair,
     select_claim_ids,
     to_jsonable,
+    vacuous,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -69,21 +80,21 @@ def claims_md_path() -> Path:
     return SNAPSHOT
 
 
-def claims_md_rows() -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """(id, where, statement, methods) of every catalogue row of CLAIMS.md, in file order."""
+def claims_md_rows() -> list[tuple[str, str, str, tuple[str, ...], str]]:
+    """(id, where, statement, methods, kind) of every catalogue row of CLAIMS.md, in file order."""
     path = claims_md_path()
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not re.match(r"^\| [A-Z]{3}-\S+ \|", line):
             continue
         cells = [cell.strip() for cell in line.strip()[2:-2].split(" | ")]  # "|Y|" has no spaces around its bars
-        claim_id, method_cell = cells[0], cells[-1]
+        claim_id, method_cell, kind = cells[0], cells[-2], cells[-1]
         if claim_id.startswith("BRG-"):
-            where, statement = "", " | ".join(cells[1:-1])
+            where, statement = "", " | ".join(cells[1:-2])
         else:
-            where, statement = cells[1], " | ".join(cells[2:-1])
+            where, statement = cells[1], " | ".join(cells[2:-2])
         methods = tuple(re.sub(r"\(.*?\)", "", word).strip() for word in method_cell.split(","))
-        rows.append((claim_id, where, statement, methods))
+        rows.append((claim_id, where, statement, methods, kind))
     return rows
 
 
@@ -109,9 +120,9 @@ class TestCatalogue:
 
     def test_rows_equal_claims_md(self):
         by_id = {info.id: info for info in CATALOGUE}
-        for claim_id, where, statement, methods in claims_md_rows():
+        for claim_id, where, statement, methods, kind in claims_md_rows():
             info = by_id[claim_id]
-            assert (info.where, info.statement, info.methods) == (where, statement, methods), (
+            assert (info.where, info.statement, info.methods, info.kind) == (where, statement, methods, kind), (
                 f"{claim_id} differs from CLAIMS.md; regenerate its CATALOGUE entry"
             )
 
@@ -122,6 +133,14 @@ class TestCatalogue:
             assert (info.where == "") == (info.paper == "BRG"), info.id
             assert info.statement and info.methods
             assert set(info.methods) <= set(METHOD_WORDS), info.id
+            assert info.kind in KINDS, info.id
+
+    def test_kinds(self):
+        # CLAIMS.md: four rows are questions the papers raise without asserting an answer.
+        assert {info.id for info in CATALOGUE if info.kind == QUESTION} == {
+            "IIA-SEC7", "MOD-D2", "MOD-PAR", "MOD-TOK"}
+        with pytest.raises(ValueError, match="kind of X-1 must be one of claim, question"):
+            ClaimInfo("X-1", "X", "", "s", ("exact",), kind="conjecture")
 
     def test_claim_info(self):
         assert claim_info("PMR-P3.1").where == "Prop 3.1"

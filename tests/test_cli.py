@@ -22,8 +22,11 @@ from pmtheory.report import report_to_json, report_to_markdown, report_to_table
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The keys every claim of the JSON report has, and those it may add.
-REQUIRED_CLAIM_KEYS = {"id", "verdict", "condition", "methods", "evidence", "counterexample", "seconds"}
-OPTIONAL_CLAIM_KEYS = {"backing", "where", "statement"}
+# Schema 2 keeps every key of schema 1 and adds kind, answer, proof_gaps, readings,
+# conventions and mutants.
+REQUIRED_CLAIM_KEYS = {"id", "verdict", "condition", "methods", "evidence", "counterexample", "seconds", "backing",
+                       "where", "statement", "kind", "answer", "proof_gaps", "readings", "conventions", "mutants"}
+OPTIONAL_CLAIM_KEYS = set()
 
 COUNTEREXAMPLE = {
     "inputs": {"p_ref": [0.5, 0.5], "beta": 0.1, "f": "x*log(x)"},
@@ -71,7 +74,7 @@ class TestVerifyExitStatus:
         status, out, err = run(["verify", "PMR-P3.1", "PMR-T1"], capsys)
         assert status == 0
         assert "PMR-P3.1" in out and "holds-with-condition" in out
-        assert "2 claims" in out and "1 holds, 1 holds-with-condition, 0 refuted, 0 error, 0 not-checked" in out
+        assert "2 claims" in out and "1 holds, 1 holds-with-condition, 0 refuted, 0 vacuous, 0 answered, 0 error, 0 not-checked" in out
 
     def test_zero_with_a_refuted_claim(self, fake_checks, capsys):
         status, out, _ = run(["verify", "PMR-A3", "PMR-E3.7"], capsys)
@@ -127,7 +130,8 @@ class TestVerifyOptions:
         status, _, _ = run(argv, capsys)
         assert status == 1
         data = json.loads(path.read_text(encoding="utf-8"))
-        assert set(data) == {"pmtheory_version", "claims"}
+        assert set(data) == {"schema", "pmtheory_version", "complete", "mutation", "claims"}
+        assert data["schema"] == 2 and data["complete"] is True and data["mutation"] is None
         assert data["pmtheory_version"] == claims.pmtheory_version()
         for claim in data["claims"]:
             assert REQUIRED_CLAIM_KEYS <= set(claim) <= REQUIRED_CLAIM_KEYS | OPTIONAL_CLAIM_KEYS
@@ -146,8 +150,8 @@ class TestVerifyOptions:
         status, _, _ = run(["verify", "PMR-P3.1", "PMR-A3", "PMR-T1", "--markdown", str(path)], capsys)
         assert status == 0
         text = path.read_text(encoding="utf-8")
-        assert "| ID | where | verdict | condition / backing | seconds |" in text
-        assert "| PMR-A3 | App A.3, Fig 9 | refuted |" in text
+        assert "| ID | where | kind | verdict | condition / answer / backing | seconds |" in text
+        assert "| PMR-A3 | App A.3, Fig 9 | claim | refuted |" in text
         assert "C2 \\| x depends on x only" in text  # a bar inside a cell is escaped
         assert "### PMR-A3 (App A.3, Fig 9)" in text and "```json" in text
         block = text.split("```json\n", 1)[1].split("\n```", 1)[0]
@@ -262,7 +266,8 @@ class TestReportRenderers:
         lines = text.splitlines()
         assert max(len(line) for line in lines[:-1]) <= 80
         assert lines[-1].startswith("5 claims in ")
-        assert lines[-1].endswith("1 holds, 1 holds-with-condition, 1 refuted, 1 error, 1 not-checked")
+        assert lines[-1].endswith("1 holds, 1 holds-with-condition, 1 refuted, 0 vacuous, 0 answered, 1 error, "
+                                  "1 not-checked")
         with pytest.raises(ValueError, match="width"):
             report_to_table(report, width=10)
 
@@ -271,7 +276,7 @@ class TestReportRenderers:
         rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| ID")]
         assert len(rows) == 5
         assert "## Checks that errored" in text and "solver diverged" in text
-        assert "| BRG-SEQ |  | not-checked |" in text
+        assert "| BRG-SEQ |  | claim | not-checked |" in text
 
     def test_rejects_other_objects(self):
         for render in (report_to_json, report_to_markdown, report_to_table):

@@ -12,7 +12,9 @@ from pmtheory.claims import CLAIM_IDS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAPERS = {"pmr.md": "PMR-", "mod.md": "MOD-", "iia.md": "IIA-", "brg.md": "BRG-"}
-_ROW = re.compile(r"^\| (?P<id>[A-Z]+-[^ |]+) \| [^|]* \| (?P<verdict>[a-z-]+) \|", re.MULTILINE)
+# A row of the verdict table: | ID | where | kind | verdict | ... (the mutants table's third
+# column is a role, mutant or repair, so its rows do not match).
+_ROW = re.compile(r"^\| (?P<id>[A-Z]+-[^ |]+) \| [^|]* \| (?:claim|question) \| (?P<verdict>[a-z-]+) \|", re.MULTILINE)
 
 
 def _verdicts(path: Path) -> dict[str, str]:
