@@ -42,7 +42,9 @@ __all__ = [
     "hard_choice_probabilities",
     "iia_test",
     "logit_choice_probabilities",
+    "noisy_choice_probability_by_quadrature",
     "sample_gumbel_choices",
+    "sample_noisy_choices",
     "sample_hard_choices",
     "soft_choice_probabilities",
 ]
@@ -182,6 +184,92 @@ def gumbel_choice_probability_by_quadrature(base_rewards, choice_set, position: 
         # The integrand is a Gumbel density times a CDF product: negligible beyond ±60 of the rewards.
         low, high = min(values) - 60, max(values) + 60
         return float(mpmath.quad(integrand, [low, target - 5, target, target + 5, high]))
+
+
+_NOISES = ("gumbel", "normal")
+
+
+def _check_noise(noise: str, scale) -> float:
+    if noise not in _NOISES:
+        raise ValueError(f"noise must be one of {', '.join(_NOISES)}, got {noise!r}")
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not float(scale) > 0:
+        raise ValueError(f"scale must be a real number > 0, got {scale!r}")
+    return float(scale)
+
+
+def noisy_choice_probability_by_quadrature(base_rewards, choice_set, position: int, *, noise: str = "gumbel",
+                                           scale: float = 1.0, dps: int = 30) -> float:
+    """P(y wins) for the hard choice argmax r̄(x) + s·W(x), W(x) i.i.d. standard ``noise``.
+
+    The integral of eq (2) over one type per perturbation draw, by mpmath quadrature, with
+    the noise's own density g and CDF G (never through a softmax):
+
+    .. math:: P(y) = ∫ \\tfrac1s g\\big(\\tfrac{z − \\bar r(y)}{s}\\big)
+              Π_{y' ≠ y} G\\big(\\tfrac{z − \\bar r(y')}{s}\\big) dz
+
+    ``noise="gumbel", scale=1`` is the construction of §3.4; ``"normal"`` (the probit model)
+    and other scales are the nearby statements a claim check is mutated to.
+
+    Source: seed 002, §3.4-3.5 (eq 2 with Gumbel perturbations).
+
+    Args:
+      base_rewards: (K,) the base reward r̄.
+      choice_set: (n,) distinct message indices.
+      position: which member of ``choice_set`` (0-based).
+      noise: ``"gumbel"`` or ``"normal"``.
+      scale: s > 0.
+      dps: mpmath working precision in decimal digits.
+
+    Returns:
+      The probability, as a float.
+    """
+    import mpmath
+
+    scale = _check_noise(noise, scale)
+    rewards, indices = _check_base_rewards(base_rewards, choice_set)
+    if not 0 <= int(position) < indices.size:
+        raise ValueError(f"position must be in [0, {indices.size - 1}], got {position}")
+    with mpmath.workdps(dps):
+        s = mpmath.mpf(scale)
+        values = [mpmath.mpf(float(v)) for v in rewards[indices]]
+        target = values[int(position)]
+        others = [v for i, v in enumerate(values) if i != int(position)]
+        if noise == "gumbel":
+            def density(t):
+                return mpmath.exp(-t - mpmath.exp(-t))
+
+            def log_cdf(t):
+                return -mpmath.exp(-t)
+        else:
+            def density(t):
+                return mpmath.npdf(t)
+
+            def log_cdf(t):
+                return mpmath.log(mpmath.ncdf(t))
+
+        def integrand(z):
+            return density((z - target) / s) / s * mpmath.exp(mpmath.fsum(log_cdf((z - v) / s) for v in others))
+
+        # Both densities are negligible beyond 60 scales of the rewards' range.
+        low, high = min(values) - 60 * s, max(values) + 60 * s
+        return float(mpmath.quad(integrand, [low, target - 5 * s, target, target + 5 * s, high]))
+
+
+def sample_noisy_choices(base_rewards, choice_set, num_samples: int, seed: int, *, noise: str = "gumbel",
+                         scale: float = 1.0) -> np.ndarray:
+    """Monte Carlo of argmax r̄(x) + s·W(x), W(x) i.i.d. standard ``noise`` (§3.4; see
+    :func:`noisy_choice_probability_by_quadrature`).
+
+    Returns:
+      (n,) integer counts of how often each member of ``choice_set`` was chosen.
+    """
+    scale = _check_noise(noise, scale)
+    rewards, indices = _check_base_rewards(base_rewards, choice_set)
+    rng = np.random.default_rng(seed)
+    shape = (int(num_samples), indices.size)
+    draws = rng.gumbel(size=shape) if noise == "gumbel" else rng.standard_normal(shape)
+    winners = np.argmax(rewards[indices] + scale * draws, axis=1)
+    return np.bincount(winners, minlength=indices.size)
 
 
 def sample_gumbel_choices(base_rewards, choice_set, num_samples: int, seed: int) -> np.ndarray:

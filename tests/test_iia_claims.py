@@ -9,17 +9,18 @@ import pytest
 from scipy.special import log_softmax
 
 import pmtheory.iia_claims as checks
+import pmtheory.iia_failure_claims as failure_checks
 from pmtheory import iia
 from pmtheory.claims import CLAIM_IDS, ERROR, HOLDS, HOLDS_WITH_CONDITION, REFUTED, default_registry
 
 IIA_IDS = [claim_id for claim_id in CLAIM_IDS if claim_id.startswith("IIA-")]
 
 EXPECTED = {
-    "IIA-E3": HOLDS, "IIA-S3.5": HOLDS, "IIA-E5": HOLDS_WITH_CONDITION, "IIA-PET": HOLDS, "IIA-E9": HOLDS,
+    "IIA-E3": HOLDS, "IIA-S3.5": HOLDS, "IIA-E5": HOLDS, "IIA-PET": HOLDS, "IIA-E9": HOLDS,
     "IIA-L13": HOLDS, "IIA-E12": HOLDS, "IIA-E13": HOLDS, "IIA-L8": REFUTED, "IIA-L9": REFUTED, "IIA-L11": HOLDS,
     "IIA-L12": HOLDS, "IIA-P4": HOLDS_WITH_CONDITION, "IIA-P5": HOLDS_WITH_CONDITION, "IIA-FIG2": REFUTED,
-    "IIA-E16": HOLDS, "IIA-L14": HOLDS_WITH_CONDITION, "IIA-P6": HOLDS_WITH_CONDITION, "IIA-FIG3": HOLDS,
-    "IIA-P7": HOLDS_WITH_CONDITION, "IIA-SEC6": HOLDS, "IIA-SEC7": REFUTED,
+    "IIA-E16": HOLDS, "IIA-L14": HOLDS, "IIA-P6": HOLDS_WITH_CONDITION, "IIA-L16": REFUTED, "IIA-FIG3": HOLDS,
+    "IIA-P7": HOLDS_WITH_CONDITION, "IIA-SEC6": HOLDS, "IIA-S6IIA": REFUTED, "IIA-SEC7": "answered",
 }
 
 
@@ -70,8 +71,9 @@ class TestPinnedVerdicts:
     def test_sec7_conversion_keeps_the_failure_region(self, quick_report):
         outcome = quick_report["IIA-SEC7"]
         assert outcome.evidence["boundary_mismatches_vs_F"] == 0
-        assert outcome.counterexample["recheck"]["computed"] == str(Fraction(
-            outcome.counterexample["recheck"]["computed"]))
+        assert outcome.answer.startswith("No:") and "F(P_ref(M1))" in outcome.answer
+        ratios = outcome.evidence["exact_population_ratio_e^{ψ2−ψ1}"]
+        assert Fraction(ratios["|Y|=4"]) > 1 and Fraction(ratios["|Y|=3"]) == 1
 
 
 def _categories_not_messages(monkeypatch):
@@ -103,13 +105,14 @@ class TestChecksCanFail:
                             lambda probs, rewards, s: real(np.eye(len(probs))[0], rewards, s))
         assert checks.check_soft_is_hard_with_gumbel(quick=True).verdict == REFUTED
 
-    def test_e5_holds_outright_once_eq5_is_repaired(self, monkeypatch):
+    def test_e5_needs_no_convention_once_eq5_is_defined_everywhere(self, monkeypatch):
         def repaired(categories, type_probs, choice_set):
             rewards = [[int(c == z) for c in categories] for z in (1, 2)]
             return checks.exact_hard_choice_probabilities(type_probs, rewards, choice_set)
 
         monkeypatch.setattr(checks, "exact_dichotomy_eq5_probabilities", repaired)
-        assert checks.check_dichotomy_eq5(quick=True).verdict == HOLDS
+        result = checks.check_dichotomy_eq5(quick=True)
+        assert result.verdict == HOLDS and not result.conventions
 
     def test_pet_refutes_choices_that_ignore_ties(self, monkeypatch):
         def first_winner(type_probs, rewards, choice_set):
@@ -132,18 +135,13 @@ class TestChecksCanFail:
         result = checks.check_pet_example(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
-    def test_e9_refutes_eq9_without_the_reference(self, monkeypatch):
-        monkeypatch.setattr(iia, "policy_loss_minimizer",
-                            lambda rewards, log_ref, num_data, beta: log_softmax(rewards * num_data / beta))
-        result = checks.check_policy_loss_minimizer(quick=True)
+    def test_e9_refutes_eq9_without_the_reference(self):
+        # The registered mutant "no reference" (eq 9 without P_ref), called directly.
+        result = checks.check_policy_loss_minimizer(quick=True, reference_power=0.0)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
-    def test_l13_refutes_a_policy_step_without_the_data_size(self, monkeypatch):
-        real = iia.policy_loss_minimizer
-        monkeypatch.setattr(iia, "policy_loss_minimizer",
-                            lambda rewards, log_ref, num_data, beta: real(rewards, log_ref, num_data=1, beta=beta))
-        result = checks.check_dpo_equals_rlpo(quick=True)
-        assert result.verdict == REFUTED
+    # IIA-L13's policy step without |D| is the registered mutant "policy step e^{r/β}"
+    # (tests/test_iia_theory_mutants.py).
 
     @pytest.mark.parametrize("claim_id", ["IIA-E12", "IIA-E13"])
     def test_e12_e13_error_on_an_inverted_closed_form_alone(self, monkeypatch, claim_id):
@@ -186,11 +184,12 @@ class TestChecksCanFail:
         monkeypatch.setattr(checks, "sample_dichotomy_data", lambda seed, **k: real(seed, **{**k, "p_ref_m1": 0.5}))
         assert default_registry.run(["IIA-L11"], quick=True).claims[0].verdict == ERROR
 
-    def test_l12_refutes_a_threshold_set_too_high(self, monkeypatch):
+    def test_l12_errors_when_only_the_library_threshold_is_wrong(self, monkeypatch):
+        # A wrong F in the library alone puts η above the true limit: no Chernoff certificate, an
+        # inconsistency, not a refutation (the statement "threshold F + 1/10" is a registered mutant).
         real = iia.exact_failure_threshold
         monkeypatch.setattr(iia, "exact_failure_threshold", lambda n, zeta: real(n, zeta) + Fraction(1, 10))
-        result = checks.check_lemma12(quick=True)
-        assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
+        assert default_registry.run(["IIA-L12"], quick=True).claims[0].verdict == ERROR
 
     @pytest.mark.parametrize("check", ["check_rlpo_failure", "check_dpo_failure"])
     def test_p4_p5_hold_outright_if_no_minimizer_meant_infinite_reward(self, monkeypatch, check):
@@ -203,7 +202,7 @@ class TestChecksCanFail:
                                          np.where(missing, 0.0, sim.p_m1_rlpo), np.where(missing, 0.0, sim.p_m1_dpo))
 
         monkeypatch.setattr(iia, "simulate_rlpo_dpo", infinite_convention)
-        assert getattr(checks, check)(quick=True).verdict == HOLDS
+        assert getattr(failure_checks, check)(quick=True).verdict == HOLDS
 
     def test_p4_does_not_refute_on_an_unconfirmed_simulation(self, monkeypatch):
         real = iia.simulate_rlpo_dpo
@@ -217,8 +216,8 @@ class TestChecksCanFail:
         assert default_registry.run(["IIA-P4"], quick=True).claims[0].verdict == ERROR
 
     def test_fig2_holds_below_the_threshold_for_three_messages(self, monkeypatch):
-        monkeypatch.setattr(checks, "P_STAR", Fraction(11, 20))
-        assert checks.check_fig2(quick=True).verdict == HOLDS
+        monkeypatch.setattr(failure_checks, "P_STAR", Fraction(11, 20))
+        assert failure_checks.check_fig2(quick=True).verdict == HOLDS
 
     def test_e16_errors_on_a_wrong_population_limit_alone(self, monkeypatch):
         monkeypatch.setattr(iia, "population_il_p_m1", lambda *a, m1_size, m2_size: 10 / (10 + np.asarray(m2_size)))
@@ -226,16 +225,18 @@ class TestChecksCanFail:
 
     def test_e16_refutes_il_that_counts_categories_not_messages(self, monkeypatch):
         _categories_not_messages(monkeypatch)
-        result = checks.check_eq16(quick=True)
+        result = failure_checks.check_eq16(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
-    def test_l14_holds_outright_if_the_il_slope_were_negative(self, monkeypatch):
+    def test_l14_records_no_application_gap_if_the_il_slope_were_negative(self, monkeypatch):
+        assert len(failure_checks.check_lemma14(quick=True).proof_gaps) == 2
         monkeypatch.setattr(iia, "_il_slope", lambda t, *a: -np.ones_like(t))
-        assert checks.check_lemma14(quick=True).verdict == HOLDS
+        result = failure_checks.check_lemma14(quick=True)
+        assert result.verdict == HOLDS and len(result.proof_gaps) == 1
 
     def test_p6_and_fig3_refute_il_that_counts_categories_not_messages(self, monkeypatch):
         _categories_not_messages(monkeypatch)
-        for check in (checks.check_il_failure, checks.check_fig3):
+        for check in (failure_checks.check_il_failure, failure_checks.check_fig3):
             result = check(quick=True)
             assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
@@ -254,10 +255,12 @@ class TestChecksCanFail:
         real = iia.simulate_query_format_study
         monkeypatch.setattr(iia, "simulate_query_format_study",
                             lambda *, informative_per_query, **k: real(informative_per_query=1, **k))
-        result = checks.check_query_formats(quick=True)
+        result = failure_checks.check_query_formats(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
-    def test_sec7_holds_when_the_base_model_is_balanced(self, monkeypatch):
+    def test_sec7_answers_yes_when_the_base_model_is_balanced(self, monkeypatch):
         # F(1/2) = 1/2 < 3/5 for every |Y|: the conversion (and the k-way fit) recover M1.
-        monkeypatch.setattr(checks, "ZETA", Fraction(1, 2))
-        assert checks.check_pairwise_conversion(quick=True).verdict == HOLDS
+        monkeypatch.setattr(failure_checks, "ZETA", Fraction(1, 2))
+        result = failure_checks.check_pairwise_conversion(quick=True)
+        assert result.verdict == "answered" and result.answer.startswith("At the §5.3 setup it does")
+        assert failure_checks.check_pairwise_conversion(quick=True, asserted_recovers=True).verdict == HOLDS
