@@ -1,7 +1,9 @@
 """Checks of seed 001's claims on preferences, algorithmic bias, collapse and metrics.
 
-Claims: PMR-P3.7, PMR-E5.2, PMR-FIG2, PMR-E5.3, PMR-COL, PMR-A3, PMR-PA2, PMR-A1, PMR-MET
-(``shared/CLAIMS.md``). Each check computes its verdict from the library's exact solvers
+Claims: PMR-P3.7, PMR-E5.2, PMR-FIG2, PMR-E5.3, PMR-COL, PMR-F5.1, PMR-A3, PMR-PA2, PMR-A1,
+PMR-MET (``shared/CLAIMS.md``). Each check reads the statement it tests through keyword
+arguments whose defaults are the paper's, and registers mutants (nearby false statements it
+must refute) or, for a refuted claim, repairs (the corrected statement, which must hold). Each check computes its verdict from the library's exact solvers
 (:mod:`pmtheory.solvers` through :mod:`pmtheory.rlhf`), compares the paper's formula with them
 on hypothesis-drawn instances that reach the corners, and re-checks every refutation and
 every written-out condition by an independent method: exact rational arithmetic
@@ -10,7 +12,7 @@ cvxpy/Clarabel (:mod:`pmtheory.cvx`). ``quick`` shrinks the number of instances 
 points, never the kind of check.
 
 Source: shared/seeds/001_c8a06c444314e79a.txt (Xiao et al. 2024), Prop 3.7, §5.1-§5.2,
-eq (5.1)-(5.3), Fig 2, App A.1-A.3 (Fig 9, Prop A.2), §6.1.
+eq (5.1)-(5.3) and the text after (5.3), footnote 10, Fig 2, App A.1-A.3 (Fig 9, Prop A.2), §6.1.
 """
 
 from __future__ import annotations
@@ -27,7 +29,17 @@ from hypothesis import strategies as st
 from scipy.special import expit, log_softmax, logit
 
 from pmtheory import metrics, preferences, rlhf
-from pmtheory.claims import holds, holds_with_condition, refuted, register
+from pmtheory.claims import (
+    Convention,
+    ProofGap,
+    Reading,
+    holds,
+    holds_with_condition,
+    mutant,
+    refuted,
+    register,
+    repair,
+)
 from pmtheory.divergences import f_divergence_from_log, get_divergence
 from pmtheory.highprec import high_precision_optimal_policy
 from pmtheory.solvers import optimal_policy
@@ -100,46 +112,56 @@ def _symbolic_binary_kl():
     return identity, solutions, (q1, q2, beta)
 
 
-def eq52_predicted_log_odds(rewards, log_reference, beta, pair) -> float:
+def eq52_predicted_log_odds(rewards, log_reference, beta, pair, reference_weight: float = 1.0) -> float:
     """Eq (5.2) in log-odds: logit p_ref(y_i) + logit p_reward(y_i), p_reward tempered (§5.1).
 
     The renormalized product p_ref·p_reward/Σ is σ(logit p_ref + logit p_reward); in log-odds it
     stays exact for references far below float range (this is what PMR-E5.2 tests).
+    ``reference_weight`` multiplies logit p_ref: 1 is the paper's (5.2), 0 drops p_ref (a mutant).
     """
     i, j = pair
-    return float(log_reference[i] - log_reference[j] + (rewards[i] - rewards[j]) / beta)
+    return float(reference_weight * (log_reference[i] - log_reference[j]) + (rewards[i] - rewards[j]) / beta)
 
 
-@register("PMR-E5.2")
-def check_kl_binary_preference(*, quick: bool):
+# The readings of "p_reward" in the second clause of PMR-E5.2 (see check_kl_binary_preference).
+_E52_BTL_READING = (
+    "the 'iff' clause compares p_rlhf with the reward model's own preference σ(r1 − r2) (eq 2.1): §5.1's sentence "
+    "'p_rlhf is identical to the preferences of the reward model when β = 1 and π_ref is uniform' names β = 1, which "
+    "only matters for this target, and Figs 2 and 9 plot against it; the first clause keeps §5.1's tempered p_reward")
+_E52_TEMPERED_READING = (
+    "p_reward is §5.1's tempered e^{r1/β}/(e^{r1/β} + e^{r2/β}) in both clauses")
+
+
+@register("PMR-E5.2", mutants=[
+    mutant("p_ref dropped from (5.2)", "The KL-RLHF binary preference is p_reward alone (the renormalized product "
+           "without p_ref).", reference_weight=0.0),
+    mutant("match at β = 2", "p_rlhf equals the reward model's preference iff β = 2 and p_ref = 1/2.",
+           matching_beta="2"),
+    mutant("match at p_ref = 1/3", "p_rlhf equals the reward model's preference iff β = 1 and p_ref = 1/3.",
+           matching_p_ref="1/3"),
+])
+def check_kl_binary_preference(*, quick: bool, reference_weight: float = 1.0, matching_beta: str = "1",
+                               matching_p_ref: str = "1/2"):
     """Seed 001, eq (5.2): p_rlhf = p_ref·p_reward renormalized; = p_reward iff β = 1, p_ref = 1/2.
 
-    Methods. (1) Symbolic: logit p_rlhf of the optimum (5.1) minus logit of the renormalized
-    product is 0 identically; the log-odds gap to each target is affine in d = r₁ − r₂ and
-    sympy solves "zero for every d" for (β, p_ref), with both readings of p_reward: §5.1's
+    Statement parameters (defaults are the paper's): ``reference_weight`` the power of p_ref in
+    the renormalized product (1 in (5.2)); ``matching_beta`` and ``matching_p_ref`` (exact
+    rationals as strings) the (β, p_ref) at which the claim says p_rlhf equals p_reward.
+
+    Methods. (1) Property: on instances with K ≤ 6, references down to e^-750, |r| ≤ 1e4 and
+    β ∈ [1e-3, 1e3], the exact optimum's preference on a random pair equals the stated
+    renormalized product (log-odds), and on a few it is re-checked with an mpmath solve.
+    (2) Symbolic: logit p_rlhf of the optimum (5.1) minus logit of the renormalized product
+    is 0 identically; the log-odds gap to each target is affine in d = r₁ − r₂ and sympy
+    solves "zero for every d" for (β, p_ref), with both readings of p_reward: §5.1's
     tempered σ(d/β) and the reward model's BTL σ(d) (eq 2.1); cross-checked with
-    ``proofs.preferences.kl_rlhf_matching_conditions``. (2) Property: on instances with
-    K ≤ 6, references down to e^-750, |r| ≤ 1e4 and β ∈ [1e-3, 1e3], the exact optimum's
-    preference on a random pair equals the renormalized product (log-odds), and on a few
-    it is re-checked with an mpmath solve. (3) Exact grid: the (β, p_ref) at which the exact
-    preference matches each target on a d-grid, compared with the symbolic sets.
+    ``proofs.preferences.kl_rlhf_matching_conditions``. (3) Exact grid: the (β, p_ref) at
+    which the exact preference matches each target on a d-grid, against the symbolic sets.
+
+    Verdict: the headline uses the BTL reading of the 'iff' clause (the text after (5.2)
+    names β = 1, which only matters for that target); the tempered reading is reported as a
+    :class:`Reading` (there β = 1 is not necessary: p_ref = 1/2 matches for every β).
     """
-    identity, solutions, (q1, q2, beta_sym) = _symbolic_binary_kl()
-    if identity != 0:
-        raise RuntimeError(f"the symbolic identity log-odds(5.1) = log-odds(5.2) failed: {identity}")
-    half = sp.Rational(1, 2)
-    # The claim's matching set: β = 1 and p_ref = 1/2. Each reading's set comes from sympy;
-    # a reading whose solution leaves β free matches for every β.
-    claim_set = {q1: half, q2: half, beta_sym: 1}
-    if any(len(solutions[t]) != 1 for t in solutions):
-        raise RuntimeError(f"expected one solution family per reading, got {solutions}")
-    reading_holds = {t: solutions[t][0] == claim_set for t in solutions}
-    p_ref_half = {t: solutions[t][0].get(q1) == half for t in solutions}
-    beta_free = {t: beta_sym not in solutions[t][0] for t in solutions}
-    from proofs.preferences import kl_rlhf_matching_conditions
-
-    proofs_agree = all(kl_rlhf_matching_conditions(t).verified for t in ("btl", "tempered"))
-
     worst = {"max_log_odds_gap": 0.0, "max_abs_diff_vs_mpmath": 0.0}
     mp_count = [0]
 
@@ -147,7 +169,7 @@ def check_kl_binary_preference(*, quick: bool):
         rewards, log_q, b, pair = example
         exact = rlhf.f_rlhf_pair_log_odds(rewards, log_q, divergence="reverse_kl", beta=b, pair=pair)
         i, j = pair
-        product = eq52_predicted_log_odds(rewards, log_q, b, pair)
+        product = eq52_predicted_log_odds(rewards, log_q, b, pair, reference_weight)
         gap = abs(float(exact) - product)
         worst["max_log_odds_gap"] = max(worst["max_log_odds_gap"], gap / (1 + abs(product)))
         assert _close(exact, product), f"exact log-odds {float(exact)} vs renormalized product {product}"
@@ -164,14 +186,30 @@ def check_kl_binary_preference(*, quick: bool):
         exact = float(expit(rlhf.f_rlhf_pair_log_odds(rewards, log_q, beta=b, pair=pair)))
         policy = _mp_policy(rewards, log_q, "reverse_kl", b)
         i, j = pair
-        product = float(expit(eq52_predicted_log_odds(rewards, log_q, b, pair)))
+        product = float(expit(eq52_predicted_log_odds(rewards, log_q, b, pair, reference_weight)))
         return refuted({
-            "inputs": {"rewards": rewards.tolist(), "log_reference": log_q.tolist(), "beta": b, "pair": list(pair)},
+            "inputs": {"rewards": rewards.tolist(), "log_reference": log_q.tolist(), "beta": b, "pair": list(pair),
+                       "reference_weight": reference_weight},
             "predicted": product, "computed": exact,
             "recheck": {"method": "mpmath bisection at 50 digits (pmtheory.highprec)",
                         "computed": float(policy[i] / (policy[i] + policy[j])),
                         "agrees": bool(abs(policy[i] / (policy[i] + policy[j]) - product) > 1e-9)},
         }, {"message": outcome.message, **worst})
+
+    identity, solutions, (q1, q2, beta_sym) = _symbolic_binary_kl()
+    if identity != 0:
+        raise RuntimeError(f"the symbolic identity log-odds(5.1) = log-odds(5.2) failed: {identity}")
+    half = sp.Rational(1, 2)
+    stated_beta, stated_p = sp.Rational(matching_beta), sp.Rational(matching_p_ref)
+    claim_set = {q1: stated_p, q2: 1 - stated_p, beta_sym: stated_beta}
+    if any(len(solutions[t]) != 1 for t in solutions):
+        raise RuntimeError(f"expected one solution family per reading, got {solutions}")
+    reading_holds = {t: solutions[t][0] == claim_set for t in solutions}
+    p_ref_half = {t: solutions[t][0].get(q1) == half for t in solutions}
+    beta_free = {t: beta_sym not in solutions[t][0] for t in solutions}
+    from proofs.preferences import kl_rlhf_matching_conditions
+
+    proofs_agree = all(kl_rlhf_matching_conditions(t).verified for t in ("btl", "tempered"))
 
     # (3) Where does the exact binary preference match each target, on a grid?
     grid_betas = (0.1, 0.5, 1.0, 2.0, 10.0)
@@ -185,15 +223,37 @@ def check_kl_binary_preference(*, quick: bool):
                 matched[target].append([b, p])
     expected_grid = {t: [[b, 0.5] for b in grid_betas if beta_free[t] or float(solutions[t][0][beta_sym]) == b]
                      for t in solutions}
-    if not all(p_ref_half.values()) or matched != expected_grid:
+    if not all(p_ref_half.values()) or matched != expected_grid or not proofs_agree:
         raise RuntimeError(f"the exact grid {matched} disagrees with the symbolic matching sets {solutions}")
-    # The tempered reading's witness that β = 1 is not necessary: β = 2, p_ref = 1/2, r = (1, 0).
-    witness_exact = float(rlhf.f_rlhf_pair_preference(1.0, 0.0, beta=2.0))
-    witness_sym = sp.simplify(sp.exp(sp.Rational(1, 2)) / (sp.exp(sp.Rational(1, 2)) + 1)
-                              - 1 / (1 + sp.exp(-sp.Rational(1, 2))))
+
+    def witness(target):
+        """A reward gap d at which p_rlhf ≠ the reading's target at the stated (β, p_ref), which the
+        statement says matches for every reward (the stated point lies outside the true matching set)."""
+        sol = solutions[target][0]
+        true_beta = stated_beta if beta_free[target] else sol[beta_sym]
+        if (sol[q1], true_beta) == (stated_p, stated_beta):
+            return None
+        b, p = stated_beta, stated_p
+        for dd in (1, 2, -1):
+            exact_value = float(rlhf.f_rlhf_pair_preference(float(dd), float(sp.log(p / (1 - p))), beta=float(b)))
+            target_value = float(expit(dd / (float(b) if target == "tempered" else 1.0)))
+            scale = b if target == "tempered" else 1
+            gap_sym = sp.simplify(1 / (1 + (1 - p) / p * sp.exp(-sp.Integer(dd) / b)) - 1 / (1 + sp.exp(-sp.Integer(dd) / scale)))
+            if gap_sym != 0:
+                return {"beta": str(b), "p_ref": str(p), "reward_gap": dd,
+                        "p_rlhf_exact_solver": exact_value, "p_reward": target_value,
+                        "sympy_difference": str(gap_sym), "sympy_difference_float": float(gap_sym)}
+        return None
+
+    tempered_witness = None if reading_holds["tempered"] else witness("tempered")
+    btl_witness = None if reading_holds["btl"] else witness("btl")
+    # The tempered reading's matching set leaves β free: a second witness that β = 1 is not necessary.
+    beta_two = float(rlhf.f_rlhf_pair_preference(1.0, 0.0, beta=2.0))
+    beta_two_sym = sp.simplify(sp.exp(half) / (sp.exp(half) + 1) - 1 / (1 + sp.exp(-half)))
     evidence = {
         "instances": outcome.examples, **worst, "mpmath_rechecks": mp_count[0],
         "symbolic_identity": "logit p_rlhf − logit(p_ref·p_reward renormalized) ≡ 0",
+        "stated_matching_set": {"beta": str(stated_beta), "p_ref": str(stated_p)},
         "tempered_reading_matching_set": ("p_ref = 1/2, any β > 0" if beta_free["tempered"]
                                           else str(solutions["tempered"])),
         "btl_reading_matching_set": str({str(k): str(v) for k, v in solutions["btl"][0].items()}),
@@ -201,28 +261,32 @@ def check_kl_binary_preference(*, quick: bool):
         "proofs_preferences_agree": proofs_agree,
         "tempered_reading_verdict": "holds" if reading_holds["tempered"] else
         "refuted: β = 1 is not necessary (β = 2, p_ref = 1/2, r = (1, 0): p_rlhf = σ(1/2) = tempered p_reward "
-        f"= {witness_exact:.15f}; sympy difference {witness_sym})",
+        f"= {beta_two:.15f}; sympy difference {beta_two_sym})",
         "btl_reading_verdict": "holds" if reading_holds["btl"] else "refuted",
+        "tempered_reading_witness": tempered_witness, "btl_reading_witness": btl_witness,
     }
-    backing = (f"sympy identity and solve (both readings), {outcome.examples} property instances against the exact "
-               f"solver ({mp_count[0]} against mpmath), exact grid of {len(grid_betas) * len(grid_refs)} (β, p_ref)")
-    if reading_holds["tempered"]:
-        return holds(evidence, backing)
+    readings = [
+        Reading(_E52_BTL_READING, "holds" if reading_holds["btl"] else "refuted"),
+        Reading(_E52_TEMPERED_READING + ": then p_rlhf = p_reward iff p_ref = 1/2, for every β > 0 (β = 1 is not "
+                "necessary: β = 2, p_ref = 1/2 matches)" if beta_free["tempered"] else _E52_TEMPERED_READING,
+                "holds" if reading_holds["tempered"] else "refuted"),
+    ]
+    backing = (f"{outcome.examples} property instances against the exact solver ({mp_count[0]} against mpmath), "
+               f"sympy identity and solve (both readings), exact grid of {len(grid_betas) * len(grid_refs)} (β, p_ref)")
     if reading_holds["btl"]:
-        return holds_with_condition(
-            "The first clause (p_rlhf = p_ref·p_reward renormalized) holds with p_reward as §5.1 defines it, tempered: "
-            "e^{r1/β}/(e^{r1/β}+e^{r2/β}). The 'equals p_reward iff β = 1 and p_ref = 1/2' clause holds only when "
-            "p_reward there is read as the reward model's own BTL preference σ(r1 − r2) (eq 2.1, the x-axis of Figs 2 "
-            "and 9), and 'equals' means for every reward pair. With the tempered p_reward of the first clause the "
-            "matching set is p_ref = 1/2 for every β > 0 (e.g. β = 2, p_ref = 1/2, r = (1, 0) matches), so under that "
-            "reading the claim is refuted.",
-            evidence, backing)
-    witness = {"beta": 2.0, "p_ref": 0.5, "rewards": [1.0, 0.0]}
+        return holds(evidence, backing, readings=readings)
+    w = btl_witness
     return refuted({
-        "inputs": witness, "predicted": "p_rlhf ≠ p_reward (β ≠ 1)", "computed": witness_exact,
-        "recheck": {"method": "sympy: e^{1/2}/(e^{1/2} + 1) − σ(1/2)", "computed": str(witness_sym),
-                    "agrees": witness_sym == 0},
-    }, evidence)
+        "inputs": {"beta": w["beta"], "p_ref": w["p_ref"], "reward_gap": w["reward_gap"],
+                   "stated_matching_set": evidence["stated_matching_set"]},
+        "predicted": "p_rlhf = σ(r1 − r2) (the stated (β, p_ref) is claimed to match for every reward)",
+        "computed": {"p_rlhf": w["p_rlhf_exact_solver"], "p_reward": w["p_reward"]},
+        "recheck": {"method": "sympy: σ(logit p_ref + d/β) − σ(d) in exact arithmetic",
+                    "computed": w["sympy_difference"],
+                    "agrees": bool(w["sympy_difference_float"] != 0
+                                   and abs(w["p_rlhf_exact_solver"] - w["p_reward"] - w["sympy_difference_float"])
+                                   <= 1e-12)},
+    }, evidence, readings=readings)
 
 
 # ---------------------------------------------------------------------------------------
@@ -249,9 +313,17 @@ def _rational_kl_rlhf(rewards_weights, reference, beta_half: bool):
     return [t / total for t in tilted]
 
 
-@register("PMR-P3.7")
-def check_kl_rlhf_not_pm(*, quick: bool):
+@register("PMR-P3.7", mutants=[
+    mutant("PM reference tilted the wrong way", "KL RLHF yields the PM policy exactly when π_ref ∝ "
+           "exp(−(1 − 1/β)·r).", tilt=-1.0),
+    mutant("PM iff π_ref uniform, any β", "KL RLHF yields the PM policy exactly when π_ref is uniform, "
+           "whatever β.", tilt=0.0),
+])
+def check_kl_rlhf_not_pm(*, quick: bool, tilt: float = 1.0):
     """Seed 001, Prop 3.7: standard KL RLHF does not yield the PM policy; exactly when it does.
+
+    Statement parameter: ``tilt`` (1 is the derived exception): KL RLHF is PM exactly when
+    log π_ref − tilt·(1 − 1/β)·r is constant over the responses.
 
     The optimum (5.1) has log π_rlhf − log softmax(r) = g − c with g = log π_ref − (1 − 1/β) r
     and a constant c ∈ [min g, max g], so it is PM iff g is constant over the responses:
@@ -280,7 +352,7 @@ def check_kl_rlhf_not_pm(*, quick: bool):
 
     def sufficiency(example):
         rewards, _, beta = example
-        log_ref = rlhf.kl_rlhf_pm_log_reference(rewards, beta)
+        log_ref = rlhf.kl_rlhf_pm_log_reference(tilt * rewards, beta)
         solution = optimal_policy(rewards, log_reference=log_ref, beta=beta)
         pm = np.exp(log_softmax(rewards))
         gap = float(np.max(np.abs(solution.policy - pm)))
@@ -293,7 +365,7 @@ def check_kl_rlhf_not_pm(*, quick: bool):
         solution = optimal_policy(rewards, log_reference=log_q, beta=beta)
         with np.errstate(invalid="ignore"):
             distance = float(np.max(np.abs(solution.log_policy - log_softmax(rewards))))
-        g_vec = log_q - (1.0 - 1.0 / beta) * rewards
+        g_vec = log_q - tilt * (1.0 - 1.0 / beta) * rewards
         spread = float(np.ptp(g_vec))
         slack = 1e-9 * (1.0 + float(np.max(np.abs(g_vec))))
         violation = max(spread / 2 - distance, distance - spread, 0.0)
@@ -307,13 +379,19 @@ def check_kl_rlhf_not_pm(*, quick: bool):
     for out in (out_suff, out_nec):
         if out.counterexample is not None:
             rewards, log_q, beta = out.counterexample
-            recheck = _mp_policy(rewards, log_q if out is out_nec else rlhf.kl_rlhf_pm_log_reference(rewards, beta),
-                                 "reverse_kl", beta)
+            log_ref = log_q if out is out_nec else rlhf.kl_rlhf_pm_log_reference(tilt * rewards, beta)
+            recheck = _mp_policy(rewards, log_ref, "reverse_kl", beta)
+            pm_distance = float(np.max(np.abs(recheck - np.exp(log_softmax(rewards)))))
+            # Sufficiency: the statement names this reference as a PM one. Necessity: PM iff g is constant.
+            g_vec = log_ref - tilt * (1.0 - 1.0 / beta) * rewards
+            stated_pm = out is out_suff or bool(np.ptp(g_vec) <= 1e-12 * (1.0 + float(np.max(np.abs(g_vec)))))
             return refuted({
-                "inputs": {"rewards": rewards.tolist(), "log_reference": log_q.tolist(), "beta": beta},
-                "predicted": "PM iff π_ref ∝ exp((1 − 1/β) r)", "computed": out.message,
-                "recheck": {"method": "mpmath at 50 digits", "computed": recheck.tolist(),
-                            "agrees": bool(np.max(np.abs(recheck - np.exp(log_softmax(rewards)))) > 1e-9)},
+                "inputs": {"rewards": rewards.tolist(), "log_reference": log_ref.tolist(), "beta": beta,
+                           "tilt": tilt},
+                "predicted": f"PM iff π_ref ∝ exp({tilt}·(1 − 1/β) r): here {'PM' if stated_pm else 'not PM'}",
+                "computed": out.message,
+                "recheck": {"method": "mpmath at 50 digits: max |π* − softmax(r)|", "computed": pm_distance,
+                            "agrees": bool((pm_distance > 1e-9) == stated_pm)},
             }, worst)
     # (3) exact rationals: β = 2, e^r = (1, 4, 9), π_ref = (1, 2, 3)/6 gives PM; β = 1, π_ref = (1/2, 1/4, 1/4) not.
     weights = [Fraction(1), Fraction(4), Fraction(9)]
@@ -333,6 +411,14 @@ def check_kl_rlhf_not_pm(*, quick: bool):
     }
     if not symbolic_ok:
         raise RuntimeError(f"unexpected symbolic solution set {symbolic}")
+    readings = [
+        Reading("'yields the PM policy' for every reward model, Theorem 2's sense (Prop 3.7 is stated as its "
+                "corollary)", "holds-with-condition",
+                "(β, π_ref) ≠ (1, uniform): at β = 1 with a uniform π_ref KL RLHF is PM for every reward "
+                "(Example 3's uniform-penalty RLHF)"),
+        Reading("'yields the PM policy' for the given reward r", "holds-with-condition",
+                "π_ref(y|x) is not ∝ exp((1 − 1/β)·r(x, y)) over the responses"),
+    ]
     return holds_with_condition(
         "KL RLHF (2.3) yields the PM policy exactly when, on every prompt, π_ref(y|x) ∝ exp((1 − 1/β)·r(x, y)) over "
         "the responses (i.e. log π_ref − (1 − 1/β)·r is constant in y); for every reward model at once this means "
@@ -340,7 +426,8 @@ def check_kl_rlhf_not_pm(*, quick: bool):
         "e.g. β = 2, e^r = (1, 4, 9), π_ref = (1, 2, 3)/6 is PM, β = 1, π_ref = (1/2, 1/4, 1/4) is not.",
         evidence,
         f"sympy solve (K = 3, all rewards), {out_suff.examples} + {out_nec.examples} property instances on the exact "
-        "solver (sufficiency; necessity via the bracket [ptp(g)/2, ptp(g)]), exact rational examples")
+        "solver (sufficiency; necessity via the bracket [ptp(g)/2, ptp(g)]), exact rational examples",
+        readings=readings)
 
 
 # ---------------------------------------------------------------------------------------
@@ -348,31 +435,85 @@ def check_kl_rlhf_not_pm(*, quick: bool):
 # ---------------------------------------------------------------------------------------
 
 
-@register("PMR-FIG2")
-def check_fig2(*, quick: bool):
+def _cvxpy_pair_preference(p_reward: float, p_ref: float, beta: float, divergence: str = "reverse_kl") -> float | None:
+    """p_rlhf(y₁) of the two-response f-RLHF problem solved by cvxpy/Clarabel (exponential cone
+    for KL: shares nothing with the closed form (5.1)); None if the solver fails."""
+    from pmtheory.cvx import cvxpy_optimal_policy
+
+    solution = cvxpy_optimal_policy(np.array([float(logit(p_reward)), 0.0]), np.array([p_ref, 1.0 - p_ref]),
+                                    divergence=divergence, beta=beta)
+    if solution.policy is None or not str(solution.status).startswith("optimal"):
+        return None
+    return float(solution.policy[0] / np.sum(solution.policy))
+
+
+@register("PMR-FIG2", mutants=[
+    mutant("unbiased curve at p_ref = 0.3", "In Fig 2 the curve for p_ref(y) = 0.3 is the red diagonal (no bias).",
+           unbiased_p_ref=0.3),
+    mutant("p_ref < 0.5 overestimates", "In Fig 2, if p_ref(y) < 0.5 the KL-RLHF model overestimates the "
+           "probability of y1 (curves above the diagonal), and vice versa.", underestimates_below_half=False),
+    mutant("Fig 2 at β = 2", "At β = 2 the p_ref(y) = 0.5 curve is the diagonal and p_ref < 0.5 (> 0.5) curves lie "
+           "below (above) it.", beta=2.0),
+])
+def check_fig2(*, quick: bool, beta: float = 1.0, unbiased_p_ref: float = 0.5, underestimates_below_half: bool = True):
     """Seed 001, Fig 2: curves of p_rlhf(y₁) against p_reward(y₁) for several p_ref, β = 1.
 
-    The check runs on the numbers the figure plots (``pmtheory.pmr_figures.fig2_curves``, the
-    exact solver on two responses): (1) they match the closed form (5.2) pointwise; (2) the
-    caption's statements: the p_ref = 0.5 curve is the diagonal (no bias), curves with
-    p_ref < 0.5 lie strictly below it and those with p_ref > 0.5 strictly above on (0, 1),
-    every curve increases in p_reward, and p_ref → 0 (1) pushes the curve to 0 (1);
-    (3) a few points re-solved with mpmath at 50 digits.
-    """
-    from pmtheory.pmr_figures import fig2_curves
+    Statement parameters (defaults are the figure's): ``beta`` (1), ``unbiased_p_ref`` the
+    p_ref(y) whose curve is the red diagonal (0.5: "algorithmic bias occurs when p_ref(y) ≠
+    0.5"), ``underestimates_below_half`` the caption's direction ("if p_ref(y) < 0.5 the
+    KL RLHF-aligned model underestimates the probability of y₁, and vice versa").
 
-    curves = fig2_curves(quick=quick)
+    The check runs on the numbers the figure plots (``pmtheory.pmr_figures.fig2_curves``: the
+    exact solver on two responses, whose KL branch is the closed form (5.1), so comparing it
+    with eq (5.2) is the same algebra and is kept as evidence only). Independent of it:
+    (1) cvxpy/Clarabel (exponential-cone KL, no closed form) solves the KL-RLHF problem at a
+    subset of the figure's points; both the plotted values and eq (5.2) must agree with it to
+    ``CVXPY_ATOL`` = 1e-4 (Clarabel's accuracy on these problems at the tolerances of
+    :mod:`pmtheory.cvx`); (2) the caption's statements on the exact curves: the
+    ``unbiased_p_ref`` curve is the diagonal, curves with p_ref below it lie strictly below
+    (above, if the direction is flipped) on (0, 1), every curve increases in p_reward, and
+    p_ref → 0 (1) pushes the curve to 0 (1); (3) a few points re-solved with mpmath at 50
+    digits. A failed statement is re-checked by cvxpy at the worst point.
+    """
+    from pmtheory.pmr_figures import FIG2_P_REFS, fig2_curves
+
+    p_refs = tuple(sorted(set(FIG2_P_REFS) | {float(unbiased_p_ref)}))
+    curves = fig2_curves(quick=quick, beta=beta, p_refs=p_refs)
     predicted = np.asarray(curves.predicted)
     max_gap = float(np.max(np.abs(curves.exact - predicted)))
     diagonal = curves.p_reward
-    below = curves.p_ref < 0.5
-    above = curves.p_ref > 0.5
-    centre = curves.p_ref == 0.5
+    # (1) cvxpy on a subset of the figure's points (every curve, every few columns).
+    columns = range(2, curves.p_reward.size - 2, 8 if quick else 10)
+    cvx_plot, cvx_formula, cvx_points, cvx_failed = 0.0, 0.0, 0, 0
+    for row in range(curves.p_ref.size):
+        for col in columns:
+            value = _cvxpy_pair_preference(float(curves.p_reward[col]), float(curves.p_ref[row]), beta)
+            if value is None:
+                cvx_failed += 1
+                continue
+            cvx_points += 1
+            cvx_plot = max(cvx_plot, abs(value - float(curves.exact[row, col])))
+            cvx_formula = max(cvx_formula, abs(value - float(predicted[row, col])))
+    if cvx_points == 0 or cvx_plot > CVXPY_ATOL:
+        raise RuntimeError(f"cvxpy disagrees with the exact solver on Fig 2's points ({cvx_plot}, {cvx_points} solved)")
+    # (2) the caption's statements on the exact curves.
+    centre = np.isclose(curves.p_ref, unbiased_p_ref, rtol=0, atol=1e-15)
+    below = curves.p_ref < unbiased_p_ref
+    above = curves.p_ref > unbiased_p_ref
+    sign = 1.0 if underestimates_below_half else -1.0
+    diff = curves.exact - diagonal
+    # violation margins: > 0 where the stated relation fails (diagonal: any distance; below/above: wrong side)
+    margin = np.zeros_like(diff)
+    margin[centre] = np.abs(diff[centre])
+    margin[below] = sign * diff[below]
+    margin[above] = -sign * diff[above]
     tests = {
-        "matches_eq_5_2": max_gap <= 1e-12,
-        "p_ref_half_is_diagonal": bool(np.max(np.abs(curves.exact[centre] - diagonal)) <= 1e-12),
-        "below_diagonal_when_p_ref_below_half": bool(np.all(curves.exact[below] < diagonal)),
-        "above_diagonal_when_p_ref_above_half": bool(np.all(curves.exact[above] > diagonal)),
+        "matches_eq_5_2_vs_cvxpy": cvx_formula <= CVXPY_ATOL,
+        "unbiased_curve_is_diagonal": bool(np.max(np.abs(diff[centre])) <= 1e-12),
+        "below_diagonal_when_p_ref_below_half" if underestimates_below_half else "above_diagonal_when_p_ref_below":
+            bool(np.all(margin[below] < 0)),
+        "above_diagonal_when_p_ref_above_half" if underestimates_below_half else "below_diagonal_when_p_ref_above":
+            bool(np.all(margin[above] < 0)),
         "increasing_in_p_reward": bool(np.all(np.diff(curves.exact, axis=1) > 0)),
         "extreme_p_ref_near_collapse": bool(curves.exact[0, curves.p_reward.size // 2] < 0.01
                                             and curves.exact[-1, curves.p_reward.size // 2] > 0.99),
@@ -382,26 +523,43 @@ def check_fig2(*, quick: bool):
     for row, col in picks[: 2 if quick else 4]:
         gap = float(logit(curves.p_reward[col]))
         ref = float(curves.p_ref[row])
-        policy = _mp_policy([gap, 0.0], [math.log(ref), math.log1p(-ref)], "reverse_kl", 1.0)
+        policy = _mp_policy([gap, 0.0], [math.log(ref), math.log1p(-ref)], "reverse_kl", beta)
         mp_diff = max(mp_diff, abs(policy[0] - curves.exact[row, col]))
-    tests["matches_mpmath"] = mp_diff <= 1e-12
-    evidence = {"grid_points": int(curves.exact.size), "p_refs": curves.p_ref.tolist(),
-                "max_abs_diff_vs_eq_5_2": max_gap, "max_abs_diff_vs_mpmath": mp_diff, **tests}
+    if mp_diff > 1e-12:
+        raise RuntimeError(f"mpmath disagrees with the exact solver on Fig 2's points by {mp_diff}")
+    evidence = {"grid_points": int(curves.exact.size), "beta": beta, "p_refs": curves.p_ref.tolist(),
+                "unbiased_p_ref": unbiased_p_ref, "max_abs_diff_exact_vs_eq_5_2_same_algebra": max_gap,
+                "cvxpy_points": cvx_points, "cvxpy_failures": cvx_failed,
+                "max_abs_diff_exact_vs_cvxpy": cvx_plot, "max_abs_diff_eq_5_2_vs_cvxpy": cvx_formula,
+                "max_abs_diff_vs_mpmath": mp_diff, **tests}
     failed = [name for name, ok in tests.items() if not ok]
     if failed:
-        row = int(np.argmax(np.max(np.abs(curves.exact - predicted), axis=1)))
-        col = int(np.argmax(np.abs(curves.exact[row] - predicted[row])))
-        gap = float(logit(curves.p_reward[col]))
-        ref = float(curves.p_ref[row])
-        policy = _mp_policy([gap, 0.0], [math.log(ref), math.log1p(-ref)], "reverse_kl", 1.0)
+        if "matches_eq_5_2_vs_cvxpy" in failed:
+            row, col = np.unravel_index(int(np.argmax(np.abs(curves.exact - predicted))), predicted.shape)
+            stated = float(predicted[row, col])
+        else:
+            row, col = np.unravel_index(int(np.argmax(np.where(np.isfinite(margin), margin, -np.inf))), margin.shape)
+            stated = ("p_rlhf = p_reward" if centre[row] else
+                      ("p_rlhf < p_reward" if (sign > 0) == bool(below[row]) else "p_rlhf > p_reward"))
+        p_rew, ref = float(curves.p_reward[col]), float(curves.p_ref[row])
+        value = _cvxpy_pair_preference(p_rew, ref, beta)
+        exact = float(curves.exact[row, col])
+        if "matches_eq_5_2_vs_cvxpy" in failed:
+            agrees = value is not None and abs(value - exact) <= CVXPY_ATOL < abs(value - stated)
+        else:
+            # cvxpy must confirm the violation by more than its own tolerance.
+            wrong = (value - p_rew) if stated == "p_rlhf < p_reward" else (
+                (p_rew - value) if stated == "p_rlhf > p_reward" else abs(value - p_rew)) if value is not None else None
+            agrees = wrong is not None and wrong > CVXPY_ATOL
         return refuted({
-            "inputs": {"p_reward": float(curves.p_reward[col]), "p_ref": ref, "beta": 1.0, "failed": failed},
-            "predicted": float(predicted[row, col]), "computed": float(curves.exact[row, col]),
-            "recheck": {"method": "mpmath bisection at 50 digits", "computed": float(policy[0]),
-                        "agrees": bool(abs(policy[0] - curves.exact[row, col]) <= 1e-12)},
+            "inputs": {"p_reward": p_rew, "p_ref": ref, "beta": beta, "failed": failed},
+            "predicted": stated, "computed": exact,
+            "recheck": {"method": "cvxpy/Clarabel (exponential cone) on the two-response KL-RLHF problem",
+                        "computed": value, "agrees": bool(agrees)},
         }, evidence)
-    return holds(evidence, backing=f"the figure's {curves.exact.size} exact points against eq (5.2) and the "
-                                   f"caption's statements; {len(picks[: 2 if quick else 4])} points against mpmath")
+    return holds(evidence, backing=f"the figure's {curves.exact.size} exact points and the caption's statements; "
+                                   f"{cvx_points} points re-solved by cvxpy/Clarabel (eq 5.2 within {CVXPY_ATOL}), "
+                                   f"{len(picks[: 2 if quick else 4])} by mpmath")
 
 
 # ---------------------------------------------------------------------------------------
@@ -428,22 +586,55 @@ def _chi2_rational_pair(q1: Fraction, a1: Fraction, a2: Fraction):
     return [q1 * slack[0], q2 * slack[1]]
 
 
-@register("PMR-E5.3")
-def check_f_rlhf_binary_preference(*, quick: bool):
+def _eq53_with_multiplier_log_odds(rewards, log_q, divergence, beta, pair) -> float:
+    """The repaired (5.3): logit p = log(q_i/q_j) + log((f')⁻¹(r_i/β − Z)/(f')⁻¹(r_j/β − Z)), Z the
+    multiplier of Σ_y π_ref(y)(f')⁻¹(r(y)/β − Z) = 1 over all K responses, found by the mpmath
+    bisection of :mod:`pmtheory.highprec` (the textbook KKT form, shares no code with the solver)."""
+    log_policy = high_precision_optimal_policy(np.asarray(rewards, float), np.asarray(log_q, float),
+                                               divergence=divergence, beta=beta)
+    i, j = pair
+    li, lj = log_policy[i], log_policy[j]
+    if np.isneginf(li) or np.isneginf(lj):
+        return -np.inf if np.isneginf(li) else np.inf
+    return float(li - lj)
+
+
+# Footnote 10 of seed 001: the f of an f-divergence is convex on [0, ∞), finite for x > 0, f(1) = 0.
+_FOOTNOTE_10 = "f convex on [0, ∞), finite on (0, ∞), f(1) = 0 (seed 001, footnote 10)"
+
+
+@register("PMR-E5.3", mutants=[
+    repair("keep the multiplier", "For f-divergence RLHF, p^f_rlhf(y_i) ∝ p_ref(y_i)·(f')⁻¹(r(y_i)/β − Z), Z the "
+           "multiplier of Σ_y π_ref(y)(f')⁻¹(r(y)/β − Z) = 1 over all responses (the KKT form of the optimum).",
+           multiplier="kept"),
+    repair("KL only", "Eq (5.3) as printed holds for the KL divergence (f(u) = u log u), where it is (5.2).",
+           divergences=("reverse_kl",)),
+])
+def check_f_rlhf_binary_preference(*, quick: bool, multiplier: str = "dropped", divergences=SOLVER_DIVERGENCES):
     """Seed 001, eq (5.3): f-RLHF's binary preference is p_ref·p^f_reward renormalized, p^f ∝ (f')⁻¹(r/β).
 
-    For every divergence of the toolkit (reverse KL, forward KL, JS, α = 0.3, 0.9, Hellinger,
-    χ², TV) the exact optimum's preference on a random pair (exact solver, K ≤ 5, rewards
-    shifted into the domain of (f')⁻¹) is compared with (5.3). The exact optimum is
-    π = π_ref·(f')⁻¹(r/β − Z); (5.3) drops the multiplier Z. Also measured: where (5.3) is
+    Statement parameters: ``multiplier`` "dropped" is (5.3) as printed, "kept" the repaired
+    form with (f')⁻¹(r/β − Z) (computed by the independent mpmath bisection of
+    :mod:`pmtheory.highprec`); ``divergences`` the f-divergences the statement covers (default:
+    every divergence of the toolkit; §5.1 quantifies over every f of footnote 10 — convex,
+    finite on (0, ∞), f(1) = 0 — which all of them satisfy).
+
+    For every divergence (reverse KL, forward KL, JS, α = 0.3, 0.9, Hellinger, χ², TV) the
+    exact optimum's preference on a random pair (exact solver, K ≤ 5, rewards shifted into
+    the domain of (f')⁻¹) is compared with the stated formula. The exact optimum is
+    π = π_ref·(f')⁻¹(r/β − Z) with the multiplier Z of Σπ = 1; (5.3) drops Z. TV has no
+    (f')⁻¹ (f' is a step), so (5.3)'s notation excludes it. Also measured: where (5.3) is
     defined at all on unshifted instances, whether it is invariant to r → r + c (the exact
     optimum is), and that both agree on ties. A refutation is re-checked by exact rational
     arithmetic (χ²), sympy (forward KL), an mpmath solve and cvxpy.
     """
+    if multiplier not in ("dropped", "kept"):
+        raise ValueError(f"multiplier must be 'dropped' or 'kept', got {multiplier!r}")
+    divergences = tuple(divergences)
     per_divergence = {}
     failing = []
     n = 25 if quick else 200
-    for name in SOLVER_DIVERGENCES:
+    for name in divergences:
         if name == "tv":
             per_divergence[name] = {"defined": False, "note": "f' = sign(t − 1)/2 has no inverse: (5.3) is undefined"}
             continue
@@ -454,14 +645,18 @@ def check_f_rlhf_binary_preference(*, quick: bool):
             if not bool(rlhf.eq53_defined(rewards, divergence=name, beta=beta, pair=pair)):
                 return  # chi2 with both r/β ≤ −2: (5.3) is 0/0
             exact = rlhf.f_rlhf_pair_log_odds(rewards, log_q, divergence=name, beta=beta, pair=pair)
-            predicted = rlhf.eq53_log_odds(rewards, log_q, divergence=name, beta=beta, pair=pair)
+            if multiplier == "kept":
+                predicted = _eq53_with_multiplier_log_odds(rewards, log_q, name, beta, pair)
+            else:
+                predicted = rlhf.eq53_log_odds(rewards, log_q, divergence=name, beta=beta, pair=pair)
             with np.errstate(invalid="ignore"):
                 gap = abs(float(exact) - float(predicted))
             gap = 0.0 if math.isnan(gap) else gap  # both ±inf with the same sign
             worst[0] = max(worst[0], gap)
             assert _close(exact, predicted), f"{name}: exact log-odds {float(exact)} vs eq (5.3) {float(predicted)}"
 
-        outcome = property_search(_eq53_instances(), check, examples=n, seed=53)
+        outcome = property_search(_eq53_instances(), check, examples=(n if multiplier == "dropped" else n // 2),
+                                  seed=53)
         # Where is (5.3) defined on unshifted instances (testing.instances' corners)?
         rng = np.random.default_rng(530)
         draws = [(rng.normal(size=3) * s, b) for s in (0.1, 1.0, 10.0) for b in (0.1, 1.0, 10.0)]
@@ -490,20 +685,38 @@ def check_f_rlhf_binary_preference(*, quick: bool):
     d_grid = np.linspace(-4.0, 4.0, 17)
     bias_uniform = {name: float(np.max(np.abs(rlhf.f_rlhf_pair_preference(d_grid, 0.0, divergence=name)
                                               - expit(d_grid))))
-                    for name in SOLVER_DIVERGENCES}
+                    for name in divergences}
     evidence = {
+        "statement": {"multiplier": multiplier, "divergences": list(divergences)},
+        "hypothesis_class": _FOOTNOTE_10,
         "divergences": per_divergence, "failing": failing,
         "holds_for": [n for n, v in per_divergence.items() if v.get("agrees_with_exact")],
         "exact_form": "p_ref·(f')⁻¹(r/β − Z) renormalized over the pair, Z the multiplier of Σπ = 1 over all K "
                       "responses (so the pair's preference also depends on the other responses)",
         "bias_vs_btl_at_uniform_reference_beta_1": bias_uniform,
     }
-    if per_divergence["reverse_kl"]["agrees_with_exact"] is False:
+    if "reverse_kl" in per_divergence and per_divergence["reverse_kl"]["agrees_with_exact"] is False:
         raise RuntimeError("eq (5.3) must reduce to (5.2) for reverse KL; the computation is broken")
     if not failing:
-        return holds(evidence, backing=f"{n} property instances per divergence against the exact solver")
+        return holds(evidence, backing=f"{per_divergence[divergences[0]].get('instances', 0)} property instances per "
+                                       f"divergence ({', '.join(divergences)}) against the exact solver"
+                                       + (", the multiplier Z from an mpmath bisection" if multiplier == "kept" else ""))
+    if multiplier == "kept":
+        raise RuntimeError(f"the exact solver and the mpmath KKT bisection disagree for {failing}; the computation "
+                           "is broken")
     # The cleanest counterexample: p_ref = 1/2, β = 1, two responses, small integer rewards.
     headline = "chi2" if "chi2" in failing else failing[0]
+    # It lies inside §5.1's hypotheses (footnote 10): f(1) = 0, f convex and finite on (0, ∞).
+    head_div = get_divergence(headline)
+    t_sym = head_div.symbol
+    f_expr = head_div.expression
+    in_hypotheses = bool(sp.simplify(f_expr.subs(t_sym, 1)) == 0 and head_div.strictly_convex
+                         and all(sp.simplify(f_expr.subs(t_sym, v)).is_finite for v in (sp.Rational(1, 100), 1, 100)))
+    evidence["counterexample_f_in_footnote_10"] = {"f": str(f_expr), "f(1)": str(sp.simplify(f_expr.subs(t_sym, 1))),
+                                                   "strictly_convex": head_div.strictly_convex,
+                                                   "in_hypotheses": in_hypotheses}
+    if not in_hypotheses:
+        raise RuntimeError(f"the counterexample's f = {f_expr} is outside footnote 10's class")
     log_half = np.log([0.5, 0.5])
     for rewards in ([1.0, 0.0], [0.0, -1.0], [-1.0, -2.0]):
         rewards = np.array(rewards)
@@ -553,23 +766,36 @@ def check_f_rlhf_binary_preference(*, quick: bool):
 # ---------------------------------------------------------------------------------------
 
 
-@register("PMR-COL")
-def check_preference_collapse(*, quick: bool):
+@register("PMR-COL", mutants=[
+    repair("unbounded f' only", "Preference collapse (p_ref(y1) → 0 (→ 1) gives p_rlhf(y1) → 0 (→ 1)) persists for "
+           "every f-divergence whose f' is unbounded above (f'(t) → ∞ as t → ∞: KL, χ²).",
+           unbounded_f_prime_only=True),
+    repair("KL only", "Preference collapse occurs in KL RLHF (§5.2's title).", divergences=("reverse_kl",)),
+])
+def check_preference_collapse(*, quick: bool, unbounded_f_prime_only: bool = False, divergences=SOLVER_DIVERGENCES):
     """Seed 001, §5.2: p_ref(y₁) → 0 (→ 1) gives p_rlhf(y₁) → 0 (→ 1), for KL and every f-divergence.
 
-    For every divergence of the toolkit and random (r₁ − r₂, β) (hypothesis), the exact
+    Statement parameters: ``divergences`` the f-divergences the statement covers (default every
+    divergence of the toolkit: §5.2 says "any f-divergence", i.e. every f of footnote 10),
+    ``unbounded_f_prime_only`` restricts them to those with sup f' = ∞ (the repair).
+
+    For every covered divergence and random (r₁ − r₂, β) (hypothesis), the exact
     optimum at p_ref(y₁) = e^{−(|Δ|+1000)} (far below the reward's pull, Δ = (r₁−r₂)/β) is
     compared with the closed-form limit :func:`pmtheory.rlhf.preference_collapse_limit` and
     tested for collapse (≤ 1e-12); the mirror case p_ref(y₁) → 1 likewise. A refutation is
     re-checked by sympy's limit of the forward-KL closed form, exact rationals at a finite
-    p_ref, and an mpmath solve.
+    p_ref, and an mpmath solve. The verdict is the limit p_ref(y₁) → 0 (the text's "99%
+    against 1%"); at p_ref(y₁) = 0 itself it turns on the value of 0·f(π/0) (recorded as a
+    :class:`Convention`).
     """
+    divergences = tuple(n for n in divergences
+                        if not unbounded_f_prime_only or not np.isfinite(get_divergence(n).sup_f_prime))
     per_divergence = {}
     failing = []
     n = 20 if quick else 150
     gaps = st.one_of(st.sampled_from([0.5, 1.0, 2.0, 5.0, -2.0]), st.floats(-10.0, 10.0))
     beta_strategy = st.one_of(st.sampled_from([1.0, 0.1, 10.0]), st.floats(-1.3, 1.3).map(lambda e: 10.0**e))
-    for name in SOLVER_DIVERGENCES:
+    for name in divergences:
         worst = {"limit_gap": 0.0}
 
         def exact_far(gap, beta, side, name=name):
@@ -612,14 +838,29 @@ def check_preference_collapse(*, quick: bool):
                 "reward_gap": out_collapse.counterexample[0], "beta": out_collapse.counterexample[1]}
     # χ² reaches 0 at a finite p_ref when y₁ is worse by ≥ 2β: p_ref(y₁) ≤ 1 − 2β/(r₂ − r₁).
     chi2_zero = float(rlhf.f_rlhf_pair_preference(-4.0, float(logit(0.3)), divergence="chi2"))
-    evidence = {"divergences": per_divergence, "failing": failing,
+    # At p_ref(y₁) = 0 exactly (forward KL, r = (2, 0), β = 1): with 0·f(π₁/0) = π₁·lim f(t)/t = 0 the
+    # problem is max 2π₁ + log(1 − π₁), solved at π₁ = 1/2 (sympy), the same as the limit; with the
+    # convention D_f = ∞ unless π ≪ π_ref, π₁ = 0 for every f (collapse by fiat).
+    pi1 = sp.Symbol("pi1", positive=True)
+    at_zero = sp.solve(sp.diff(2 * pi1 + sp.log(1 - pi1), pi1), pi1)
+    evidence = {"statement": {"divergences": list(divergences), "unbounded_f_prime_only": unbounded_f_prime_only},
+                "hypothesis_class": _FOOTNOTE_10,
+                "forward_kl_at_p_ref_exactly_0_gap_2": [str(x) for x in at_zero],
+                "divergences": per_divergence, "failing": failing,
                 "limit_formula": "lim_{p_ref(y1)→0} p_rlhf(y1) = 1 − (f')⁻¹(S − Δ) if Δ = (r1 − r2)/β > S − f'(1), "
                                  "else 0 (S = sup f'); tv: 1 if Δ > 1 else 0",
                 "chi2_exact_zero_at_p_ref_0.3_gap_minus_4": chi2_zero}
     if "reverse_kl" in failing:
         raise RuntimeError("KL RLHF must collapse (eq 5.2); the computation is broken")
+    conventions = [Convention(
+        "the limit p_ref(y1) → 0 (→ 1), the text's '99% against 1%'; at p_ref(y1) = 0 itself, 0·f(π/0) = π·lim f(t)/t "
+        "(the perspective function), which gives the same value",
+        "holds",
+        "D_f = ∞ whenever π puts mass where π_ref = 0 (π ≪ π_ref required): then π(y1) = 0 at p_ref(y1) = 0 exactly "
+        "for every f, and the collapse holds by fiat at that single point")]
     if not failing:
-        return holds(evidence, backing=f"{2 * n} instances per divergence, exact solver against the closed-form limit")
+        return holds(evidence, backing=f"{2 * n} instances per divergence ({', '.join(divergences)}), exact solver "
+                                       "against the closed-form limit", conventions=conventions)
     # Headline: the first failing divergence, with the cleanest gap at β = 1.
     headline = failing[0]
     gap = next(g for g in (1.0, 2.0, 3.0, 5.0, 10.0)
@@ -646,7 +887,254 @@ def check_preference_collapse(*, quick: bool):
         "inputs": {"divergence": headline, "rewards": [gap, 0.0], "beta": 1.0, "p_ref_y1": "→ 0"},
         "predicted": 0.0, "computed": lim,
         "recheck": {"method": method, "computed": recheck, "agrees": bool(agrees)},
-    }, evidence)
+    }, evidence, conventions=conventions)
+
+
+# ---------------------------------------------------------------------------------------
+# PMR-F5.1: the bias of f-RLHF at β = 1 and a uniform reference, and the KL family
+# ---------------------------------------------------------------------------------------
+
+_U = sp.Symbol("u", positive=True)
+_C1, _C2 = sp.symbols("c1 c2", real=True)
+# A convex f, f(1) = 0, whose (f')⁻¹ is not exp(u + c), yet unbiased on exactly two responses:
+# f'(t) = log t + (t − 1)², and (s − 1)² = (1 − s)² cancels from f'(s) − f'(2 − s).
+_F51_TWO_RESPONSE_F = "u*log(u) - u + 1 + (u - 1)**3/3"
+
+
+def _parse_family(text: str) -> sp.Expr:
+    return sp.sympify(text, locals={"u": _U, "c1": _C1, "c2": _C2, "log": sp.log})
+
+
+def _kl_family_iff(kl_family: str) -> dict:
+    """Sympy: is {f convex, f(1) = 0 : (f')⁻¹(u) = exp(u + c) for some c} the stated family (with f(1) = 0)?
+
+    (f')⁻¹(u) = exp(u + c) ⟺ f'(t) = log t − c ⟺ f(t) = t log t − (1 + c) t + K; footnote 10's
+    f(1) = 0 gives K = 1 + c. "Only if": for every c some constants of the stated family
+    reproduce it (coefficients of u log u, u, 1 compared). "If": every member of the stated
+    family with f(1) = 0 has f' − log u constant.
+    """
+    c, k, big_l = sp.Symbol("c", real=True), sp.Symbol("K", real=True), sp.Symbol("L")
+    stated = _parse_family(kl_family)
+    free = sorted(stated.free_symbols - {_U}, key=str)
+    general = sp.integrate(sp.log(_U) - c, _U) + k
+    normalized = sp.expand(general.subs(k, sp.solve(general.subs(_U, 1), k)[0]))
+
+    def coefficients(expr):
+        return sp.Poly(sp.expand(expr).subs(sp.log(_U), big_l), _U, big_l).coeffs()
+
+    def matching_constants(target):
+        """The stated family's constants that make it equal ``target`` identically (checked by substitution:
+        sympy's solve drops equations free of the unknowns)."""
+        equations = coefficients(stated - target)
+        candidates = sp.solve(equations, free, dict=True) if free else [{}]
+        return [sol for sol in candidates if all(sp.simplify(eq.subs(sol)) == 0 for eq in equations)]
+
+    only_if_solution = matching_constants(normalized)
+    only_if = bool(only_if_solution)
+    witness = None
+    if not only_if:
+        for c_value in (0, 1, -2):
+            target = normalized.subs(c, c_value)
+            if not matching_constants(target):
+                # Two-point exact recheck: f(1) = 0 pins the constants at u = 1, u = 2 must then differ.
+                at_one = sp.solve(sp.Eq(stated.subs(_U, 1), target.subs(_U, 1)), free, dict=True) if free else [{}]
+                at_two = [sp.simplify((stated - target).subs(s_).subs(_U, 2)) for s_ in at_one]
+                witness = {"c": c_value, "f": str(target),
+                           "f_inverse_derivative": str(sp.exp(_U + c_value)),
+                           "f_at_1": str(target.subs(_U, 1)),
+                           "stated_constants_matching_at_u_1": [{str(k_): str(v) for k_, v in s_.items()}
+                                                                for s_ in at_one],
+                           "difference_at_u_2": [str(x) for x in at_two],
+                           "two_point_recheck": bool(at_one) and all(x != 0 for x in at_two) or not at_one}
+                break
+    # "If": members with f(1) = 0.
+    at_one = sp.simplify(stated.subs(_U, 1))
+    if at_one == 0:
+        members = [stated]
+    elif free:
+        members = [stated.subs(m) for m in sp.solve(at_one, free[0], dict=True)]
+    else:
+        members = []
+    if_direction = bool(members) and all(_U not in sp.simplify(sp.diff(m, _U) - sp.log(_U)).free_symbols
+                                         for m in members)
+    return {"stated_family": str(stated), "all_f_with_exp_inverse_and_f(1)=0": str(normalized),
+            "only_if": only_if, "only_if_solution": [{str(k_): str(v) for k_, v in s_.items()}
+                                                     for s_ in only_if_solution],
+            "if": if_direction, "members_with_f(1)=0": [str(m) for m in members], "witness": witness}
+
+
+def _two_response_loophole(quick: bool) -> dict:
+    """The K = 2 loophole: f = u log u − u + 1 + (u − 1)³/3 is convex with f(1) = 0, (f')⁻¹ ≠ exp(u + c),
+    and at β = 1, p_ref = 1/2 on exactly two responses its optimum is σ(r₁ − r₂) (sympy, identically
+    in d; scipy bounded scalar minimisation at a few d); on three responses with a uniform
+    reference it is biased (scipy SLSQP and an mpmath KKT root, two methods)."""
+    from scipy.optimize import minimize, minimize_scalar
+
+    f = _parse_family(_F51_TWO_RESPONSE_F)
+    fp, fpp = sp.diff(f, _U), sp.diff(f, _U, 2)
+    t_min = [x for x in sp.solve(sp.diff(fpp, _U), _U) if x.is_positive]
+    convex = bool(all(sp.simplify(fpp.subs(_U, x)) > 0 for x in t_min)
+                  and sp.limit(fpp, _U, 0, "+") == sp.oo and sp.limit(fpp, _U, sp.oo) == sp.oo)
+    normalized = sp.simplify(f.subs(_U, 1)) == 0
+    not_exp = _U in sp.simplify(fp - sp.log(_U)).free_symbols
+    s = sp.Symbol("s", positive=True)
+    # s = 2π₁ ∈ (0, 2): log s − log(2 − s) = log(s/(2 − s)) there (expand_log with force=True).
+    identity = sp.simplify(sp.expand_log(fp.subs(_U, s) - fp.subs(_U, 2 - s) - sp.log(s / (2 - s)), force=True)) == 0
+    f_num = sp.lambdify(_U, f, "numpy")
+    fp_num = sp.lambdify(_U, fp, "mpmath")
+    two = []
+    for d in ((1.5, -3.0) if quick else (1.5, -3.0, 0.25, 6.0)):
+        res = minimize_scalar(lambda p1, d=d: -(p1 * d - 0.5 * f_num(2 * p1) - 0.5 * f_num(2 * (1 - p1))),
+                              bounds=(1e-12, 1 - 1e-12), method="bounded", options={"xatol": 1e-13})
+        two.append({"d": d, "p_rlhf_scipy": float(res.x), "sigma_d": float(expit(d))})
+    # Scipy's bounded Brent search is accurate to ~1e-8 in π here (a flat objective near the optimum).
+    two_unbiased = all(abs(x["p_rlhf_scipy"] - x["sigma_d"]) <= 1e-7 for x in two)
+    rewards3 = np.array([1.5, 0.0, -2.0])
+
+    def objective(p):
+        return -(p @ rewards3 - np.sum(f_num(3 * p)) / 3)
+
+    res3 = minimize(objective, np.full(3, 1 / 3), method="SLSQP", bounds=[(1e-12, 1)] * 3,
+                    constraints=[{"type": "eq", "fun": lambda p: np.sum(p) - 1}], options={"ftol": 1e-15})
+    with mpmath.workdps(40):
+        def kkt(p1, p2, p3, z):
+            return [rewards3[0] - fp_num(3 * p1) - z, rewards3[1] - fp_num(3 * p2) - z,
+                    rewards3[2] - fp_num(3 * p3) - z, p1 + p2 + p3 - 1]
+        root = mpmath.findroot(kkt, [mpmath.mpf(float(x)) for x in res3.x] + [mpmath.mpf(0)])
+        p_mp = float(root[0] / (root[0] + root[1]))
+    p_scipy = float(res3.x[0] / (res3.x[0] + res3.x[1]))
+    three_biased = abs(p_mp - float(expit(1.5))) > 1e-6 and abs(p_scipy - p_mp) <= 1e-6
+    return {"f": _F51_TWO_RESPONSE_F, "convex": convex, "f(1)=0": normalized, "f'": str(fp),
+            "inverse_derivative_is_exp": not not_exp, "two_response_identity_sympy": identity,
+            "two_responses_scipy": two, "two_responses_unbiased": bool(identity and two_unbiased),
+            "three_responses_uniform_rewards": rewards3.tolist(),
+            "three_responses_p_rlhf_y1_vs_y2": {"scipy_slsqp": p_scipy, "mpmath_kkt_root": p_mp,
+                                                "sigma_r1_minus_r2": float(expit(1.5))},
+            "three_responses_biased": bool(three_biased),
+            "in_hypotheses_and_not_kl": bool(convex and normalized and not_exp)}
+
+
+@register("PMR-F5.1", mutants=[
+    repair("f(1) = 0 form of the family", "(f')⁻¹(u) = exp(u + c) iff f(u) = u log u + c'(u − 1) (the f(1) = 0 form); "
+           "the bias of f-RLHF remains at β = 1 with a uniform reference unless (f')⁻¹(u) = exp(u + c).",
+           kl_family="u*log(u) + c1*(u - 1)"),
+    repair("family up to a constant", "(f')⁻¹(u) = exp(u + c) iff f(u) = u log u + c'u + c''; the bias remains at "
+           "β = 1 with a uniform reference unless (f')⁻¹(u) = exp(u + c).", kl_family="u*log(u) + c1*u + c2"),
+    mutant("two responses", "With exactly two responses, the bias of f-RLHF at β = 1 and p_ref = 1/2 remains unless "
+           "(f')⁻¹(u) = exp(u + c) (with the family u log u + c'(u − 1)).",
+           kl_family="u*log(u) + c1*(u - 1)", responses=2),
+])
+def check_f_bias_unless_kl(*, quick: bool, kl_family: str = "u*log(u) + c1*u", responses: int = 3):
+    """Seed 001, §5.1 after eq (5.3): the f-RLHF bias remains at β = 1 with a uniform p_ref unless
+    (f')⁻¹(u) = exp(u + c); and (f')⁻¹(u) = exp(u + c) iff f(u) = u log u + c'u (KL).
+
+    Statement parameters: ``kl_family`` the family of f the paper names (a sympy expression in u
+    with free constants c1, c2; the paper's is u log u + c1·u); ``responses`` the number of
+    responses the uniform reference is spread over (3 stands for K ≥ 3, the paper's LLM setting
+    of a reference "uniform over all (valid) responses"; 2 is a pair alone).
+
+    Part 1, exact: for every divergence of the toolkit at β = 1, the exact optimum's binary
+    preference at a uniform reference (K = 2 on a d-grid, and K = 3 with a third response) is
+    compared with the reward model's σ(r₁ − r₂); the bias must be present exactly for the
+    divergences whose f' − log t is not constant (sympy). Re-checked by cvxpy (all, TV included)
+    and mpmath (all but TV). The claim is about every f of footnote 10, not only the toolkit's:
+    on K ≥ 3 responses a third reward moves the multiplier Z freely, so no bias for all rewards
+    forces (f')⁻¹(u)/(f')⁻¹(v) = e^{u−v} on an open set, i.e. (f')⁻¹ = C·e^u; on K = 2 it does not
+    (:data:`_F51_TWO_RESPONSE_F` is unbiased there, biased on three: :func:`_two_response_loophole`).
+    Part 2, symbolic: :func:`_kl_family_iff`.
+    """
+    if responses not in (2, 3):
+        raise ValueError(f"responses must be 2 or 3 (standing for K ≥ 3), got {responses!r}")
+    d_grid = np.linspace(-4.0, 4.0, 9 if quick else 33)
+    t = sp.Symbol("t", positive=True)
+    per_divergence = {}
+    consistent = True
+    for name in SOLVER_DIVERGENCES:
+        div = get_divergence(name)
+        expr = div.expression.subs(div.symbol, t)
+        exp_form = t not in sp.simplify(sp.diff(expr, t) - sp.log(t)).free_symbols if name != "tv" else False
+        two = rlhf.f_rlhf_pair_preference(d_grid, 0.0, divergence=name)
+        bias2 = float(np.max(np.abs(two - expit(d_grid))))
+        log_third = np.log(np.full(3, 1 / 3))
+        # A third response below the pair (so TV keeps mass on it) at two heights moves the multiplier.
+        bias3 = max(abs(float(rlhf.f_rlhf_binary_preference(np.array([d, 0.0, r3]), log_third, divergence=name))
+                        - float(expit(d))) for d in (1.0, -0.5) for r3 in (-3.0, -1.0))
+        # Independent: cvxpy at d = 2 on two responses (TV too); mpmath where it applies.
+        cvx = _cvxpy_pair_preference(float(expit(2.0)), 0.5, 1.0, divergence=name)
+        mp = None
+        if name != "tv":
+            pol = _mp_policy([2.0, 0.0], np.log([0.5, 0.5]), name, 1.0)
+            mp = float(pol[0] / (pol[0] + pol[1]))
+        # The bias threshold 1e-9: the exact solver is accurate to ~1e-13 on these problems.
+        biased2, biased3 = bias2 > 1e-9, bias3 > 1e-9
+        # The independent solves agree with the exact one at d = 2 (cvxpy to CVXPY_ATOL, mpmath to
+        # 1e-12) and, by more than CVXPY_ATOL, on whether there is a bias there.
+        sigma2 = float(expit(2.0))
+        solver2 = float(rlhf.f_rlhf_pair_preference(2.0, 0.0, divergence=name))
+        confirmed = (cvx is not None and abs(cvx - solver2) <= CVXPY_ATOL
+                     and (abs(cvx - sigma2) > CVXPY_ATOL) == (abs(solver2 - sigma2) > CVXPY_ATOL)
+                     and (mp is None or abs(mp - solver2) <= 1e-12))
+        per_divergence[name] = {"f": str(expr), "inverse_derivative_is_exp": bool(exp_form),
+                                "max_bias_two_responses": bias2, "max_bias_three_responses": bias3,
+                                "cvxpy_p_rlhf_at_d_2": cvx, "mpmath_p_rlhf_at_d_2": mp,
+                                "independent_methods_agree": bool(confirmed)}
+        biased = biased2 if responses == 2 else (biased2 or biased3)
+        consistent &= bool(confirmed) and biased == (not exp_form)
+    loophole = _two_response_loophole(quick)
+    if not (loophole["in_hypotheses_and_not_kl"] and loophole["three_responses_biased"]):
+        raise RuntimeError(f"the two-response example does not come out as derived: {loophole}")
+    if not consistent:
+        raise RuntimeError(f"the toolkit's divergences do not split as derived: {per_divergence}")
+    part1 = {3: True, 2: not loophole["two_responses_unbiased"]}
+    family = _kl_family_iff(kl_family)
+    family_up_to_constant = _kl_family_iff(kl_family + " + c2" if "c2" not in kl_family else kl_family)
+    part2 = family["only_if"] and family["if"]
+    evidence = {"statement": {"kl_family": kl_family, "responses": "K ≥ 3" if responses == 3 else "K = 2"},
+                "divergences_beta_1_uniform_reference": per_divergence, "two_response_example": loophole,
+                "kl_family": family, "kl_family_up_to_additive_constant": family_up_to_constant,
+                "part1_bias_unless_exp_inverse": part1[responses], "part2_family_iff": part2,
+                "hypothesis_class": _FOOTNOTE_10}
+    readings = [
+        Reading("bias of the exact f-RLHF optimum with π_ref uniform over K ≥ 3 responses (§5.1: 'uniform over all "
+                "(valid) responses'); the family literally as printed, with footnote 10's f(1) = 0",
+                "holds" if part1[3] and part2 else "refuted"),
+        Reading("as above, with 'f(u) = u log u + c′u' read up to an additive constant (f is fixed by (f')⁻¹ only up "
+                "to one; every such f gives D_f = KL, 'effectively the KL divergence')",
+                "holds" if part1[3] and family_up_to_constant["only_if"] and family_up_to_constant["if"]
+                else "refuted"),
+        Reading("exactly two responses (K = 2), p_ref = 1/2 (and the family read up to an additive constant): "
+                f"{_F51_TWO_RESPONSE_F} is convex, f(1) = 0, (f')⁻¹ ≠ exp(u + c), yet unbiased on two responses",
+                "holds" if part1[2] and family_up_to_constant["only_if"] and family_up_to_constant["if"]
+                else "refuted"),
+    ]
+    backing = (f"exact solver on {len(SOLVER_DIVERGENCES)} divergences at β = 1 (K = 2 on {d_grid.size} gaps, K = 3), "
+               "cvxpy and mpmath re-solves, sympy for the f-family and the two-response example")
+    if part1[responses] and part2:
+        return holds(evidence, backing, readings=readings)
+    if not part1[responses]:
+        two = loophole["two_responses_scipy"][0]
+        return refuted({
+            "inputs": {"f": loophole["f"], "beta": 1, "p_ref": "1/2", "responses": 2, "reward_gap": two["d"]},
+            "predicted": "p_rlhf ≠ σ(r1 − r2) for some rewards, since (f')⁻¹ is not exp(u + c) "
+                         f"(f' = {loophole['f' + chr(39)]})",
+            "computed": "p_rlhf = σ(r1 − r2) for every reward gap (sympy: f'(s) − f'(2 − s) ≡ log(s/(2 − s)))",
+            "recheck": {"method": "scipy bounded scalar maximisation of the two-response objective",
+                        "computed": loophole["two_responses_scipy"],
+                        "agrees": bool(loophole["two_responses_unbiased"])},
+        }, evidence, readings=readings)
+    w = family["witness"]
+    if w is None:
+        raise RuntimeError(f"the stated family fails the 'if' direction: {family}")
+    return refuted({
+        "inputs": {"f": w["f"], "c": w["c"], "stated_family": family["stated_family"]},
+        "predicted": f"(f')⁻¹(u) = {w['f_inverse_derivative']} only if f = {family['stated_family']} for some constants",
+        "computed": f"f = {w['f']} has f(1) = {w['f_at_1']} and (f')⁻¹(u) = {w['f_inverse_derivative']}, and no constants "
+                    "of the stated family reproduce it (sympy: the coefficient equations have no solution)",
+        "recheck": {"method": "exact two-point evaluation: the constants matching f at u = 1, then the difference at u = 2",
+                    "computed": {"matching_at_u_1": w["stated_constants_matching_at_u_1"],
+                                 "difference_at_u_2": w["difference_at_u_2"]},
+                    "agrees": bool(w["two_point_recheck"])},
+    }, evidence, readings=readings)
 
 
 # ---------------------------------------------------------------------------------------
@@ -659,18 +1147,26 @@ _A3_P_REWARD = Fraction(7, 10)
 _A3_P_RLHF = Fraction(99, 100)
 
 
-def a3_threshold() -> Fraction:
-    """The least p_ref(y) for which β = 1/10, p_reward(y) > 7/10 ⇒ p_rlhf(y) > 99/100, exactly.
+def a3_threshold(beta: Fraction = _A3_BETA, p_reward: Fraction = _A3_P_REWARD,
+                 p_rlhf: Fraction = _A3_P_RLHF) -> Fraction:
+    """The least p_ref(y) for which β, p_reward(y) > p_reward ⇒ p_rlhf(y) > p_rlhf, exactly.
 
     p_rlhf = σ(logit p_ref + logit(p_reward)/β) increases in p_reward, so the claim holds iff
     it holds in the limit p_reward → 7/10: odds(p_ref)·(7/3)^10 ≥ 99, i.e.
-    p_ref ≥ 99·3^10/(99·3^10 + 7^10) (for App A.3's numbers; the module constants in general,
-    with 1/β a whole number).
+    p_ref ≥ 99·3^10/(99·3^10 + 7^10) (for App A.3's numbers, the defaults; 1/β must be a whole
+    number).
     """
-    power = int(1 / _A3_BETA)
-    odds_reward = (_A3_P_REWARD / (1 - _A3_P_REWARD)) ** power
-    needed = (_A3_P_RLHF / (1 - _A3_P_RLHF)) / odds_reward
+    power = _a3_power(beta)
+    odds_reward = (p_reward / (1 - p_reward)) ** power
+    needed = (p_rlhf / (1 - p_rlhf)) / odds_reward
     return needed / (1 + needed)
+
+
+def _a3_power(beta: Fraction) -> int:
+    power = 1 / Fraction(beta)
+    if power.denominator != 1:
+        raise ValueError(f"1/β must be a whole number for the exact rational check, got β = {beta}")
+    return int(power)
 
 
 def _rational_pair_preference(p_ref: Fraction, p_reward: Fraction, power: int) -> Fraction:
@@ -679,101 +1175,182 @@ def _rational_pair_preference(p_ref: Fraction, p_reward: Fraction, power: int) -
     return odds / (1 + odds)
 
 
-@register("PMR-A3")
-def check_beta_bias(*, quick: bool):
-    """Seed 001, App A.3 / Fig 9: β ≠ 1 biases the aligned model; β = 0.1, p_reward > 0.7 ⇒ p_rlhf > 0.99.
+_A3_FIG9_READING = (
+    "Figure 9's setting: a uniform reference (p_ref(y) = 1/2, so that only β biases), p_reward the reward model's "
+    "preference σ(r(y) − r(y')) on the x-axis, and 'smaller β, more severe bias' over the β ≤ 1 that App A.3 "
+    "discusses (β < 1, the extreme case β = 0.1) and the paper's experiments use (0.1, 0.5, 1)")
 
-    Methods: (1) exact solver on Fig 9's curves (``pmr_figures.fig9_curves``): at p_ref = 1/2
-    every β ≠ 1 differs from p_reward, amplifying the majority for β < 1 and shrinking it
-    towards 1/2 for β > 1, and the bias grows as β falls below 1; (2) the 0.99 statement over
-    p_ref: the exact solver's p_rlhf at the infimum p_reward → 0.7, bisected in p_ref, against
-    the rational threshold 99·3^10/(99·3^10 + 7^10); (3) exact rationals on both sides of it.
+
+@register("PMR-A3", mutants=[
+    mutant("0.99 at β = 1", "β = 1 and p_reward(y) > 0.7 give p_rlhf(y) > 0.99.", a3_beta="1"),
+    mutant("0.9999 bound", "β = 0.1 and p_reward(y) > 0.7 give p_rlhf(y) > 0.9999.", a3_p_rlhf="9999/10000"),
+    mutant("from p_reward > 0.6", "β = 0.1 and p_reward(y) > 0.6 give p_rlhf(y) > 0.99.", a3_p_reward="6/10"),
+    mutant("β < 1 shrinks", "When β < 1 the aligned model shrinks the dominant response towards 1/2.",
+           amplifies_below_one=False),
+    mutant("larger β, more bias", "Larger β (below 1), more severe algorithmic bias.", smaller_beta_more_bias=False),
+])
+def check_beta_bias(*, quick: bool, a3_beta: str = str(_A3_BETA), a3_p_reward: str = str(_A3_P_REWARD),
+                    a3_p_rlhf: str = str(_A3_P_RLHF), amplifies_below_one: bool = True,
+                    smaller_beta_more_bias: bool = True):
+    """Seed 001, App A.3 / Fig 9: β ≠ 1 biases the aligned model (smaller β, more severe); β < 1
+    amplifies the dominant response; β = 0.1, p_reward > 0.7 ⇒ p_rlhf > 0.99.
+
+    Statement parameters (defaults are the paper's): ``a3_beta``, ``a3_p_reward``, ``a3_p_rlhf``
+    (exact rationals) the numbers of the extreme case; ``amplifies_below_one`` the direction
+    for β < 1; ``smaller_beta_more_bias`` the direction of "smaller β, more severe bias".
+
+    Judged "as illustrated in Figure 9", in its setting (CLAIMS.md): p_ref = 1/2 and the BTL
+    p_reward (see :data:`_A3_FIG9_READING`). Methods: (1) exact solver on Fig 9's curves
+    (``pmr_figures.fig9_curves``): every β ≠ 1 differs from p_reward, β < 1 amplifies the
+    majority, and the bias grows as β falls below 1; (2) the extreme case at p_ref = 1/2 in
+    exact rationals at the infimum p_reward → 0.7 (p_rlhf increases in p_reward) and with the
+    exact solver; (3) the other readings, as :class:`Reading`: at an arbitrary reference the
+    extreme case needs p_ref(y) ≥ 99·3^10/(99·3^10 + 7^10) (bisection of the exact solver
+    against the rational threshold); over all β > 0 "smaller β, more bias" fails (β = 10 is
+    more biased than β = 2); with §5.1's tempered p_reward there is no bias at all.
     """
     from pmtheory.pmr_figures import FIG9_BETAS, fig9_curves
 
+    beta_q, p_min_q, target_q = Fraction(a3_beta), Fraction(a3_p_reward), Fraction(a3_p_rlhf)
+    power = _a3_power(beta_q)
     curves = fig9_curves(quick=quick)
     bias = {}
-    directions_ok = True
+    amplify = {}
     for c in curves[:-1]:
         diff = c.exact[0] - c.p_reward
         upper = c.p_reward > 0.5
         bias[str(c.beta)] = float(np.max(np.abs(diff)))
-        if c.beta < 1:
-            directions_ok &= bool(np.all(diff[upper] > 0))
-        elif c.beta > 1:
-            directions_ok &= bool(np.all(diff[upper] < 0))
-    below_one = [bias[str(b)] for b in FIG9_BETAS if b < 1]
-    monotone = all(x > y for x, y in zip(below_one, below_one[1:]))
+        if c.beta != 1:
+            amplify[str(c.beta)] = bool(np.all(diff[upper] > 0)) if c.beta < 1 else bool(np.all(diff[upper] < 0))
+    below_one = [b for b in FIG9_BETAS if b < 1]
+    grows_as_beta_falls = all(bias[str(x)] > bias[str(y)] for x, y in itertools.pairwise(below_one))
     biased_off_one = all(bias[str(b)] > 1e-3 for b in FIG9_BETAS if b != 1.0) and bias["1.0"] <= 1e-12
+    amplifies = all(amplify[str(b)] for b in below_one)  # β < 1: diff > 0 where p_reward > 1/2
+    direction_ok = amplifies == amplifies_below_one
+    severity_ok = grows_as_beta_falls == smaller_beta_more_bias
+    # Over all β: β = 2 against β = 10 (is the smaller β more biased?).
+    all_beta_monotone = bias["2.0"] > bias["10.0"]
+    # (2) the extreme case at Fig 9's uniform reference, exactly.
+    half = Fraction(1, 2)
+    at_infimum = _rational_pair_preference(half, p_min_q, power)
+    extreme_ok = at_infimum >= target_q
+    solver_at_infimum = float(rlhf.f_rlhf_pair_preference(float(logit(float(p_min_q))), 0.0, beta=float(beta_q)))
+    if abs(solver_at_infimum - float(at_infimum)) > 1e-12:
+        raise RuntimeError(f"the exact solver ({solver_at_infimum}) disagrees with the rational {at_infimum}")
+    # (3) an arbitrary reference: the threshold on p_ref, bisected on the exact solver.
+    threshold = a3_threshold(beta_q, p_min_q, target_q)
+    beta, target, p_min = float(beta_q), float(target_q), float(p_min_q)
 
-    threshold = a3_threshold()
-    power = int(1 / _A3_BETA)
-    beta, target, p_min = float(_A3_BETA), float(_A3_P_RLHF), float(_A3_P_REWARD)
-    gap_min = float(logit(p_min))
-
-    def at_infimum(p_ref):  # the exact solver's p_rlhf at p_reward = 0.7 (the infimum over p_reward > 0.7)
-        return float(rlhf.f_rlhf_pair_preference(gap_min, float(logit(p_ref)), beta=beta))
+    def solver_at(p_ref):  # the exact solver's p_rlhf at the infimum p_reward
+        return float(rlhf.f_rlhf_pair_preference(float(logit(p_min)), float(logit(p_ref)), beta=beta))
 
     lo, hi = 1e-12, 1.0 - 1e-12
     for _ in range(80):
         mid = float(expit((logit(lo) + logit(hi)) / 2))
-        lo, hi = (mid, hi) if at_infimum(mid) < target else (lo, mid)
+        lo, hi = (mid, hi) if solver_at(mid) < target else (lo, mid)
     numeric_threshold = hi
-    threshold_agrees = abs(numeric_threshold - float(threshold)) <= 1e-9 * float(threshold)
-    # The statement on a grid of p_ref: it holds iff p_ref ≥ threshold.
+    threshold_agrees = (abs(numeric_threshold - float(threshold)) <= 1e-9 * float(threshold)
+                        if 1e-12 < float(threshold) < 1 - 1e-12 else True)
     p_grid = np.linspace(p_min + 1e-4, 1 - 1e-4, 30 if quick else 300)
     refs = sorted({0.001, 0.01, 0.02, 0.0203, 0.021, 0.05, 0.1, 0.5, 0.9, float(threshold) * 0.999,
                    float(threshold) * 1.001} - {0.0})
+    refs = [r for r in refs if 0 < r < 1]
     holds_at = {}
     for p_ref in refs:
         values = rlhf.f_rlhf_pair_preference(logit(p_grid), float(logit(p_ref)), beta=beta)
-        holds_at[f"{p_ref:.6g}"] = bool(np.all(values > target) and at_infimum(p_ref) >= target - 1e-12)
+        holds_at[f"{p_ref:.6g}"] = bool(np.all(values > target) and solver_at(p_ref) >= target - 1e-12)
     region_ok = all(holds_at[f"{p:.6g}"] == (p >= float(threshold)) for p in refs)
-    # Exact rationals: Fig 9's uniform reference, and a counterexample below the threshold
-    # (p_reward = 0.71, just above 0.7, and p_ref the largest of 1/2, 1/100, 1/1000 below it).
-    uniform_inf = _rational_pair_preference(Fraction(1, 2), _A3_P_REWARD, power)
-    counter_ref = next((q for q in (Fraction(1, 2), Fraction(1, 100), Fraction(1, 1000)) if q < threshold), None)
-    counter_reward = _A3_P_REWARD + Fraction(1, 100)
-    evidence = {
-        "bias_max_abs_by_beta_at_p_ref_half": bias, "direction_amplify_below_1_shrink_above_1": directions_ok,
-        "bias_grows_as_beta_falls_below_1": monotone,
-        "threshold_exact": str(threshold), "threshold_float": float(threshold),
-        "threshold_by_bisection_on_exact_solver": numeric_threshold, "holds_at_p_ref": holds_at,
-        "p_rlhf_at_uniform_reference_p_reward_0.7": str(uniform_inf),
-    }
-    if counter_ref is not None:
-        counter = _rational_pair_preference(counter_ref, counter_reward, power)
-        counter_solver = float(rlhf.f_rlhf_pair_preference(float(logit(float(counter_reward))),
-                                                           float(logit(float(counter_ref))), beta=beta))
-        evidence["counterexample"] = {"p_ref": str(counter_ref), "p_reward": str(counter_reward), "beta": str(_A3_BETA),
-                                      "p_rlhf_exact": str(counter), "p_rlhf_float": float(counter),
-                                      "p_rlhf_solver": counter_solver}
-    if not (directions_ok and monotone and biased_off_one):
-        raise RuntimeError(f"the exact solver's Fig 9 curves show no β-bias ({bias}); the computation is broken")
     if not (threshold_agrees and region_ok):
         raise RuntimeError(f"the exact solver's threshold {numeric_threshold} or region {holds_at} disagrees with "
                            f"the rational threshold {float(threshold)}")
-    if counter_ref is not None and (counter >= _A3_P_RLHF or abs(float(counter) - counter_solver) > 1e-12):
-        raise RuntimeError("the rational counterexample does not come out as derived")
-    if threshold > Fraction(1, 2):
-        # It fails even at Fig 9's uniform reference: refuted.
+    # A rational point of the extreme case below the threshold: p_reward just above the bound,
+    # p_ref the largest of 1/2, 1/100, 1/1000 below the threshold.
+    counter_ref = next((q for q in (half, Fraction(1, 100), Fraction(1, 1000)) if q < threshold), None)
+    counter_reward = next((p_min_q + Fraction(1, 10**k) for k in range(2, 12)
+                           if counter_ref is not None
+                           and _rational_pair_preference(counter_ref, p_min_q + Fraction(1, 10**k), power) < target_q),
+                          None)
+    # Tempered reading: p_rlhf at p_ref = 1/2 equals σ(logit(p)/β), §5.1's p_reward, for every β.
+    tempered_gap = max(float(np.max(np.abs(c.exact[0] - rlhf.tempered_preference(c.p_reward, c.beta))))
+                       for c in curves[:-1])
+    evidence = {
+        "statement": {"beta": a3_beta, "p_reward_above": a3_p_reward, "p_rlhf_above": a3_p_rlhf,
+                      "amplifies_below_one": amplifies_below_one, "smaller_beta_more_bias": smaller_beta_more_bias},
+        "bias_max_abs_by_beta_at_p_ref_half": bias, "amplifies_majority_below_1": amplifies,
+        "shrinks_majority_above_1": all(amplify[str(b)] for b in FIG9_BETAS if b > 1),
+        "bias_grows_as_beta_falls_below_1": grows_as_beta_falls, "biased_off_one": biased_off_one,
+        "smaller_beta_more_bias_over_all_beta": all_beta_monotone,
+        "p_rlhf_at_uniform_reference_p_reward_infimum": str(at_infimum),
+        "p_rlhf_at_uniform_reference_p_reward_infimum_float": float(at_infimum),
+        "threshold_exact": str(threshold), "threshold_float": float(threshold),
+        "threshold_by_bisection_on_exact_solver": numeric_threshold, "holds_at_p_ref": holds_at,
+        "tempered_reading_max_gap_p_rlhf_vs_p_reward": tempered_gap,
+    }
+    if counter_ref is not None and counter_reward is not None:
+        counter = _rational_pair_preference(counter_ref, counter_reward, power)
+        counter_solver = float(rlhf.f_rlhf_pair_preference(float(logit(float(counter_reward))),
+                                                           float(logit(float(counter_ref))), beta=beta))
+        evidence["counterexample"] = {"p_ref": str(counter_ref), "p_reward": str(counter_reward), "beta": str(beta_q),
+                                      "p_rlhf_exact": str(counter), "p_rlhf_float": float(counter),
+                                      "p_rlhf_solver": counter_solver}
+        if abs(float(counter) - counter_solver) > 1e-12:
+            raise RuntimeError("the rational counterexample does not come out as derived")
+    if not (biased_off_one and tempered_gap <= 1e-12):
+        raise RuntimeError(f"the exact solver's Fig 9 curves show no β-bias ({bias}); the computation is broken")
+    fig9_holds = direction_ok and severity_ok and extreme_ok
+    readings = [
+        Reading(_A3_FIG9_READING, "holds" if fig9_holds else "refuted"),
+        Reading("'smaller β, more severe bias' over every β > 0 (β > 1 included)",
+                "holds" if fig9_holds and all_beta_monotone else "refuted"),
+        Reading("an arbitrary reference p_ref(y), not Figure 9's uniform one",
+                "holds-with-condition" if direction_ok and severity_ok and threshold < 1 else "refuted",
+                (f"p_ref(y) ≥ {threshold} ≈ {float(threshold):.6f} for the β = {beta_q}, p_reward > {p_min_q} ⇒ "
+                 f"p_rlhf > {target_q} case (odds(p_ref)·odds({p_min_q})^{power} = odds({target_q}))")
+                if direction_ok and severity_ok and threshold < 1 else None),
+        Reading("p_reward is §5.1's tempered e^{r/β}/Σ: then p_rlhf = p_reward at p_ref = 1/2 for every β (no bias)",
+                "refuted"),
+    ]
+    backing = (f"exact solver on Fig 9's curves ({len(FIG9_BETAS)} β at p_ref = 1/2), exact rationals at the "
+               f"infimum p_reward → {p_min_q}, bisection of the exact solver against the rational threshold over "
+               f"{len(refs)} references × {p_grid.size} p_reward values")
+    if fig9_holds:
+        return holds(evidence, backing, readings=readings)
+    # Refuted in Figure 9's own setting: one counterexample per failed part, rechecked in rationals.
+    if not extreme_ok:
+        p_rew = next(p_min_q + Fraction(1, 10**k) for k in range(2, 12)
+                     if _rational_pair_preference(half, p_min_q + Fraction(1, 10**k), power) < target_q)
+        exact = _rational_pair_preference(half, p_rew, power)
+        solver = float(rlhf.f_rlhf_pair_preference(float(logit(float(p_rew))), 0.0, beta=beta))
         return refuted({
-            "inputs": {"beta": str(_A3_BETA), "p_ref": "1/2", "p_reward": str(counter_reward)},
-            "predicted": f"p_rlhf > {_A3_P_RLHF}", "computed": counter_solver,
+            "inputs": {"beta": str(beta_q), "p_ref": "1/2", "p_reward": str(p_rew)},
+            "predicted": f"p_rlhf > {target_q}", "computed": solver,
             "recheck": {"method": "exact rational arithmetic: odds(p_ref)·odds(p_reward)^(1/β)",
-                        "computed": str(counter), "agrees": bool(counter <= _A3_P_RLHF)},
-        }, evidence)
-    return holds_with_condition(
-        "p_reward is the reward model's BTL preference σ(r(y) − r(y')) (not §5.1's tempered one), and the "
-        f"β = {_A3_BETA}, p_reward > {_A3_P_REWARD} ⇒ p_rlhf > {_A3_P_RLHF} statement needs p_ref(y) ≥ {threshold} ≈ "
-        f"{float(threshold):.6f}, the p_ref at which odds(p_ref)·odds({_A3_P_REWARD})^{power} = odds({_A3_P_RLHF}) "
-        "(p_ref(y) the reference model's preference for the favoured response y): it holds at Fig 9's uniform "
-        f"reference p_ref = 1/2 and fails below the threshold, e.g. p_ref = {counter_ref}, p_reward = "
-        f"{counter_reward} gives p_rlhf = {float(counter):.5f} (exact rational). The bias for β ≠ 1 holds at every "
-        "reference; 'smaller β, more bias' holds for β < 1 (for β > 1 the bias grows with β, towards p_rlhf = p_ref).",
-        evidence,
-        f"exact solver on Fig 9's curves, bisection of the exact solver against the rational threshold, "
-        f"{len(refs)} references × {p_grid.size} p_reward values, exact rational re-checks")
+                        "computed": str(exact), "agrees": bool(exact <= target_q)},
+        }, evidence, readings=readings)
+    if not direction_ok:
+        p_rew, b = Fraction(4, 5), Fraction(1, 10)
+        exact = _rational_pair_preference(half, p_rew, 10)
+        solver = float(rlhf.f_rlhf_pair_preference(float(logit(0.8)), 0.0, beta=0.1))
+        stated = "p_rlhf < p_reward (shrunk)" if not amplifies_below_one else "p_rlhf > p_reward (amplified)"
+        return refuted({
+            "inputs": {"beta": str(b), "p_ref": "1/2", "p_reward": str(p_rew)},
+            "predicted": stated, "computed": solver,
+            "recheck": {"method": "exact rational arithmetic: odds(p_ref)·odds(p_reward)^(1/β)",
+                        "computed": str(exact), "agrees": bool((exact > p_rew) != amplifies_below_one)},
+        }, evidence, readings=readings)
+    # severity: bias at β = 1/10 against β = 1/2 at p_reward = 4/5 (β = 1/2 is the square).
+    p_rew = Fraction(4, 5)
+    bias_01 = _rational_pair_preference(half, p_rew, 10) - p_rew
+    bias_05 = _rational_pair_preference(half, p_rew, 2) - p_rew
+    return refuted({
+        "inputs": {"betas": ["1/10", "1/2"], "p_ref": "1/2", "p_reward": str(p_rew)},
+        "predicted": "bias at β = 1/2 > bias at β = 1/10" if not smaller_beta_more_bias else
+        "bias at β = 1/10 > bias at β = 1/2",
+        "computed": {"bias_beta_0.1": float(rlhf.f_rlhf_pair_preference(float(logit(0.8)), 0.0, beta=0.1)) - 0.8,
+                     "bias_beta_0.5": float(rlhf.f_rlhf_pair_preference(float(logit(0.8)), 0.0, beta=0.5)) - 0.8},
+        "recheck": {"method": "exact rational arithmetic", "computed": {"beta_1/10": str(bias_01), "beta_1/2": str(bias_05)},
+                    "agrees": bool((bias_01 > bias_05) != smaller_beta_more_bias)},
+    }, evidence, readings=readings)
 
 
 # ---------------------------------------------------------------------------------------
@@ -794,7 +1371,7 @@ def _btl_problems(draw):
     mu = np.zeros((prompts, k, k))
     for p in range(prompts):
         order = draw(st.permutations(range(k)))
-        for a, b in zip(order, order[1:]):  # a spanning path keeps the graph connected
+        for a, b in itertools.pairwise(order):  # a spanning path keeps the graph connected
             mu[p, a, b] = mu[p, b, a] = draw(st.floats(1e-3, 1.0))
         for a, b in itertools.combinations(range(k), 2):
             if mu[p, a, b] == 0 and draw(st.booleans()):
@@ -818,9 +1395,25 @@ def _cvxpy_btl(comparison: np.ndarray):
     return None if r.value is None else np.asarray(r.value), problem.status
 
 
-@register("PMR-PA2")
-def check_btl_population_mle(*, quick: bool):
+@register("PMR-PA2", mutants=[
+    mutant("the solution is 2r*", "The global solution of the population BTL loss is 2·r*(x, y) (up to the "
+           "per-prompt constant).", scale=2.0),
+    mutant("unique without the constant", "The global solution of the population BTL loss is r*(x, y) itself, the "
+           "unique minimizer (no per-prompt constant left free).", up_to_constant=False),
+])
+def check_btl_population_mle(*, quick: bool, scale: float = 1.0, up_to_constant: bool = True):
     """Seed 001, Prop A.2: the population BTL maximum-likelihood reward is the true reward (per-prompt constant).
+
+    Statement parameters: ``scale`` (1: the solution is scale·r*), ``up_to_constant`` (True: r* is
+    identified up to the per-prompt constant that the BTL model (2.1) cannot see, which the
+    notation presumes — r and r + c(x) are the same BTL model; False asserts the minimizer is
+    r* itself, unique).
+
+    Verdict: the headline reads "the global solution" as unique (the definite article, and
+    App A.2's use: "Step 2 can yield an optimal reward model"); then every prompt's comparison
+    graph must be connected, a condition on P_comp the proposition does not state. The reading
+    "r* is a global solution" holds without it. The proof's last step is recorded as a
+    :class:`ProofGap`.
 
     Methods: (1) exact, property: for random true rewards (ties, gaps up to 40, so win
     probabilities down to 1e-18) and random connected comparison graphs, the certified
@@ -838,13 +1431,13 @@ def check_btl_population_mle(*, quick: bool):
         comparison = preferences.btl_comparison_probabilities(rewards, mu)
         fit = preferences.btl_maximum_likelihood(comparison)
         assert np.all(fit.num_components == 1), "a connected graph was split"
-        centred = rewards - rewards.mean(axis=-1, keepdims=True)
+        centred = scale * (rewards - rewards.mean(axis=-1, keepdims=True))
         error = float(np.max(np.abs(fit.rewards - centred)))
-        scale = 1.0 + float(np.ptp(rewards))
-        worst["max_reward_error"] = max(worst["max_reward_error"], error / scale)
+        size = 1.0 + float(np.ptp(rewards))
+        worst["max_reward_error"] = max(worst["max_reward_error"], error / size)
         worst["max_gradient"] = max(worst["max_gradient"], float(np.max(fit.gradient_norm)))
         # Conditioning: a pair compared with probability p fixes its gap to ~eps/p.
-        assert error <= 1e-7 * scale, f"the MLE misses the true reward by {error}"
+        assert error <= 1e-7 * size, f"the MLE misses the true reward by {error}"
 
     outcome = property_search(_btl_problems(), check, examples=30 if quick else 200, seed=62)
     if outcome.counterexample is not None:
@@ -852,11 +1445,11 @@ def check_btl_population_mle(*, quick: bool):
         comparison = preferences.btl_comparison_probabilities(rewards, mu)
         solution, status = _cvxpy_btl(comparison[0])
         return refuted({
-            "inputs": {"true_rewards": rewards.tolist(), "pair_probabilities": mu.tolist()},
-            "predicted": (rewards - rewards.mean(axis=-1, keepdims=True)).tolist(), "computed": outcome.message,
+            "inputs": {"true_rewards": rewards.tolist(), "pair_probabilities": mu.tolist(), "scale": scale},
+            "predicted": (scale * (rewards - rewards.mean(axis=-1, keepdims=True))).tolist(), "computed": outcome.message,
             "recheck": {"method": "cvxpy/Clarabel", "computed": None if solution is None else solution.tolist(),
                         "agrees": bool(solution is not None and
-                                       np.max(np.abs(solution - (rewards[0] - rewards[0].mean()))) > 1e-5)},
+                                       np.max(np.abs(solution - scale * (rewards[0] - rewards[0].mean()))) > 1e-5)},
         }, worst)
     # Independent solver on fixed instances: cvxpy/Clarabel must not find a lower loss than the
     # Newton fit (sharp direction), and its minimizer must be r* up to its solver tolerance.
@@ -904,6 +1497,42 @@ def check_btl_population_mle(*, quick: bool):
     }
     if not (identical and fit.num_components == 2 and loss_true == loss_shifted):
         raise RuntimeError("the disconnected example does not come out as derived")
+    # r* is a global minimizer even when disconnected: its loss equals the Newton fit's minimum.
+    r_star_is_minimizer = abs(loss_true - float(fit.loss)) <= 1e-12 * (1 + abs(loss_true))
+    # A per-prompt constant: r* and r* + 1 on a connected graph, symbolically the same loss.
+    connected_true = np.array([0.7, -0.2, 0.0])
+    mu_c = np.array([[0, 0.2, 0.1], [0.2, 0, 0.2], [0.1, 0.2, 0]])
+    comparison_c = preferences.btl_comparison_probabilities(connected_true, mu_c / mu_c.sum())
+    loss_c = float(preferences.btl_population_loss(connected_true, comparison_c))
+    loss_c_shift = float(preferences.btl_population_loss(connected_true + 1.0, comparison_c))
+    constant_invisible = sp.simplify(sym_loss(rs) - sym_loss([r + t for r in rs])) == 0
+    evidence["per_prompt_constant"] = {"true_rewards": connected_true.tolist(), "loss_at_r*": loss_c,
+                                       "loss_at_r*+1": loss_c_shift, "loss_invariant_symbolically": constant_invisible}
+    evidence["r_star_is_a_minimizer_when_disconnected"] = r_star_is_minimizer
+    if not up_to_constant:
+        return refuted({
+            "inputs": {"true_rewards": connected_true.tolist(), "pair_probabilities": (mu_c / mu_c.sum()).tolist(),
+                       "shift": 1.0},
+            "predicted": "r* is the unique global solution", "computed": {"loss_r*": loss_c, "loss_r*+1": loss_c_shift},
+            "recheck": {"method": "sympy: the population loss is invariant under r → r + t, identically in t",
+                        "computed": constant_invisible,
+                        "agrees": bool(constant_invisible and abs(loss_c - loss_c_shift) <= 1e-15 * (1 + loss_c))},
+        }, evidence)
+    readings = [
+        Reading("'the global solution is r*': the minimizer is unique and equals r* up to the per-prompt constant the "
+                "BTL model leaves free (the definite article; App A.2: Step 2 'can yield an optimal reward model')",
+                "holds-with-condition", "every prompt's comparison graph (responses joined when P_comp compares them "
+                "with positive probability) is connected"),
+        Reading("'r* is a global solution' (a minimizer, not necessarily the only one)",
+                "holds" if r_star_is_minimizer else "refuted"),
+    ]
+    gaps = [ProofGap(
+        step="App A.2, proof of Prop A.2, last step: 'The objective function is minimized when p_reward* = p_reward, "
+             "for all x, y_w, y_l. Therefore, the global solution ... is r(x, y) = r*(x, y)'",
+        finding="p_reward = p_reward* is only forced on pairs P_comp compares, and there it fixes r − r* only up to a "
+                "constant on each connected component of the comparison graph: the step needs connected comparison "
+                "graphs and then gives r = r* + c(x), not r = r*",
+        witness=evidence["disconnected_example"])]
     return holds_with_condition(
         "Every prompt's comparison graph (responses joined when P_comp compares them with positive probability) is "
         "connected, and the reward is read only on responses that are compared at all. Otherwise the population "
@@ -912,7 +1541,8 @@ def check_btl_population_mle(*, quick: bool):
         "r* + (0, 0, 1, 1) has exactly the same loss).",
         evidence,
         f"{outcome.examples} property instances with a certified Newton solve ({cvx_runs[0]} also with "
-        "cvxpy/Clarabel), sympy invariance of the loss for the disconnected case")
+        "cvxpy/Clarabel), sympy invariance of the loss for the disconnected case",
+        readings=readings, proof_gaps=gaps)
 
 
 # ---------------------------------------------------------------------------------------
@@ -933,9 +1563,18 @@ def _fraction_pl(weights: list[Fraction]):
     return probabilities
 
 
-@register("PMR-A1")
-def check_pl_subsets(*, quick: bool):
+@register("PMR-A1", mutants=[
+    mutant("no renormalization on the subset", "For a subset C, (A.1) implies π(y|C, x) = e^{r(x,y)}/Σ_{y' ∈ Y} "
+           "e^{r(x,y')} (the full set's normalizer).", normalize_over="all"),
+    mutant("temperature grows with |C|", "For a subset C, (A.1) implies π(y|C, x) ∝ e^{r(x,y)·|C|/K}.",
+           subset_temperature=True),
+])
+def check_pl_subsets(*, quick: bool, normalize_over: str = "subset", subset_temperature: bool = False):
     """Seed 001, App A.1: the PL model (A.1) gives the same choice rule on every subset (IIA).
+
+    Statement parameters (defaults are the paper's rule π(y|C, x) = e^{r(x,y)}/Σ_{y' ∈ C} e^{r(x,y')}):
+    ``normalize_over`` "subset" (the paper) or "all" (the full set's normalizer);
+    ``subset_temperature`` rewards scaled by |C|/K on C (False in the paper).
 
     Methods: (1) property, log space: on random rewards (K ≤ 7, |r| ≤ 1e4, ties) and a random
     subset C, :func:`plackett_luce_log_choice` on C equals (A.1) conditioned on C; the
@@ -955,9 +1594,20 @@ def check_pl_subsets(*, quick: bool):
         mask[draw(st.integers(0, k - 1))] = True
         return rewards, mask
 
+    if normalize_over not in ("subset", "all"):
+        raise ValueError(f"normalize_over must be 'subset' or 'all', got {normalize_over!r}")
+
+    def stated_rule(rewards, mask):
+        """The stated choice rule on the subset ``mask`` (log-probabilities, −inf off it)."""
+        scaled = rewards * (np.sum(mask) / rewards.size) if subset_temperature else rewards
+        if normalize_over == "all":
+            full_rule = preferences.plackett_luce_log_choice(scaled)
+            return np.where(mask, full_rule, -np.inf)
+        return preferences.plackett_luce_log_choice(scaled, mask)
+
     def check(problem):
         rewards, mask = problem
-        choice = preferences.plackett_luce_log_choice(rewards, mask)
+        choice = stated_rule(rewards, mask)
         full = preferences.plackett_luce_log_choice(rewards)
         conditioned = full[mask] - np.logaddexp.reduce(full[mask])
         gap = float(np.max(np.abs(choice[mask] - conditioned)))
@@ -979,12 +1629,15 @@ def check_pl_subsets(*, quick: bool):
             w = [mpmath.exp(mpmath.mpf(float(x))) for x in rewards]
             total = mpmath.fsum(w[i] for i in range(len(w)) if mask[i])
             exact = [float(mpmath.log(w[i] / total)) for i in range(len(w)) if mask[i]]
-        computed = preferences.plackett_luce_log_choice(rewards, mask)[mask]
+        stated = stated_rule(rewards, mask)[mask]
+        full = preferences.plackett_luce_log_choice(rewards)
+        conditioned = full[mask] - np.logaddexp.reduce(full[mask])
         return refuted({
-            "inputs": {"rewards": rewards.tolist(), "subset": mask.tolist()},
-            "predicted": exact, "computed": computed.tolist(),
-            "recheck": {"method": "mpmath at 50 digits", "computed": exact,
-                        "agrees": bool(np.max(np.abs(np.array(exact) - computed)) > 1e-12)},
+            "inputs": {"rewards": rewards.tolist(), "subset": mask.tolist(), "normalize_over": normalize_over,
+                       "subset_temperature": subset_temperature},
+            "predicted": stated.tolist(), "computed": conditioned.tolist(),
+            "recheck": {"method": "mpmath at 50 digits: (A.1) conditioned on the subset", "computed": exact,
+                        "agrees": bool(np.max(np.abs(np.array(exact) - stated)) > 1e-12)},
         }, worst)
     # (2) exact rationals.
     rng = np.random.default_rng(711)
@@ -1041,10 +1694,20 @@ def _mp_bernoulli_kl(a: float, b: float) -> float:
         return float(p * (lp - lq) + (1 - p) * (lp1 - lq1))
 
 
-@register("PMR-MET")
-def check_metrics(*, quick: bool):
+@register("PMR-MET", mutants=[
+    mutant("PM divergence reversed", "The instance PM divergence is D_KL(p_reward ‖ p_llm).",
+           kl_direction="reward||llm"),
+    mutant("perplexity without the inverse", "Perplexity = E_{y∼π}[p_1 ⋯ p_Length(y)]^{+1/Length(y)}.",
+           perplexity_exponent=1.0),
+])
+def check_metrics(*, quick: bool, kl_direction: str = "llm||reward", perplexity_exponent: float = -1.0):
     """Seed 001, §6.1: PM divergence (instance, aggregate), perplexity, entropy, KL; PM divergence 0
     iff preferences match.
+
+    Statement parameters (defaults are §6.1's definitions): ``kl_direction`` "llm||reward" for
+    D_KL(p_llm ‖ p_reward) (the paper) or "reward||llm"; ``perplexity_exponent`` the power
+    per token length in E[(p_1⋯p_L)^{e/L}] (−1 in the paper). The toolkit's metrics are
+    judged against the stated definitions evaluated independently (mpmath).
 
     Methods (property, hypothesis): (1) the instance PM divergence against an mpmath
     Bernoulli KL at 60+ digits on log-probabilities down to −1e4 and rewards up to ±1e4;
@@ -1054,6 +1717,12 @@ def check_metrics(*, quick: bool):
     against :mod:`pmtheory.divergences` and direct sums, expected perplexity against mpmath.
     The torch-side (bridge) evaluation of these metrics is checked by ``pmtheory.bridge``.
     """
+    if kl_direction not in ("llm||reward", "reward||llm"):
+        raise ValueError(f"kl_direction must be 'llm||reward' or 'reward||llm', got {kl_direction!r}")
+
+    def stated_instance(a, b):  # a = logit p_llm(y1), b = logit p_reward(y1)
+        return _mp_bernoulli_kl(a, b) if kl_direction == "llm||reward" else _mp_bernoulli_kl(b, a)
+
     worst = {"max_rel_err_vs_mpmath": 0.0, "max_kl_over_squared_times_8": 0.0, "max_entropy_err": 0.0,
              "max_kl_err": 0.0, "max_perplexity_rel_err": 0.0}
     logprob = st.one_of(st.sampled_from([0.0, -1e-12, -1.0, -1e4]), st.floats(-1e4, 0.0))
@@ -1063,7 +1732,7 @@ def check_metrics(*, quick: bool):
         l1, l2, r1, r2 = example
         value = float(metrics.instance_pm_divergence(l1, l2, r1, r2))
         a, b = l1 - l2, r1 - r2
-        reference = _mp_bernoulli_kl(a, b)
+        reference = stated_instance(a, b)
         err = abs(value - reference) / max(reference, 1e-300)
         if reference > 1e-290:
             worst["max_rel_err_vs_mpmath"] = max(worst["max_rel_err_vs_mpmath"], err)
@@ -1106,7 +1775,8 @@ def check_metrics(*, quick: bool):
         # expected perplexity against mpmath.
         ppl = float(metrics.expected_perplexity(perturbed, lengths))
         with mpmath.workdps(40):
-            ref = mpmath.fsum(mpmath.exp(mpmath.mpf(float(lp))) * mpmath.exp(-mpmath.mpf(float(lp)) / int(n_))
+            ref = mpmath.fsum(mpmath.exp(mpmath.mpf(float(lp)))
+                              * mpmath.exp(mpmath.mpf(perplexity_exponent) * mpmath.mpf(float(lp)) / int(n_))
                               for lp, n_ in zip(perturbed, lengths))
         rel = abs(ppl - float(ref)) / float(ref)
         worst["max_perplexity_rel_err"] = max(worst["max_perplexity_rel_err"], rel)
@@ -1126,7 +1796,7 @@ def check_metrics(*, quick: bool):
         if out.counterexample is not None:
             if out is out_instance:
                 l1, l2, r1, r2 = out.counterexample
-                reference = _mp_bernoulli_kl(l1 - l2, r1 - r2)
+                reference = stated_instance(l1 - l2, r1 - r2)
                 value = float(metrics.instance_pm_divergence(l1, l2, r1, r2))
                 inputs = {"log_probs": [l1, l2], "rewards": [r1, r2]}
             else:
@@ -1134,8 +1804,16 @@ def check_metrics(*, quick: bool):
                 reference = None
                 value = out.message
                 inputs = {"rewards": rewards.tolist(), "log_noise": noise.tolist(), "lengths": lengths.tolist()}
+                if "perplexity" in out.message:
+                    # Recheck: the stated perplexity at 60 digits against the toolkit's.
+                    perturbed = log_softmax(rewards + noise)
+                    value = float(metrics.expected_perplexity(perturbed, lengths))
+                    with mpmath.workdps(60):
+                        reference = float(mpmath.fsum(
+                            mpmath.exp(mpmath.mpf(float(lp)) * (1 + mpmath.mpf(perplexity_exponent) / int(n_)))
+                            for lp, n_ in zip(perturbed, lengths)))
             return refuted({
-                "inputs": inputs, "predicted": "metric as §6.1 defines it", "computed": value,
+                "inputs": inputs, "predicted": "metric as §6.1 defines it (the stated definition)", "computed": value,
                 "recheck": {"method": "mpmath at 60 digits", "computed": reference,
                             "agrees": bool(reference is None
                                            or abs(reference - value) > 1e-9 * max(reference, 1e-300))},

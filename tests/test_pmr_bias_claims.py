@@ -12,9 +12,24 @@ from scipy.special import log_softmax, logit
 import pmtheory.pmr_bias_claims as C
 import pmtheory.pmr_figures as F
 from pmtheory import metrics, preferences, rlhf
-from pmtheory.claims import ERROR, HOLDS, HOLDS_WITH_CONDITION, REFUTED, default_registry
+from pmtheory.claims import (
+    ERROR,
+    HOLDS,
+    HOLDS_WITH_CONDITION,
+    REFUTED,
+    default_registry,
+)
 
-IDS = ("PMR-P3.7", "PMR-E5.2", "PMR-FIG2", "PMR-E5.3", "PMR-COL", "PMR-A3", "PMR-PA2", "PMR-A1", "PMR-MET")
+IDS = ("PMR-P3.7", "PMR-E5.2", "PMR-FIG2", "PMR-E5.3", "PMR-COL", "PMR-F5.1", "PMR-A3", "PMR-PA2", "PMR-A1",
+       "PMR-MET")
+
+EXPECTED = {
+    "PMR-P3.7": HOLDS_WITH_CONDITION, "PMR-E5.2": HOLDS, "PMR-FIG2": HOLDS, "PMR-E5.3": REFUTED, "PMR-COL": REFUTED,
+    "PMR-F5.1": REFUTED, "PMR-A3": HOLDS, "PMR-PA2": HOLDS_WITH_CONDITION, "PMR-A1": HOLDS, "PMR-MET": HOLDS,
+}
+
+VARIANTS = [pytest.param(claim_id, variant, id=f"{claim_id}:{variant.name}")
+            for claim_id in IDS for variant in default_registry.variants_for(claim_id)]
 
 
 @pytest.fixture(scope="module")
@@ -23,26 +38,36 @@ def outcomes(quick_outcomes):
 
 
 class TestPinnedVerdicts:
+    def test_verdicts(self, outcomes):
+        assert {claim_id: outcomes[claim_id].verdict for claim_id in IDS} == EXPECTED
+
     def test_p3_7_condition_is_the_tilted_reference(self, outcomes):
         o = outcomes["PMR-P3.7"]
         assert o.verdict == HOLDS_WITH_CONDITION
         assert "exp((1 − 1/β)·r(x, y))" in o.condition and "β = 1 and π_ref uniform" in o.condition
         assert o.evidence["symbolic_for_all_rewards"] == "β = 1 and π_ref uniform"
         assert o.evidence["exact_pm_example"]["policy"] == ["1/14", "2/7", "9/14"]
+        assert [r.verdict for r in o.readings] == [HOLDS_WITH_CONDITION, HOLDS_WITH_CONDITION]
+        assert "(1, uniform)" in o.readings[0].condition
 
-    def test_e5_2_depends_on_the_reading_of_p_reward(self, outcomes):
+    def test_e5_2_holds_under_the_btl_reading_and_the_tempered_reading_is_recorded(self, outcomes):
         o = outcomes["PMR-E5.2"]
-        assert o.verdict == HOLDS_WITH_CONDITION
+        assert o.verdict == HOLDS and o.condition is None
+        assert [r.verdict for r in o.readings] == [HOLDS, REFUTED]
+        assert "σ(r1 − r2)" in o.readings[0].reading and "tempered" in o.readings[1].reading
         assert o.evidence["btl_reading_verdict"] == "holds"
         assert o.evidence["tempered_reading_verdict"].startswith("refuted")
         assert o.evidence["grid_matches_btl"] == [[1.0, 0.5]]
         assert [p for _, p in o.evidence["grid_matches_tempered"]] == [0.5] * 5
         assert o.evidence["max_log_odds_gap"] <= 1e-9
 
-    def test_fig2_holds_pointwise(self, outcomes):
+    def test_fig2_holds_and_is_rechecked_by_cvxpy(self, outcomes):
         o = outcomes["PMR-FIG2"]
         assert o.verdict == HOLDS
-        assert o.evidence["max_abs_diff_vs_eq_5_2"] <= 1e-12 and o.evidence["below_diagonal_when_p_ref_below_half"]
+        assert o.evidence["max_abs_diff_exact_vs_eq_5_2_same_algebra"] <= 1e-12
+        assert o.evidence["cvxpy_points"] >= 20 and o.evidence["cvxpy_failures"] == 0
+        assert o.evidence["max_abs_diff_eq_5_2_vs_cvxpy"] <= 1e-4
+        assert o.evidence["below_diagonal_when_p_ref_below_half"] and o.evidence["unbiased_curve_is_diagonal"]
 
     def test_e5_3_refuted_by_a_rational_chi2_instance(self, outcomes):
         o = outcomes["PMR-E5.3"]
@@ -54,6 +79,7 @@ class TestPinnedVerdicts:
         assert set(o.evidence["failing"]) == {"forward_kl", "js", "alpha:0.3", "alpha:0.9", "hellinger", "chi2"}
         assert o.evidence["divergences"]["reverse_kl"]["agrees_with_exact"] is True
         assert o.evidence["forward_kl_closed_form"]["exact"] == "sqrt(2)/2"
+        assert o.evidence["counterexample_f_in_footnote_10"]["in_hypotheses"] is True
 
     def test_col_refuted_for_bounded_f_prime(self, outcomes):
         o = outcomes["PMR-COL"]
@@ -64,12 +90,33 @@ class TestPinnedVerdicts:
         divs = o.evidence["divergences"]
         assert [n for n, d in divs.items() if d["collapses"]] == ["reverse_kl", "chi2"]
         assert o.evidence["chi2_exact_zero_at_p_ref_0.3_gap_minus_4"] == 0.0
+        assert o.evidence["forward_kl_at_p_ref_exactly_0_gap_2"] == ["1/2"]
+        assert [c.verdict_otherwise for c in o.conventions] == [HOLDS]
 
-    def test_a3_threshold(self, outcomes):
+    def test_f5_1_refuted_by_the_integration_constant_with_readings(self, outcomes):
+        o = outcomes["PMR-F5.1"]
+        assert o.verdict == REFUTED
+        assert o.counterexample["inputs"]["f"] == "u*log(u) - u + 1"
+        assert o.counterexample["recheck"]["computed"]["difference_at_u_2"] == ["1"]
+        assert o.evidence["part1_bias_unless_exp_inverse"] is True and o.evidence["part2_family_iff"] is False
+        assert o.evidence["kl_family"]["if"] is True and o.evidence["kl_family"]["only_if"] is False
+        assert [r.verdict for r in o.readings] == [REFUTED, HOLDS, REFUTED]
+        divs = o.evidence["divergences_beta_1_uniform_reference"]
+        assert [n for n, d in divs.items() if d["inverse_derivative_is_exp"]] == ["reverse_kl"]
+        assert all(d["max_bias_two_responses"] > 1e-3 for n, d in divs.items() if n != "reverse_kl")
+        assert divs["reverse_kl"]["max_bias_two_responses"] <= 1e-12
+        loophole = o.evidence["two_response_example"]
+        assert loophole["two_responses_unbiased"] and loophole["three_responses_biased"]
+
+    def test_a3_holds_in_figure_9s_setting_and_the_threshold_is_a_reading(self, outcomes):
         o = outcomes["PMR-A3"]
-        assert o.verdict == HOLDS_WITH_CONDITION
+        assert o.verdict == HOLDS
+        assert [r.verdict for r in o.readings] == [HOLDS, REFUTED, HOLDS_WITH_CONDITION, REFUTED]
+        assert "5845851/288321100" in o.readings[2].condition
         assert o.evidence["threshold_exact"] == "5845851/288321100"
+        assert o.evidence["p_rlhf_at_uniform_reference_p_reward_infimum"] == "282475249/282534298"
         assert o.evidence["counterexample"]["p_rlhf_float"] < 0.99
+        assert o.evidence["smaller_beta_more_bias_over_all_beta"] is False
 
     def test_pa2_needs_connected_comparisons(self, outcomes):
         o = outcomes["PMR-PA2"]
@@ -78,6 +125,9 @@ class TestPinnedVerdicts:
         ex = o.evidence["disconnected_example"]
         assert ex["loss_invariant_symbolically"] and ex["components_found"] == 2
         assert o.evidence["max_reward_error"] <= 1e-9 and o.evidence["cvxpy_comparisons"] >= 1
+        assert [r.verdict for r in o.readings] == [HOLDS_WITH_CONDITION, HOLDS]
+        assert len(o.proof_gaps) == 1 and "r = r* + c(x)" in o.proof_gaps[0].finding
+        assert o.evidence["per_prompt_constant"]["loss_invariant_symbolically"] is True
 
     def test_a1_and_met_hold(self, outcomes):
         assert outcomes["PMR-A1"].verdict == HOLDS
@@ -85,15 +135,26 @@ class TestPinnedVerdicts:
         assert outcomes["PMR-MET"].evidence["max_rel_err_vs_mpmath"] <= 1e-11
 
 
-class TestChecksCanFlip:
-    def test_e5_2_refutes_a_wrong_closed_form(self, monkeypatch):
-        # Drop p_ref from (5.2): the exact solver and mpmath both disagree with it.
-        monkeypatch.setattr(C, "eq52_predicted_log_odds",
-                            lambda rewards, log_q, beta, pair: float((rewards[pair[0]] - rewards[pair[1]]) / beta))
-        result = C.check_kl_binary_preference(quick=True)
-        assert result.verdict == REFUTED
-        assert result.counterexample["recheck"]["agrees"] is True
+class TestRegisteredVariants:
+    def test_every_id_has_a_variant_and_the_runner_kills_each(self, outcomes):
+        for claim_id in IDS:
+            o = outcomes[claim_id]
+            assert o.mutants, f"{claim_id} has no mutant or repair"
+            assert all(m.killed for m in o.mutants), [(m.name, m.verdict, m.detail) for m in o.mutants]
+            if EXPECTED[claim_id] == REFUTED:
+                assert any(m.role == "repair" for m in o.mutants)
+            else:
+                assert {m.role for m in o.mutants} == {"mutant"}
 
+    @pytest.mark.parametrize(("claim_id", "variant"), VARIANTS)
+    def test_variant_is_killed_when_called_directly(self, claim_id, variant):
+        result = default_registry.check_for(claim_id)(quick=True, **variant.params)
+        assert result.verdict == variant.expected
+        if result.verdict == REFUTED:
+            assert result.counterexample["recheck"]["agrees"] is True
+
+
+class TestChecksCanFlip:
     def test_e5_2_a_broken_solver_is_an_error_not_a_refutation(self, monkeypatch):
         real = rlhf.f_rlhf_pair_log_odds
         monkeypatch.setattr(rlhf, "f_rlhf_pair_log_odds", lambda *a, **k: real(*a, **k) + 0.1)
@@ -110,6 +171,7 @@ class TestChecksCanFlip:
         monkeypatch.setattr(F, "renormalized_product_preference", lambda p_reward, p_ref: p_reward + 0 * p_ref)
         result = C.check_fig2(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
+        assert "matches_eq_5_2_vs_cvxpy" in result.counterexample["inputs"]["failed"]
 
     def test_e5_3_holds_once_the_multiplier_is_kept(self, monkeypatch):
         # Eq (5.3) with (f')⁻¹(r/β − Z) instead of (f')⁻¹(r/β) is the exact answer.
@@ -126,10 +188,9 @@ class TestChecksCanFlip:
         result = C.check_preference_collapse(quick=True)
         assert result.verdict == HOLDS
 
-    def test_a3_refuted_at_beta_one(self, monkeypatch):
+    def test_a3_refuted_at_beta_one(self):
         # With β = 1 the 0.99 statement fails even at the uniform reference: p_rlhf = p_reward = 0.71.
-        monkeypatch.setattr(C, "_A3_BETA", Fraction(1))
-        result = C.check_beta_bias(quick=True)
+        result = C.check_beta_bias(quick=True, a3_beta="1")
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["computed"] == "71/100"
 
@@ -196,6 +257,26 @@ class TestHelpers:
         assert t == Fraction(99 * 3**10, 99 * 3**10 + 7**10)
         # At the threshold the infimum p_reward → 0.7 gives exactly 0.99.
         assert C._rational_pair_preference(t, Fraction(7, 10), 10) == Fraction(99, 100)
+
+    def test_a3_threshold_with_other_numbers(self):
+        assert C.a3_threshold(Fraction(1), Fraction(7, 10), Fraction(99, 100)) == Fraction(99 * 3, 99 * 3 + 7)
+        with pytest.raises(ValueError, match="whole number"):
+            C.a3_threshold(Fraction(3, 10))
+
+    def test_kl_family_iff(self):
+        literal = C._kl_family_iff("u*log(u) + c1*u")
+        assert literal["if"] and not literal["only_if"] and literal["members_with_f(1)=0"] == ["u*log(u)"]
+        assert literal["witness"]["f"] == "u*log(u) - u + 1" and literal["witness"]["two_point_recheck"]
+        repaired = C._kl_family_iff("u*log(u) + c1*(u - 1)")
+        assert repaired["if"] and repaired["only_if"] and repaired["witness"] is None
+        # A family that is not KL at all fails both directions.
+        wrong = C._kl_family_iff("u**2 + c1*u")
+        assert not wrong["only_if"] and not wrong["if"]
+
+    def test_two_response_loophole(self):
+        example = C._two_response_loophole(quick=True)
+        assert example["in_hypotheses_and_not_kl"] and example["two_response_identity_sympy"]
+        assert example["two_responses_unbiased"] and example["three_responses_biased"]
 
     def test_chi2_rational_pair(self):
         assert C._chi2_rational_pair(Fraction(1, 2), Fraction(1), Fraction(0)) == [Fraction(5, 8), Fraction(3, 8)]
