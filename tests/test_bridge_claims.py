@@ -1,5 +1,6 @@
-"""Tests of the BRG claim checks: pinned verdicts on the tiny models, mutations of the
-computation that flip them, and a clear error (for BRG-* only) when torch is missing."""
+"""Tests of the BRG claim checks: pinned verdicts on the tiny models, the registered mutants
+(nearby false statements) killed, mutations of the computation that flip the verdicts, and a
+clear error (for BRG-* only) when torch is missing."""
 
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pmtheory.bridge.studies as studies  # noqa: E402
 import pmtheory.bridge.training as training  # noqa: E402
 from pmtheory.bridge.studies import BridgeSetup, use_setup  # noqa: E402
 from pmtheory.bridge.tiny import tiny_model_paths  # noqa: E402
-from pmtheory.claims import ERROR, HOLDS, HOLDS_WITH_CONDITION, REFUTED, default_registry  # noqa: E402
+from pmtheory.claims import ERROR, HOLDS, REFUTED, default_registry  # noqa: E402
 
 BRG_IDS = ("BRG-SEQ", "BRG-LEN", "BRG-KL", "BRG-CPM", "BRG-MOD")
 
@@ -28,10 +29,15 @@ def quick_results(quick_outcomes):
 
 @pytest.fixture()
 def opt_only():
-    """A one-architecture setup (the tiny OPT), to keep the mutation tests short."""
+    """A one-architecture setup (the tiny OPT), to keep the mutation tests short. The checks'
+    cache of studies and trained policies is cleared around it: these tests patch the
+    computation, which the cache would otherwise hide (or carry into other tests)."""
     paths = tiny_model_paths()
-    with use_setup(BridgeSetup(policies=(("opt", str(paths.opt)),), reward_model=str(paths.reward), threads=1)) as setup:
+    setup = BridgeSetup(policies=(("opt", str(paths.opt)),), reward_model=str(paths.reward), threads=1)
+    brg.clear_cache(setup)
+    with use_setup(setup):
         yield setup
+    brg.clear_cache(setup)
 
 
 class TestPinnedVerdicts:
@@ -57,16 +63,23 @@ class TestPinnedVerdicts:
         outcome = quick_results["BRG-KL"]
         assert outcome.verdict == HOLDS
         for label in ("opt", "llama"):
-            exact, sampled = outcome.evidence[label]["runs"]
+            exact, sampled, other_beta = outcome.evidence[label]["runs"]
             assert exact["estimator"] == "exact" and exact["max_abs_log_error"] < 1e-3
             assert sampled["estimator"] == "reinforce" and sampled["total_variation"] <= 0.02
+            assert other_beta["objective"]["beta"] == 0.5 and other_beta["max_abs_log_error"] < 1e-3
 
-    def test_conditional_pm_holds_only_with_conditions(self, quick_results):
+    def test_conditional_pm_holds_with_its_readings(self, quick_results):
+        # Headline: Def 4.1 on the set (M = {π_ref^S ≥ α}) and §6.1's PM divergence on pairs
+        # drawn from each aligned model. The other readings are judged beside it, never folded
+        # into a condition.
         outcome = quick_results["BRG-CPM"]
-        assert outcome.verdict == HOLDS_WITH_CONDITION
-        assert "M(x) must be non-empty" in outcome.condition  # the literal reading has M = ∅ here
-        if outcome.evidence["fixed_pairs_not_below"]:
-            assert "pairs drawn from each aligned model" in outcome.condition
+        assert outcome.verdict == HOLDS and outcome.condition is None
+        readings = {reading.reading.split(":")[0]: reading for reading in outcome.readings}
+        literal = next(r for name, r in readings.items() if name.startswith("Def 4.1 literally"))
+        assert literal.verdict == REFUTED and "M = ∅" in literal.reading  # M is empty on sampled sequences
+        fixed = next(r for name, r in readings.items() if name.startswith("PM divergence on one fixed set"))
+        assert (fixed.verdict == REFUTED) == bool(outcome.evidence["fixed_pairs_not_below"])
+        assert any(name.startswith("the published code's per-token indicator") for name in readings)
         for label in ("opt", "llama"):
             record = outcome.evidence[label]
             fixed_pairs_not_below = (record["conditional_pm_set_exact"]["pm_divergence_all_pairs"]
@@ -77,19 +90,67 @@ class TestPinnedVerdicts:
             assert record["conditional_pm_set_exact"]["pm_divergence_own_samples"] < kl
             assert record["conditional_pm_set_reinforce"]["pm_divergence_own_samples"] < kl
             assert record["conditional_pm_sequence_exact"]["responses_in_M_per_prompt"] == [0, 0]
+            # M = ∅: the literal reading's objective is KL RLHF's, so are the limits' PM divergences
+            assert (record["conditional_pm_sequence_exact"]["closed_form"]["pm_divergence_own_samples"]
+                    == pytest.approx(record["kl_rlhf"]["closed_form"]["pm_divergence_own_samples"], abs=1e-12))
             assert record["conditional_pm_set_exact"]["max_abs_log_error"] < 1e-3
             assert record["conditional_pm_token_exact"]["max_abs_log_error"] < 1e-3
 
-    def test_mod_holds_at_the_sequence_level_only(self, quick_results):
+    def test_mod_holds_at_the_sequence_level_token_level_is_a_reading(self, quick_results):
         outcome = quick_results["BRG-MOD"]
-        assert outcome.verdict == HOLDS_WITH_CONDITION
-        assert "whole-sequence probabilities" in outcome.condition
+        assert outcome.verdict == HOLDS and outcome.condition is None
+        (reading,) = outcome.readings
+        assert "token-level decoder" in reading.reading and reading.verdict == REFUTED
         for label in ("opt", "llama"):
             record = outcome.evidence[label]
             assert record["sequences"] == 64 and record["reference_normalization"] <= 1e-12
             for row in record["weights"]:
                 assert row["sequence_level_prop1_gap"] <= record["bound"] + 1e-9
+                assert row["sequence_level_argmax_matches"]  # Thm 5
                 assert row["token_level_gap"] > 100 * record["bound"]
+
+    def test_sequence_normalization_and_kl_second_beta_are_checked(self, quick_results):
+        seq = quick_results["BRG-SEQ"].evidence
+        for label in ("opt", "llama"):
+            space = seq["normalization"][label]
+            assert space["sequences"] == 64 and abs(space["log_sum_claimed"]) <= 1e-12
+            assert abs(space["log_sum_library_batched"]) <= 1e-12
+            betas = {run["objective"]["beta"] for run in quick_results["BRG-KL"].evidence[label]["runs"]}
+            assert betas == {1.0, 0.5}
+
+
+def _variants():
+    return [pytest.param(claim_id, variant, id=f"{claim_id}:{variant.name}")
+            for claim_id in BRG_IDS for variant in default_registry.variants_for(claim_id)]
+
+
+class TestRegisteredVariants:
+    def test_every_brg_id_has_a_variant(self):
+        assert all(default_registry.variants_for(claim_id) for claim_id in BRG_IDS)
+
+    def test_the_runner_kills_them(self, quick_results):
+        survivors = {claim_id: [(m.name, m.verdict, m.detail[:200]) for m in quick_results[claim_id].mutants
+                                if not m.killed] for claim_id in BRG_IDS}
+        assert not any(survivors.values()), survivors
+        assert all(quick_results[claim_id].mutants for claim_id in BRG_IDS)
+
+    @pytest.mark.parametrize("claim_id, variant", _variants())
+    def test_variant_is_killed_with_a_confirmed_counterexample(self, claim_id, variant, quick_results):
+        # quick_results first: the default run fills the cache the variants reuse.
+        check = default_registry.check_for(claim_id)
+        with use_setup(BridgeSetup()):
+            result = check(quick=True, **variant.params)
+        assert result.verdict == variant.expected, (result.verdict, result.condition)
+        if result.verdict == REFUTED:
+            assert result.counterexample["recheck"]["agrees"] is True
+
+    def test_cache_is_not_the_statement(self, quick_results):
+        # A mutant reuses the trained policies but still judges them against its own closed form.
+        with use_setup(BridgeSetup()):
+            again = brg.check_kl_rlhf_training(quick=True)
+            mutated = brg.check_kl_rlhf_training(quick=True, reward_scale=1.0)
+        assert again.verdict == HOLDS and mutated.verdict == REFUTED
+        assert mutated.counterexample["inputs"]["objective"]["beta"] == 0.5
 
 
 class TestChecksCanFail:
@@ -154,19 +215,6 @@ class TestChecksCanFail:
         assert record["conditional_pm_set_exact"]["max_abs_log_error"] < 1e-3
         assert record["conditional_pm_set_exact"]["pm_divergence_all_pairs"] < 1e-8
 
-    def test_mod_check_refutes_a_misweighted_optimum(self, opt_only, monkeypatch):
-        real = studies._mod_rules
-
-        def reversed_optimum(fit, weights):
-            rules = real(fit, weights)
-            rules["exact"] = real(fit, np.asarray(weights)[::-1])["exact"]
-            return rules
-
-        monkeypatch.setattr(studies, "_mod_rules", reversed_optimum)
-        result = brg.check_mod_decoding(quick=True)
-        assert result.verdict == REFUTED
-        assert result.counterexample["recheck"]["agrees"] is True
-
     def test_mod_holds_outright_if_token_level_were_sequence_level(self, opt_only, monkeypatch):
         import pmtheory.bridge.decoding as decoding
         from pmtheory.mod_decoding import product_rule_log_scores
@@ -180,6 +228,8 @@ class TestChecksCanFail:
         monkeypatch.setattr(decoding, "token_level_log_policy", sequence_level)
         result = brg.check_mod_decoding(quick=True)
         assert result.verdict == HOLDS
+        (reading,) = result.readings
+        assert reading.verdict == HOLDS  # the token-level reading holds too when it is sequence-level
 
 
 class TestWithoutTorch:

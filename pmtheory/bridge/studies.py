@@ -34,6 +34,8 @@ __all__ = [
     "load_policy",
     "load_reward",
     "mod_figure_data",
+    "mod_fit",
+    "mod_rows",
     "mod_study",
     "policy_path",
     "response_set_problem",
@@ -207,6 +209,23 @@ class SequenceStudy:
     chain_rule: list  # dicts: label, dtype, max_abs / max_rel prefix-by-prefix vs loop, max_abs_log_prob
     half_precision: list  # dicts: label, dtype "bfloat16", max_abs / max_rel batched vs loop (no bar)
     pairs: int  # (prompt, response) pairs scored per configuration
+    # Per (label, dtype): the loop's log π(y|x) (P,) and the chain rule's terms computed
+    # literally, one forward pass per prefix, for each alignment in PREFIX_SHIFTS: terms[shift]
+    # is a list of P arrays whose t-th entry is log p(y_t | x, y_<t+shift) (shift 0: the chain
+    # rule; shift 1: the distribution that has already seen y_t).
+    loop_values: dict = field(default_factory=dict)  # (label, dtype) -> (P,) float64
+    prefix_terms: dict = field(default_factory=dict)  # (label, dtype) -> {shift: [P arrays]}
+    # Per label (float64 model): the enumerable space W^L of a few allowed tokens, next-token
+    # distributions restricted to W. "terms": {shift: (S, L)} as above, from the prefixes;
+    # "library": (S,) sequence_log_probs(..., allowed_token_ids=W), batched.
+    enumeration: dict = field(default_factory=dict)
+
+
+# Alignments of the literal chain-rule terms the study records (see SequenceStudy).
+PREFIX_SHIFTS = (0, 1)
+# The enumerable space of the BRG-SEQ normalization check: |W| tokens, responses of L tokens.
+ENUMERATION_TOKENS = 4
+ENUMERATION_LENGTH = 3
 
 
 def _sequence_pairs(lm, prompts: list[str], *, seed: int):
@@ -224,6 +243,89 @@ def _sequence_pairs(lm, prompts: list[str], *, seed: int):
     return pair_prompts, pair_responses
 
 
+def _last_log_softmax(model, ids, accumulate, allowed=None):
+    """log softmax of the last position's logits for a batch of equal-length id rows (B, V or W)."""
+    import torch
+
+    from pmtheory.bridge.loading import input_device
+
+    device = input_device(model)
+    batch = torch.as_tensor(ids, dtype=torch.long, device=device)
+    logits = model(input_ids=batch, use_cache=False).logits[:, -1]
+    if allowed is not None:
+        logits = logits.index_select(-1, torch.as_tensor(list(allowed), dtype=torch.long, device=device))
+    return torch.log_softmax(logits.to(accumulate), dim=-1).double().cpu().numpy()
+
+
+def prefix_chain_terms(model, tokenizer, prompts, responses) -> dict:
+    """The chain rule's terms computed literally: {shift: [P arrays of length |y|]}.
+
+    For each pair the model is run on every prefix (x, y_<j), j = 1..|y|+1, alone (no padding,
+    no batching), and only the last position's next-token distribution L_j is read:
+    terms[0][t] = L_t[y_t] = log p(y_t | x, y_<t) and terms[1][t] = L_{t+1}[y_t] (the
+    distribution one token later, which has already seen y_t). Accumulated in float64 (as the
+    library does for float32 and float64 models).
+    """
+    import torch
+
+    from pmtheory.bridge.loading import accumulation_dtype, input_device
+    from pmtheory.bridge.logprobs import encode_pairs
+
+    parameter = next(model.parameters())
+    accumulate = accumulation_dtype(parameter.dtype, input_device(model))
+    pairs = encode_pairs(tokenizer, prompts, responses)
+    terms = {shift: [] for shift in PREFIX_SHIFTS}
+    with torch.no_grad():
+        for pair in pairs:
+            ids = pair.prompt_ids + pair.response_ids
+            n, m = len(pair.response_ids), len(pair.prompt_ids)
+            rows = np.stack([_last_log_softmax(model, [ids[:m + j]], accumulate)[0] for j in range(n + 1)])
+            response = np.asarray(pair.response_ids)
+            for shift in PREFIX_SHIFTS:
+                terms[shift].append(rows[np.arange(n) + shift, response])
+    return terms
+
+
+def _enumeration(lm, prompt: str, *, tokens: int = ENUMERATION_TOKENS, length: int = ENUMERATION_LENGTH) -> dict:
+    """BRG-SEQ's enumerable space: W = the ``tokens`` most probable non-special next tokens of
+    the prompt, every response of ``length`` tokens over W, next-token distributions restricted
+    to W (renormalized). Returns {"allowed", "length", "sequences", "terms": {shift: (S, L)},
+    "library": (S,)}; the terms come from one forward pass per distinct prefix (depth by depth,
+    no padding), the library values from the batched :func:`sequence_log_probs`."""
+    import itertools
+
+    import torch
+
+    from pmtheory.bridge.loading import accumulation_dtype, input_device
+    from pmtheory.bridge.logprobs import encode_pairs, sequence_log_probs
+
+    model, tokenizer = lm.model, lm.tokenizer
+    accumulate = accumulation_dtype(next(model.parameters()).dtype, input_device(model))
+    prompt_ids = list(encode_pairs(tokenizer, [prompt], [[0]])[0].prompt_ids)
+    special = set(tokenizer.all_special_ids)
+    with torch.no_grad():
+        first = _last_log_softmax(model, [prompt_ids], accumulate)[0]
+        allowed = [int(t) for t in np.argsort(-first, kind="stable") if int(t) not in special][:tokens]
+        tables = []  # tables[d][index of the depth-d prefix over W] = restricted log-softmax (W,)
+        for depth in range(length + 1):
+            prefixes = [prompt_ids + [allowed[i] for i in combo]
+                        for combo in itertools.product(range(tokens), repeat=depth)]
+            tables.append(_last_log_softmax(model, prefixes, accumulate, allowed))
+    combos = np.asarray(list(itertools.product(range(tokens), repeat=length)), dtype=np.int64)
+    terms = {shift: np.zeros(combos.shape) for shift in PREFIX_SHIFTS}
+    for t in range(length):
+        for shift in PREFIX_SHIFTS:
+            depth = t + shift  # the prefix y_<t+shift, an index in base |W|
+            index = np.zeros(len(combos), dtype=np.int64)
+            for d in range(depth):
+                index = index * tokens + combos[:, d]
+            terms[shift][:, t] = tables[depth][index, combos[:, t]]
+    sequences = [[allowed[i] for i in combo] for combo in combos]
+    library = sequence_log_probs(model, tokenizer, [prompt] * len(sequences), sequences, allowed_token_ids=allowed,
+                                 batch_size=len(sequences)).double().cpu().numpy()
+    return {"allowed": allowed, "length": length, "sequences": len(sequences), "terms": terms, "library": library}
+
+
 def _differences(values, reference) -> dict:
     """max |Δ| and max |Δ|/max(1, |log π|) over the pairs."""
     difference = (values - reference).abs().double()
@@ -234,11 +336,16 @@ def _differences(values, reference) -> dict:
 def sequence_study(setup: BridgeSetup, *, quick: bool, seed: int = 0) -> SequenceStudy:
     """BRG-SEQ: per policy, dtype (float32, float64), padding side and batch size, the largest
     |batched − loop| (absolute and relative to max(1, |log π|)) and, per dtype, the same for
-    the prefix-by-prefix chain rule; bfloat16 (float32 accumulation) as evidence only."""
-    from pmtheory.bridge.logprobs import sequence_log_probs, sequence_log_probs_by_prefix, sequence_log_probs_loop
+    the prefix-by-prefix chain rule; bfloat16 (float32 accumulation) as evidence only. Also the
+    chain rule's literal terms (:func:`prefix_chain_terms`) and, per policy in its last dtype
+    (float64 on CPU/CUDA), the enumerable space of :func:`_enumeration`."""
+    import torch
+
+    from pmtheory.bridge.logprobs import sequence_log_probs, sequence_log_probs_loop
 
     prompts = setup.prompt_list()[: 4 if quick else 8]
     rows, chain, half = [], [], []
+    loop_values, prefix_terms, enumeration = {}, {}, {}
     device_type = setup.device.split(":")[0]
     dtypes = ("float32", "float64") if device_type in ("cpu", "cuda") else ("float32",)
     with study_threads(setup):
@@ -258,11 +365,16 @@ def sequence_study(setup: BridgeSetup, *, quick: bool, seed: int = 0) -> Sequenc
                         rows.append({"label": label, "dtype": dtype, "padding_side": side, "batch_size": batch_size,
                                      "pairs": count, "max_abs_batched_vs_loop": difference["max_abs"],
                                      "max_rel_batched_vs_loop": difference["max_rel"]})
-                prefix = sequence_log_probs_by_prefix(lm.model, lm.tokenizer, *pairs)
-                difference = _differences(prefix, loop)
+                terms = prefix_chain_terms(lm.model, lm.tokenizer, *pairs)
+                loop_values[(label, dtype)] = loop.double().cpu().numpy()
+                prefix_terms[(label, dtype)] = terms
+                prefix = torch.tensor([float(np.sum(values)) for values in terms[0]], dtype=torch.float64)
+                difference = _differences(prefix, loop.double().cpu())
                 chain.append({"label": label, "dtype": dtype, "max_abs_prefix_vs_loop": difference["max_abs"],
                               "max_rel_prefix_vs_loop": difference["max_rel"],
                               "max_abs_log_prob": float(loop.abs().max())})
+                if dtype == dtypes[-1]:
+                    enumeration[label] = {**_enumeration(lm, prompts[0]), "dtype": dtype}
             if device_type in ("cpu", "cuda"):
                 lm = load_policy(setup, path, dtype="bfloat16")
                 loop = sequence_log_probs_loop(lm.model, lm.tokenizer, *pairs)
@@ -272,7 +384,8 @@ def sequence_study(setup: BridgeSetup, *, quick: bool, seed: int = 0) -> Sequenc
                 half.append({"label": label, "dtype": "bfloat16", "accumulate_dtype": str(batched.dtype)[6:],
                              "max_abs_batched_vs_loop": difference["max_abs"],
                              "max_rel_batched_vs_loop": difference["max_rel"]})
-    return SequenceStudy(rows=rows, chain_rule=chain, half_precision=half, pairs=len(pairs[0]))
+    return SequenceStudy(rows=rows, chain_rule=chain, half_precision=half, pairs=len(pairs[0]),
+                         loop_values=loop_values, prefix_terms=prefix_terms, enumeration=enumeration)
 
 
 # ----------------------------------------------------------------------------------------
@@ -475,18 +588,39 @@ def _mod_fit(setup: BridgeSetup, path: str, *, seed: int) -> dict:
             "errors": errors}
 
 
-def _mod_rules(fit: dict, weights) -> dict:
-    """The exact optimum and the MOD rules for one weight vector, as log-probabilities (S,)."""
+def mod_fit(setup: BridgeSetup, path: str, *, seed: int = 0) -> dict:
+    """The fine-tuned models of the BRG-MOD study (:func:`_mod_fit`), for :func:`mod_rows`."""
+    return _mod_fit(setup, path, seed=seed)
+
+
+def _mod_rules(fit: dict, weights, *, target_weights=None, combination: str = "geometric") -> dict:
+    """The exact optimum and the MOD rules for one weight vector, as log-probabilities (S,).
+
+    ``target_weights`` (default ``weights``): the weights of the reward Σ w_i r_i whose
+    retrained optimum "exact" is; ``combination``: how "sequence" combines the fine-tuned
+    policies, "geometric" (Prop 1 for reverse KL: π ∝ π_ref·Π (π_i/π_ref)^{w_i}, eq 7) or
+    "arithmetic" (the mixture Σ w_i π_i, a rule MOD does not use).
+    """
     from pmtheory.bridge.decoding import token_level_greedy, token_level_log_policy
     from pmtheory.mod import optimal_log_policy
     from pmtheory.mod_decoding import product_rule_log_scores, sampling_policy
     from pmtheory.rlhf import kl_rlhf_log_policy
 
     weights = np.asarray(weights, dtype=np.float64)
+    target = weights if target_weights is None else np.asarray(target_weights, dtype=np.float64)
+    if combination == "geometric":
+        sequence = optimal_log_policy(fit["log_policies"], weights, fit["log_ref"], divergence="reverse_kl").log_policy
+    elif combination == "arithmetic":
+        from scipy.special import logsumexp
+
+        sequence = logsumexp(fit["log_policies"] + np.log(weights)[:, None], axis=0)
+    else:
+        raise ValueError(f"combination must be 'geometric' or 'arithmetic', got {combination!r}")
     return {
         "weights": weights,
-        "exact": kl_rlhf_log_policy(weights @ fit["rewards"], fit["log_ref"], 1.0),  # retrained optimum for Σ w_i r_i
-        "sequence": optimal_log_policy(fit["log_policies"], weights, fit["log_ref"], divergence="reverse_kl").log_policy,
+        "target_weights": target,
+        "exact": kl_rlhf_log_policy(target @ fit["rewards"], fit["log_ref"], 1.0),  # retrained optimum for Σ w_i r_i
+        "sequence": sequence,
         "eq7": np.log(sampling_policy(product_rule_log_scores(fit["log_policies"], weights))),
         "token": token_level_log_policy(fit["prefix"], weights, fit["sequences"], fit["allowed"]),
         "greedy": token_level_greedy(fit["prefix"], weights, fit["sequences"], fit["allowed"]),
@@ -494,27 +628,46 @@ def _mod_rules(fit: dict, weights) -> dict:
     }
 
 
-def mod_study(setup: BridgeSetup, label: str, path: str, *, weights_list, seed: int = 0) -> ModStudy:
-    """BRG-MOD: fine-tune two copies of the policy by exact KL RLHF (β = 1) on the enumerable
-    space for two rewards, then compare MOD (sequence-level Prop 1 and eq 7, token-level
-    sampling and greedy decoding) with the exact optimum for Σ w_i r_i."""
-    fit = _mod_fit(setup, path, seed=seed)
+def mod_rows(fit: dict, weights_list, *, swap_target_weights: bool = False, combination: str = "geometric") -> list:
+    """Per weight vector: sequence/token-level gaps to the exact optimum, greedy agreement, TV.
+
+    ``swap_target_weights``: compare with the optimum for the reversed weight vector (a false
+    statement the BRG-MOD check must refute); ``combination``: as :func:`_mod_rules`.
+    """
     texts = fit["texts"]
     rows = []
     for weights in weights_list:
-        rules = _mod_rules(fit, weights)
+        target = np.asarray(weights, dtype=np.float64)[::-1] if swap_target_weights else None
+        rules = _mod_rules(fit, weights, target_weights=target, combination=combination)
         exact, token = rules["exact"], rules["token"]
         argmax = int(np.argmax(exact))
         rows.append({
             "weights": rules["weights"].tolist(),
+            "target_weights": rules["target_weights"].tolist(),
+            "combination": combination,
             "sequence_level_prop1_gap": float(np.abs(rules["sequence"] - exact).max()),
             "sequence_level_eq7_gap": float(np.abs(rules["eq7"] - exact).max()),
+            "sequence_level_argmax_matches": bool(int(np.argmax(rules["sequence"])) == argmax),
+            # Thm 5: how much less likely under the optimum MOD's argmax is than the optimum's (0 if it is it)
+            "sequence_level_argmax_log_gap": float(exact[argmax] - exact[int(np.argmax(rules["sequence"]))]),
             "token_level_gap": float(np.abs(token - exact).max()),
             "token_level_total_variation": float(0.5 * np.abs(np.exp(token) - np.exp(exact)).sum()),
             "greedy_sequence": texts[rules["greedy"]],
             "optimal_argmax_sequence": texts[argmax],
             "greedy_matches_argmax": bool(rules["greedy"] == argmax),
         })
+    return rows
+
+
+def mod_study(setup: BridgeSetup, label: str, path: str, *, weights_list, seed: int = 0, fit: dict | None = None,
+              swap_target_weights: bool = False, combination: str = "geometric") -> ModStudy:
+    """BRG-MOD: fine-tune two copies of the policy by exact KL RLHF (β = 1) on the enumerable
+    space for two rewards, then compare MOD (sequence-level Prop 1 and eq 7, token-level
+    sampling and greedy decoding) with the exact optimum for Σ w_i r_i. ``fit``: a
+    :func:`mod_fit` result to reuse (the fine-tuning is the slow part); the last two arguments
+    as :func:`mod_rows`."""
+    fit = _mod_fit(setup, path, seed=seed) if fit is None else fit
+    rows = mod_rows(fit, weights_list, swap_target_weights=swap_target_weights, combination=combination)
     return ModStudy(label=label, sequences=len(fit["sequences"]), reference_normalization=fit["normalization"],
                     fine_tune_errors=fit["errors"], bound=2.0 * max(fit["errors"]), rows=rows)
 
