@@ -1015,23 +1015,26 @@ def _two_response_loophole(quick: bool) -> dict:
 
 
 @register("PMR-F5.1", mutants=[
-    repair("f(1) = 0 form of the family", "(f')⁻¹(u) = exp(u + c) iff f(u) = u log u + c'(u − 1) (the f(1) = 0 form); "
-           "the bias of f-RLHF remains at β = 1 with a uniform reference unless (f')⁻¹(u) = exp(u + c).",
-           kl_family="u*log(u) + c1*(u - 1)"),
-    repair("family up to a constant", "(f')⁻¹(u) = exp(u + c) iff f(u) = u log u + c'u + c''; the bias remains at "
-           "β = 1 with a uniform reference unless (f')⁻¹(u) = exp(u + c).", kl_family="u*log(u) + c1*u + c2"),
+    mutant("family exactly as printed", "(f')⁻¹(u) = exp(u + c) iff f(u) = u log u + c'u exactly (no additive "
+           "constant, so with footnote 10's f(1) = 0 only c' = 0).", up_to_constant=False),
     mutant("two responses", "With exactly two responses, the bias of f-RLHF at β = 1 and p_ref = 1/2 remains unless "
-           "(f')⁻¹(u) = exp(u + c) (with the family u log u + c'(u − 1)).",
-           kl_family="u*log(u) + c1*(u - 1)", responses=2),
+           "(f')⁻¹(u) = exp(u + c).", responses=2),
 ])
-def check_f_bias_unless_kl(*, quick: bool, kl_family: str = "u*log(u) + c1*u", responses: int = 3):
+def check_f_bias_unless_kl(*, quick: bool, kl_family: str = "u*log(u) + c1*u", responses: int = 3,
+                           up_to_constant: bool = True):
     """Seed 001, §5.1 after eq (5.3): the f-RLHF bias remains at β = 1 with a uniform p_ref unless
     (f')⁻¹(u) = exp(u + c); and (f')⁻¹(u) = exp(u + c) iff f(u) = u log u + c'u (KL).
 
     Statement parameters: ``kl_family`` the family of f the paper names (a sympy expression in u
     with free constants c1, c2; the paper's is u log u + c1·u); ``responses`` the number of
     responses the uniform reference is spread over (3 stands for K ≥ 3, the paper's LLM setting
-    of a reference "uniform over all (valid) responses"; 2 is a pair alone).
+    of a reference "uniform over all (valid) responses"; 2 is a pair alone); ``up_to_constant``
+    whether the family is read up to an additive constant. The headline reads it so: the
+    sentence goes on "which effectively gives the KL divergence", and f is fixed by (f')⁻¹ only
+    up to a constant, which footnote 10's f(1) = 0 then pins (u log u + c'(u − 1), all giving
+    D_f = KL). Read exactly as printed (no constant) the family has f(1) = c', so only c' = 0
+    meets footnote 10, and f = u log u − u + 1 is a counterexample: that reading is recorded
+    beside the verdict and is the registered mutant.
 
     Part 1, exact: for every divergence of the toolkit at β = 1, the exact optimum's binary
     preference at a uniform reference (K = 2 on a d-grid, and K = 3 with a third response) is
@@ -1088,8 +1091,10 @@ def check_f_bias_unless_kl(*, quick: bool, kl_family: str = "u*log(u) + c1*u", r
     part1 = {3: True, 2: not loophole["two_responses_unbiased"]}
     family = _kl_family_iff(kl_family)
     family_up_to_constant = _kl_family_iff(kl_family + " + c2" if "c2" not in kl_family else kl_family)
-    part2 = family["only_if"] and family["if"]
-    evidence = {"statement": {"kl_family": kl_family, "responses": "K ≥ 3" if responses == 3 else "K = 2"},
+    judged_family = family_up_to_constant if up_to_constant else family
+    part2 = judged_family["only_if"] and judged_family["if"]
+    evidence = {"statement": {"kl_family": kl_family, "responses": "K ≥ 3" if responses == 3 else "K = 2",
+                              "family_up_to_additive_constant": up_to_constant},
                 "divergences_beta_1_uniform_reference": per_divergence, "two_response_example": loophole,
                 "kl_family": family, "kl_family_up_to_additive_constant": family_up_to_constant,
                 "part1_bias_unless_exp_inverse": part1[responses], "part2_family_iff": part2,
@@ -1097,7 +1102,7 @@ def check_f_bias_unless_kl(*, quick: bool, kl_family: str = "u*log(u) + c1*u", r
     readings = [
         Reading("bias of the exact f-RLHF optimum with π_ref uniform over K ≥ 3 responses (§5.1: 'uniform over all "
                 "(valid) responses'); the family literally as printed, with footnote 10's f(1) = 0",
-                "holds" if part1[3] and part2 else "refuted"),
+                "holds" if part1[3] and family["only_if"] and family["if"] else "refuted"),
         Reading("as above, with 'f(u) = u log u + c′u' read up to an additive constant (f is fixed by (f')⁻¹ only up "
                 "to one; every such f gives D_f = KL, 'effectively the KL divergence')",
                 "holds" if part1[3] and family_up_to_constant["only_if"] and family_up_to_constant["if"]
@@ -1122,12 +1127,13 @@ def check_f_bias_unless_kl(*, quick: bool, kl_family: str = "u*log(u) + c1*u", r
                         "computed": loophole["two_responses_scipy"],
                         "agrees": bool(loophole["two_responses_unbiased"])},
         }, evidence, readings=readings)
-    w = family["witness"]
+    w = judged_family["witness"]
     if w is None:
-        raise RuntimeError(f"the stated family fails the 'if' direction: {family}")
+        raise RuntimeError(f"the stated family fails the 'if' direction: {judged_family}")
     return refuted({
-        "inputs": {"f": w["f"], "c": w["c"], "stated_family": family["stated_family"]},
-        "predicted": f"(f')⁻¹(u) = {w['f_inverse_derivative']} only if f = {family['stated_family']} for some constants",
+        "inputs": {"f": w["f"], "c": w["c"], "stated_family": judged_family["stated_family"]},
+        "predicted": f"(f')⁻¹(u) = {w['f_inverse_derivative']} only if f = {judged_family['stated_family']} for some "
+                     "constants",
         "computed": f"f = {w['f']} has f(1) = {w['f_at_1']} and (f')⁻¹(u) = {w['f_inverse_derivative']}, and no constants "
                     "of the stated family reproduce it (sympy: the coefficient equations have no solution)",
         "recheck": {"method": "exact two-point evaluation: the constants matching f at u = 1, then the difference at u = 2",
