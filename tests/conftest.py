@@ -28,8 +28,9 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def quick_outcomes():
-    """``quick_outcomes(ids) -> {id: ClaimOutcome}``: each claim's ``--quick`` check, run once
-    per test session however many test modules (verdict pins, the docs check) ask for it."""
+    """``quick_outcomes(ids) -> {id: ClaimOutcome}``: each claim's ``--quick --mutants`` check,
+    run once per test session however many test modules (verdict pins, the docs check, the
+    mutation check) ask for it."""
     from pmtheory.claims import default_registry
 
     cache = {}
@@ -37,7 +38,7 @@ def quick_outcomes():
     def outcomes(ids):
         missing = [claim_id for claim_id in ids if claim_id not in cache]
         if missing:
-            for outcome in default_registry.run(missing, quick=True).claims:
+            for outcome in default_registry.run(missing, quick=True, mutants=True).claims:
                 cache[outcome.id] = outcome
         return {claim_id: cache[claim_id] for claim_id in ids}
 

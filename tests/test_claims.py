@@ -19,7 +19,6 @@ import sympy as sp
 
 from pmtheory import claims
 from pmtheory.claims import (
-    ANSWERED,
     CATALOGUE,
     CLAIM_IDS,
     ERROR,
@@ -31,26 +30,18 @@ from pmtheory.claims import (
     PAPERS,
     QUESTION,
     REFUTED,
-    VACUOUS,
     VERDICTS,
     CheckResult,
     ClaimInfo,
-    Convention,
-    ProofGap,
-    Reading,
     Registry,
     Report,
     UnknownClaimError,
-    answered,
     claim_info,
     holds,
     holds_with_condition,
-    mutant,
     refuted,
-    repair,
     select_claim_ids,
     to_jsonable,
-    vacuous,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -44,5 +44,19 @@ def test_doc_verdicts_are_the_computed_ones(name, quick_outcomes):
              for claim_id in documented if documented[claim_id] != computed[claim_id]}
     assert not stale, (
         f"docs/{name} disagrees with the checks (documented, computed): {stale}; regenerate it with "
-        f"pmtheory verify '{PAPERS[name]}*' --markdown docs/{name}"
+        f"pmtheory verify '{PAPERS[name]}*' --mutants --markdown docs/{name}"
     )
+
+
+def test_every_mutant_and_repair_is_killed(quick_outcomes):
+    """Issue 12: rerun on its mutants (nearby false statements) each check says refuted, and on
+    its repairs (the corrected statements of refuted claims) holds. A survivor means the
+    check could not tell the paper's statement from a wrong one."""
+    outcomes = quick_outcomes(list(CLAIM_IDS))
+    survivors = {claim_id: [(variant.name, variant.expected, variant.verdict, variant.detail[:300])
+                            for variant in outcome.mutants if not variant.killed]
+                 for claim_id, outcome in outcomes.items()}
+    survivors = {claim_id: names for claim_id, names in survivors.items() if names}
+    assert not survivors, f"mutants or repairs not killed (name, expected, verdict, detail): {survivors}"
+    without = [claim_id for claim_id, outcome in outcomes.items() if not outcome.mutants]
+    assert not without, f"no mutant or repair ran for {without}"
