@@ -1364,14 +1364,15 @@ class Report:
         return counts
 
     def mutation(self) -> dict | None:
-        """``{"claims_with_mutants", "claims_without", "killed", "total"}`` over the run's
-        mutants and repairs, or None when they were not run."""
+        """The run's mutants and repairs, or None when they were not run: ``{"claims_with_mutants":
+        int, "claims_without": [IDs that register none], "killed": int, "total": int,
+        "survivors": ["ID: name" of each one not killed]}``."""
         if not self.mutants_run:
             return None
         variants = [variant for outcome in self.claims for variant in outcome.mutants]
         return {
             "claims_with_mutants": sum(1 for outcome in self.claims if outcome.mutants),
-            "claims_without": [outcome.id for outcome in self.claims if not outcome.mutants],
+            "claims_without": [outcome.id for outcome in self.claims if not outcome.variants_registered],
             "killed": sum(1 for variant in variants if variant.killed),
             "total": len(variants),
             "survivors": [f"{outcome.id}: {variant.name}" for outcome in self.claims
@@ -1608,7 +1609,6 @@ class Registry:
         selected = select_claim_ids(patterns, self._info_by_id)  # before any import: typos fail fast
         self.load_check_modules()
         outcomes: list[ClaimOutcome] = []
-        complete = False
         try:
             for index, claim_id in enumerate(selected, start=1):
                 if progress is not None:
@@ -1621,12 +1621,10 @@ class Registry:
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(index, len(selected), claim_id, outcome)
-            complete = True
         except KeyboardInterrupt as interrupt:
             interrupt.partial_report = Report(pmtheory_version(), outcomes, bool(mutants), complete=False)
             raise
-        return Report(pmtheory_version=pmtheory_version(), claims=outcomes, mutants_run=bool(mutants),
-                      complete=complete)
+        return Report(pmtheory_version=pmtheory_version(), claims=outcomes, mutants_run=bool(mutants))
 
     def _run_check(self, info: ClaimInfo, quick: bool) -> ClaimOutcome:
         check = self._checks.get(info.id)

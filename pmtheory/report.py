@@ -60,8 +60,9 @@ def report_to_json(report: Report) -> dict:
                      "proof_gaps": [{"step", "finding", "witness"}],
                      "readings": [{"reading", "verdict", "condition"}],
                      "conventions": [{"convention", "verdict_otherwise", "otherwise"}],
+                     "variants_registered": int,
                      "mutants": [{"name", "statement", "role", "expected", "verdict",
-                                  "killed", "seconds", "detail"}]}]}
+                                  "killed", "seconds", "detail"}] (empty unless run)}]}
 
     Verdict words: holds, holds-with-condition, refuted, vacuous, answered, error,
     not-checked. ``condition`` is the condition of holds-with-condition and the reason of
@@ -85,6 +86,7 @@ def report_to_json(report: Report) -> dict:
             "proof_gaps": to_jsonable(list(outcome.proof_gaps), f"{outcome.id} proof_gaps"),
             "readings": to_jsonable(list(outcome.readings), f"{outcome.id} readings"),
             "conventions": to_jsonable(list(outcome.conventions), f"{outcome.id} conventions"),
+            "variants_registered": outcome.variants_registered,
             "mutants": to_jsonable(list(outcome.mutants), f"{outcome.id} mutants"),
         }
         for outcome in report.claims
@@ -106,8 +108,10 @@ def _summary(report: Report) -> str:
     summary = f"{len(report.claims)} {noun} in {total_seconds:.2f} s: {parts}"
     mutation = report.mutation()
     if mutation is not None:
-        summary += (f"; mutants and repairs: {mutation['killed']} of {mutation['total']} killed, "
-                    f"{mutation['claims_with_mutants']} of {len(report.claims)} {noun} with at least one")
+        variant_seconds = sum(variant.seconds for outcome in report.claims for variant in outcome.mutants)
+        summary += (f"; mutants and repairs: {mutation['killed']} of {mutation['total']} killed "
+                    f"({variant_seconds:.2f} s), {mutation['claims_with_mutants']} of {len(report.claims)} "
+                    f"{noun} with at least one")
     if not report.complete:
         summary += "; INCOMPLETE (interrupted)"
     return summary
@@ -210,13 +214,13 @@ def report_to_markdown(report: Report) -> str:
         lines += ["", "## Mutants and repairs", "",
                   "Each check rerun on nearby statements: a mutant (false) must be refuted, a repair (the "
                   "corrected statement of a refuted claim) must hold.", "",
-                  "| ID | variant | role | expected | verdict | killed |", "|---|---|---|---|---|---|"]
+                  "| ID | variant | role | expected | verdict | killed | detail |", "|---|---|---|---|---|---|---|"]
         for outcome in report.claims:
             if not outcome.mutants:
-                lines.append(f"| {_markdown_cell(outcome.id)} | (none registered) | | | | no |")
+                lines.append(f"| {_markdown_cell(outcome.id)} | (none registered) | | | | no | |")
             for variant in outcome.mutants:
                 cells = (outcome.id, f"{variant.name}: {variant.statement}", variant.role, variant.expected,
-                         variant.verdict, "yes" if variant.killed else "NO")
+                         variant.verdict, "yes" if variant.killed else "NO", _fit(variant.detail, 300))
                 lines.append("| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |")
     errored = [outcome for outcome in report.claims if outcome.verdict == ERROR]
     if errored:

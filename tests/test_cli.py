@@ -25,7 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Schema 2 keeps every key of schema 1 and adds kind, answer, proof_gaps, readings,
 # conventions and mutants.
 REQUIRED_CLAIM_KEYS = {"id", "verdict", "condition", "methods", "evidence", "counterexample", "seconds", "backing",
-                       "where", "statement", "kind", "answer", "proof_gaps", "readings", "conventions", "mutants"}
+                       "where", "statement", "kind", "answer", "proof_gaps", "readings", "conventions",
+                       "variants_registered", "mutants"}
 OPTIONAL_CLAIM_KEYS = set()
 
 COUNTEREXAMPLE = {

@@ -196,7 +196,7 @@ class TestVariants:
         assert report.mutation()["survivors"] == ["PMR-P3.1: 1 + 1 = 3"]
         assert report.mutation()["killed"] == 0 and report.mutation()["total"] == 1
         text = report_to_markdown(report)
-        assert "| PMR-P3.1 | 1 + 1 = 3: one and one make three | mutant | refuted | holds | NO |" in text
+        assert "| PMR-P3.1 | 1 + 1 = 3: one and one make three | mutant | refuted | holds | NO | nothing:" in text
         assert "0 of 1 killed" in report_to_table(report)
 
     def test_a_raising_variant_is_an_error_not_a_kill(self):
@@ -236,6 +236,7 @@ class TestVerifyMutants:
         data = json.loads(path.read_text(encoding="utf-8"))
         assert data["mutation"] == {"claims_with_mutants": 1, "claims_without": [], "killed": 1, "total": 1,
                                     "survivors": []}
+        assert data["claims"][0]["variants_registered"] == 1
         (entry,) = data["claims"][0]["mutants"]
         assert {key: entry[key] for key in ("name", "statement", "expected", "verdict", "killed")} == {
             "name": "1 + 1 = 3", "statement": "s", "expected": "refuted", "verdict": "refuted", "killed": True}
