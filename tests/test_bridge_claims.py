@@ -104,6 +104,7 @@ class TestPinnedVerdicts:
         for label in ("opt", "llama"):
             record = outcome.evidence[label]
             assert record["sequences"] == 64 and record["reference_normalization"] <= 1e-12
+            assert record["accumulate_dtype"] == "float64" and record["normalization_bar"] == 1e-12
             for row in record["weights"]:
                 assert row["sequence_level_prop1_gap"] <= record["bound"] + 1e-9
                 assert row["sequence_level_argmax_matches"]  # Thm 5
@@ -114,6 +115,7 @@ class TestPinnedVerdicts:
         for label in ("opt", "llama"):
             space = seq["normalization"][label]
             assert space["sequences"] == 64 and abs(space["log_sum_claimed"]) <= 1e-12
+            assert space["accumulate_dtype"] == "float64"
             assert abs(space["log_sum_library_batched"]) <= 1e-12
             betas = {run["objective"]["beta"] for run in quick_results["BRG-KL"].evidence[label]["runs"]}
             assert betas == {1.0, 0.5}
@@ -143,6 +145,15 @@ class TestRegisteredVariants:
         assert result.verdict == variant.expected, (result.verdict, result.condition)
         if result.verdict == REFUTED:
             assert result.counterexample["recheck"]["agrees"] is True
+        if claim_id == "BRG-LEN":  # the recheck is other tests, and they reject the statement on their own
+            computed = result.counterexample["recheck"]["computed"]
+            assert not computed["statement_passes"]
+            assert min(computed["sign_test"]["p_value"], computed["rank_permutation_test"]["p_value"]) >= 0.0
+        if claim_id == "BRG-MOD":
+            computed = result.counterexample["recheck"]["computed"]
+            bound = result.evidence[result.counterexample["inputs"]["label"]]["bound"]
+            assert computed["kkt_residual"] <= brg.MOD_KKT_BAR
+            assert max(computed["max_abs_log_gap_claimed_vs_solver"], computed["argmax_log_gap_vs_solver"]) > bound
 
     def test_cache_is_not_the_statement(self, quick_results):
         # A mutant reuses the trained policies but still judges them against its own closed form.
@@ -230,6 +241,85 @@ class TestChecksCanFail:
         assert result.verdict == HOLDS
         (reading,) = result.readings
         assert reading.verdict == HOLDS  # the token-level reading holds too when it is sequence-level
+
+
+class TestIndependentRechecks:
+    def test_exact_sign_test_matches_the_binomial_tail(self):
+        from scipy.stats import binomtest
+
+        rng = np.random.default_rng(3)
+        for _ in range(20):
+            first, second = rng.random(40) < rng.random(), rng.random(40) < rng.random()
+            only_first, only_second = int(np.sum(first & ~second)), int(np.sum(second & ~first))
+            result = brg._exact_sign_test_greater(first, second)
+            assert result["discordant"] == only_first + only_second
+            expected = (1.0 if only_first + only_second == 0 else
+                        binomtest(only_first, only_first + only_second, 0.5, alternative="greater").pvalue)
+            assert result["p_value"] == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+    def test_rank_permutation_test_is_one_sided(self):
+        x = np.repeat(np.arange(8), 8).astype(float)  # ties, like |Δ length|
+        y = x + np.random.default_rng(0).normal(0.0, 2.0, x.size)
+        up = brg._rank_permutation_test(x, y, greater=True)
+        down = brg._rank_permutation_test(x, y, greater=False)
+        assert up["p_value"] == 1 / (1 + brg.PERMUTATIONS)  # no permutation reaches the observed statistic
+        assert down["p_value"] > 0.99 and up["statistic_minus_null_mean"] > 0
+        flat = brg._rank_permutation_test(x, np.zeros_like(x), greater=True)  # all tied: every permutation equal
+        assert flat["p_value"] == 1.0
+
+    def test_length_refutation_the_recheck_does_not_confirm_raises(self, opt_only, monkeypatch):
+        # The primary tests reject "pile-up at equal lengths"; if the independent tests did
+        # not, there is no refutation: the check raises (the runner reports error).
+        monkeypatch.setattr(brg, "_exact_sign_test_greater", lambda first, second: {"p_value": 0.0})
+        monkeypatch.setattr(brg, "_rank_permutation_test", lambda x, y, greater: {"p_value": 0.0})
+        with pytest.raises(RuntimeError, match="independent recheck does not"):
+            brg.check_length_pileup(quick=True, lengths="equal")
+
+    def test_mod_normalization_failure_is_an_error_not_a_refutation(self, opt_only, monkeypatch):
+        import dataclasses
+
+        real = brg._mod_study
+
+        def unnormalized(*args, **kwargs):
+            return dataclasses.replace(real(*args, **kwargs), reference_normalization=1e-9)
+
+        monkeypatch.setattr(brg, "_mod_study", unnormalized)
+        with pytest.raises(RuntimeError, match="do not sum to one"):
+            brg.check_mod_decoding(quick=True)
+
+    def test_mod_normalization_bar_follows_the_accumulation_dtype(self, opt_only, monkeypatch):
+        # A float32 accumulation (bfloat16 models, MPS) rounds log-softmax at eps32: 1e-6 is
+        # within its bar (≈ 35·eps32 = 4.1e-6 worst case), and the claim is judged as usual.
+        import dataclasses
+
+        real = brg._mod_study
+
+        def float32(*args, **kwargs):
+            return dataclasses.replace(real(*args, **kwargs), reference_normalization=1e-6,
+                                       model_dtype="bfloat16", accumulate_dtype="float32")
+
+        monkeypatch.setattr(brg, "_mod_study", float32)
+        result = brg.check_mod_decoding(quick=True)
+        assert result.verdict == HOLDS and result.evidence["opt"]["normalization_bar"] == 1e-5
+        monkeypatch.setattr(brg, "_mod_study", lambda *a, **k: dataclasses.replace(float32(*a, **k),
+                                                                                    reference_normalization=2e-5))
+        with pytest.raises(RuntimeError, match="do not sum to one"):
+            brg.check_mod_decoding(quick=True)
+
+    def test_mod_gap_the_solver_does_not_confirm_raises(self, opt_only, monkeypatch):
+        # A primary gap (faked here) that the KKT-certified solver does not see is no refutation.
+        import dataclasses
+
+        real = brg._mod_study
+
+        def fake_gap(*args, **kwargs):
+            study = real(*args, **kwargs)
+            rows = [{**row, "sequence_level_prop1_gap": 1.0} for row in study.rows]
+            return dataclasses.replace(study, rows=rows)
+
+        monkeypatch.setattr(brg, "_mod_study", fake_gap)
+        with pytest.raises(RuntimeError, match="solver does not"):
+            brg.check_mod_decoding(quick=True)
 
 
 class TestWithoutTorch:

@@ -290,8 +290,10 @@ def _enumeration(lm, prompt: str, *, tokens: int = ENUMERATION_TOKENS, length: i
     """BRG-SEQ's enumerable space: W = the ``tokens`` most probable non-special next tokens of
     the prompt, every response of ``length`` tokens over W, next-token distributions restricted
     to W (renormalized). Returns {"allowed", "length", "sequences", "terms": {shift: (S, L)},
-    "library": (S,)}; the terms come from one forward pass per distinct prefix (depth by depth,
-    no padding), the library values from the batched :func:`sequence_log_probs`."""
+    "library": (S,), "accumulate_dtype"} (the dtype of the log-softmax and of the library's
+    sums over tokens, on which the normalization's rounding depends); the terms come from one
+    forward pass per distinct prefix (depth by depth, no padding), the library values from the
+    batched :func:`sequence_log_probs`."""
     import itertools
 
     import torch
@@ -323,7 +325,13 @@ def _enumeration(lm, prompt: str, *, tokens: int = ENUMERATION_TOKENS, length: i
     sequences = [[allowed[i] for i in combo] for combo in combos]
     library = sequence_log_probs(model, tokenizer, [prompt] * len(sequences), sequences, allowed_token_ids=allowed,
                                  batch_size=len(sequences)).double().cpu().numpy()
-    return {"allowed": allowed, "length": length, "sequences": len(sequences), "terms": terms, "library": library}
+    return {"allowed": allowed, "length": length, "sequences": len(sequences), "terms": terms, "library": library,
+            "accumulate_dtype": _dtype_name(accumulate)}
+
+
+def _dtype_name(dtype) -> str:
+    """'float64' for torch.float64 (the keys of the claim checks' per-dtype bars)."""
+    return str(dtype).removeprefix("torch.")
 
 
 def _differences(values, reference) -> dict:
@@ -541,6 +549,8 @@ class ModStudy:
     fine_tune_errors: list  # per objective i: max |log π_i − log π_i*| after fine-tuning
     bound: float  # 2·max_i fine-tune error: the gap sequence-level MOD may show from fine-tuning alone
     rows: list  # per weight vector: sequence/token-level gaps, greedy agreement, TV
+    model_dtype: str  # the loaded policy's parameter dtype (setup.dtype may be "auto")
+    accumulate_dtype: str  # the dtype of the log-softmax and the sums over tokens of log π_ref
 
 
 def _mod_fit(setup: BridgeSetup, path: str, *, seed: int) -> dict:
@@ -548,15 +558,23 @@ def _mod_fit(setup: BridgeSetup, path: str, *, seed: int) -> dict:
     from scipy.special import logsumexp
 
     from pmtheory.bridge.decoding import enumerate_sequences, prefix_log_probs
+    from pmtheory.bridge.loading import accumulation_dtype, input_device
     from pmtheory.bridge.logprobs import sequence_log_probs
     from pmtheory.bridge.rewards import function_rewards
-    from pmtheory.bridge.training import RLHFObjective, ResponseSetProblem, TrainingConfig, train_on_response_set
+    from pmtheory.bridge.training import (
+        ResponseSetProblem,
+        RLHFObjective,
+        TrainingConfig,
+        train_on_response_set,
+    )
     from pmtheory.rlhf import kl_rlhf_log_policy
 
     prompt = setup.prompt_list()[0]
     with study_threads(setup):
         reference = load_policy(setup, path)
         tokenizer = reference.tokenizer
+        model_dtype = next(reference.model.parameters()).dtype
+        accumulate = accumulation_dtype(model_dtype, input_device(reference.model))  # sequence_log_probs' default
         allowed = [tokenizer.convert_tokens_to_ids(w) for w in MOD_WORDS]
         if any(t is None or t == tokenizer.unk_token_id for t in allowed):
             raise ValueError(f"the tokenizer of {path} has no single tokens for {MOD_WORDS}")
@@ -585,7 +603,7 @@ def _mod_fit(setup: BridgeSetup, path: str, *, seed: int) -> dict:
             prefix.append(prefix_log_probs(policy.model, tokenizer, prompt, sequences, allowed))
     return {"sequences": sequences, "texts": texts, "allowed": allowed, "log_ref": log_ref, "rewards": rewards,
             "normalization": normalization, "log_policies": np.stack(fine_tuned), "prefix": np.stack(prefix),
-            "errors": errors}
+            "errors": errors, "model_dtype": _dtype_name(model_dtype), "accumulate_dtype": _dtype_name(accumulate)}
 
 
 def mod_fit(setup: BridgeSetup, path: str, *, seed: int = 0) -> dict:
@@ -669,7 +687,8 @@ def mod_study(setup: BridgeSetup, label: str, path: str, *, weights_list, seed: 
     fit = _mod_fit(setup, path, seed=seed) if fit is None else fit
     rows = mod_rows(fit, weights_list, swap_target_weights=swap_target_weights, combination=combination)
     return ModStudy(label=label, sequences=len(fit["sequences"]), reference_normalization=fit["normalization"],
-                    fine_tune_errors=fit["errors"], bound=2.0 * max(fit["errors"]), rows=rows)
+                    fine_tune_errors=fit["errors"], bound=2.0 * max(fit["errors"]), rows=rows,
+                    model_dtype=fit["model_dtype"], accumulate_dtype=fit["accumulate_dtype"])
 
 
 def mod_figure_data(setup: BridgeSetup, label: str, path: str, *, weights, seed: int = 0) -> dict:
