@@ -165,25 +165,11 @@ def gumbel_choice_probability_by_quadrature(base_rewards, choice_set, position: 
       dps: mpmath working precision in decimal digits.
 
     Returns:
-      The probability, as a float.
+      The probability, as a float (:func:`noisy_choice_probability_by_quadrature` with
+      ``noise="gumbel", scale=1``).
     """
-    import mpmath
-
-    rewards, indices = _check_base_rewards(base_rewards, choice_set)
-    if not 0 <= int(position) < indices.size:
-        raise ValueError(f"position must be in [0, {indices.size - 1}], got {position}")
-    values = [mpmath.mpf(float(v)) for v in rewards[indices]]
-    target = values[int(position)]
-    others = [v for i, v in enumerate(values) if i != int(position)]
-    with mpmath.workdps(dps):
-        def integrand(z):
-            t = z - target
-            density = mpmath.exp(-t - mpmath.exp(-t))
-            return density * mpmath.exp(-mpmath.fsum(mpmath.exp(-(z - v)) for v in others))
-
-        # The integrand is a Gumbel density times a CDF product: negligible beyond ±60 of the rewards.
-        low, high = min(values) - 60, max(values) + 60
-        return float(mpmath.quad(integrand, [low, target - 5, target, target + 5, high]))
+    return noisy_choice_probability_by_quadrature(base_rewards, choice_set, position, noise="gumbel", scale=1.0,
+                                                  dps=dps)
 
 
 _NOISES = ("gumbel", "normal")
@@ -284,12 +270,10 @@ def sample_gumbel_choices(base_rewards, choice_set, num_samples: int, seed: int)
       seed: numpy Generator seed.
 
     Returns:
-      (n,) integer counts of how often each member of ``choice_set`` was chosen.
+      (n,) integer counts of how often each member of ``choice_set`` was chosen
+      (:func:`sample_noisy_choices` with ``noise="gumbel", scale=1``).
     """
-    rewards, indices = _check_base_rewards(base_rewards, choice_set)
-    rng = np.random.default_rng(seed)
-    winners = np.argmax(rewards[indices] + rng.gumbel(size=(int(num_samples), indices.size)), axis=1)
-    return np.bincount(winners, minlength=indices.size)
+    return sample_noisy_choices(base_rewards, choice_set, num_samples, seed, noise="gumbel", scale=1.0)
 
 
 def sample_hard_choices(type_probs, rewards, choice_set, num_samples: int, seed: int, *,

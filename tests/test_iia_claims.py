@@ -251,12 +251,23 @@ class TestChecksCanFail:
         monkeypatch.setattr(iia, "population_slic_limit", flat)
         assert default_registry.run(["IIA-P7"], quick=True).claims[0].verdict == ERROR
 
-    def test_sec6_refutes_when_the_four_way_queries_are_pairs(self, monkeypatch):
+    def test_sec6_errors_when_only_the_simulated_four_way_queries_are_pairs(self, monkeypatch):
+        # The exact population ratio (9/7 for 1 + 3) still puts 1 + 3 below 50%: the recheck does not confirm.
         real = iia.simulate_query_format_study
         monkeypatch.setattr(iia, "simulate_query_format_study",
                             lambda *, informative_per_query, **k: real(informative_per_query=1, **k))
+        assert default_registry.run(["IIA-SEC6"], quick=True).claims[0].verdict == ERROR
+
+    def test_sec6_refutes_when_the_four_way_queries_are_pairs(self, monkeypatch):
+        # Pairs in the simulation and in the exact population ratio: 1 + "3" stays above 50%.
+        real = iia.simulate_query_format_study
+        real_ratio = iia.exact_fixed_composition_reward_ratio
+        monkeypatch.setattr(iia, "simulate_query_format_study",
+                            lambda *, informative_per_query, **k: real(informative_per_query=1, **k))
+        monkeypatch.setattr(iia, "exact_fixed_composition_reward_ratio", lambda k, *a: real_ratio(1, *a))
         result = failure_checks.check_query_formats(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
+        assert result.counterexample["recheck"]["computed"]["concise_over_informative_reward_ratio"] == "3/7"
 
     def test_sec7_answers_yes_when_the_base_model_is_balanced(self, monkeypatch):
         # F(1/2) = 1/2 < 3/5 for every |Y|: the conversion (and the k-way fit) recover M1.

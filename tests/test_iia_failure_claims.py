@@ -146,3 +146,87 @@ def test_p6_p7_record_the_proof_gaps(report):
     assert any("Lemma 17, ∂h/∂q" in s for s in steps7)
     shift = report["IIA-P6"].proof_gaps[1].witness
     assert shift["max_abs_difference"] < 1e-15
+
+
+def test_p4_p5_convention_otherwise_is_computed_from_the_minimizing_sequence_limit(report, monkeypatch):
+    for claim_id in ("IIA-P4", "IIA-P5"):
+        other = report[claim_id].evidence["p_star_1_zero"]["minimizing_sequence_convention"]
+        assert other["sympy_limit_P(M1)"] == "0" and other["limit_in_|D|"] == "1"
+        assert other["strictly_decreasing"] and other["P(M1)_to_0_in_probability"]
+    # Were the limit not 0, the other convention would keep the condition.
+    real = failure_checks._minimizing_sequence_limit
+    monkeypatch.setattr(failure_checks, "_minimizing_sequence_limit",
+                        lambda method, degenerate: {**real(method, degenerate), "P(M1)_to_0_in_probability": False})
+    result = failure_checks.check_rlpo_failure(quick=True)
+    assert result.verdict == HOLDS_WITH_CONDITION
+    assert [c.verdict_otherwise for c in result.conventions] == [HOLDS_WITH_CONDITION]
+
+
+def test_l16_exact_tail_matches_the_rationals():
+    for n, zeta, p, beta, size in ((2, Fraction(4, 5), Fraction(3, 5), 1.0, 20), (5, Fraction(1, 5), Fraction(1, 5), 10.0, 30),
+                                   (3, Fraction(1, 5), Fraction(19, 20), 10.0, 100)):
+        num, den = failure_checks._exact_event_tail(n, zeta, p, beta, size)
+        assert Fraction(num, den) == 1 - failure_checks._exact_event_probability(n, zeta, 1 - zeta, p, beta, size)
+
+
+def test_l16_limit_in_d_refutes_only_when_the_exact_tail_confirms(monkeypatch):
+    real = failure_checks._float_event_probability
+
+    def stuck(n, zeta, p, beta, num_data):  # a wrong float tail at |D| = 1e5 for one case
+        if num_data == 10**5 and (n, zeta, p, beta) == (3, 0.2, 0.6, 1.0):
+            return 0.5
+        return real(n, zeta, p, beta, num_data)
+
+    monkeypatch.setattr(failure_checks, "_float_event_probability", stuck)
+    with pytest.raises(ValueError, match="agrees"):  # the exact tail at 1e5 is far below 1e-6
+        failure_checks.check_lemma16(quick=True, limit_in="D")
+    real_tail = failure_checks._exact_event_tail
+    monkeypatch.setattr(failure_checks, "_exact_event_tail",
+                        lambda n, zeta, p, beta, num_data: (1, 2) if num_data == 10**5 else
+                        real_tail(n, zeta, p, beta, num_data))
+    result = failure_checks.check_lemma16(quick=True, limit_in="D")
+    assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
+    assert result.counterexample["inputs"]["case"] == "n=3,ζ=1/5,p=3/5,β=1.0"
+
+
+def test_s6iia_recheck_judges_on_its_own_values(report):
+    recheck = report["IIA-S6IIA"].counterexample["recheck"]["computed"]
+    assert recheck["sympy"] == "2/11" and recheck["sympy_direction"] == "decrease"
+    assert recheck["gumbel_direction"] == "decrease"
+
+
+def _pairwise_with_recovering_share(monkeypatch, size: int, recovering: int):
+    """simulate_pairwise_conversion with ``recovering`` of the seeds recovering M1 at |Y| = ``size``."""
+    real = failure_checks.iia.simulate_pairwise_conversion
+
+    def patched(**kwargs):
+        sim = real(**kwargs)
+        if kwargs["choice_set_size"] != size:
+            return sim
+        p_m1 = sim.p_m1_rlpo.copy()
+        p_m1[:, -1] = 0.0
+        p_m1[:recovering, -1] = 1.0
+        return failure_checks.iia.RlpoDpoSimulation(sim.data_sizes, sim.reward_gap, sim.reward_has_minimizer,
+                                                    p_m1, sim.p_m1_dpo)
+
+    monkeypatch.setattr(failure_checks.iia, "simulate_pairwise_conversion", patched)
+
+
+def test_sec7_asserted_recovery_never_holds_on_an_inconclusive_size(monkeypatch):
+    # F(1/2) = 1/2 < 3/5: the exact ratio favours M1 for every |Y|; a simulation showing 70/100 recovering
+    # at |Y| = 4 is inconclusive, so the assertion is neither held nor refuted.
+    monkeypatch.setattr(failure_checks, "ZETA", Fraction(1, 2))
+    _pairwise_with_recovering_share(monkeypatch, 4, 70)
+    with pytest.raises(RuntimeError, match="inconclusive"):
+        failure_checks.check_pairwise_conversion(quick=True, asserted_recovers=True)
+    with pytest.raises(RuntimeError, match="inconclusive"):
+        failure_checks.check_pairwise_conversion(quick=True, asserted_recovers=False)
+
+
+def test_sec7_inconclusive_size_refutes_recovery_where_the_exact_ratio_confirms(monkeypatch):
+    # At the §5.3 setup |Y| = 3 sits at the threshold (exact ratio 1: a fair coin, no recovery).
+    _pairwise_with_recovering_share(monkeypatch, 4, 100)
+    _pairwise_with_recovering_share(monkeypatch, 5, 100)
+    result = failure_checks.check_pairwise_conversion(quick=True, asserted_recovers=True)
+    assert result.verdict == REFUTED and result.counterexample["inputs"]["choice_set_size"] == 3
+    assert result.counterexample["recheck"]["computed"] == "1"
