@@ -49,6 +49,11 @@ class TestPinnedVerdicts:
         assert o.evidence["exact_pm_example"]["policy"] == ["1/14", "2/7", "9/14"]
         assert [r.verdict for r in o.readings] == [HOLDS_WITH_CONDITION, HOLDS_WITH_CONDITION]
         assert "(1, uniform)" in o.readings[0].condition
+        # The readings come from the computed exception sets.
+        assert o.evidence["exceptions_for_every_reward"] == [
+            {"beta": "1", "l0": "-log(3)", "l1": "-log(3)", "l2": "-log(3)"}]
+        assert o.evidence["exact_pm_example"]["is_pm"] is True and o.evidence["exact_biased_example"]["is_pm"] is False
+        assert o.evidence["symbolic_set_on_exact_solver_max_gap_to_pm"] <= 1e-13
 
     def test_e5_2_holds_under_the_btl_reading_and_the_tempered_reading_is_recorded(self, outcomes):
         o = outcomes["PMR-E5.2"]
@@ -91,7 +96,11 @@ class TestPinnedVerdicts:
         assert [n for n, d in divs.items() if d["collapses"]] == ["reverse_kl", "chi2"]
         assert o.evidence["chi2_exact_zero_at_p_ref_0.3_gap_minus_4"] == 0.0
         assert o.evidence["forward_kl_at_p_ref_exactly_0_gap_2"] == ["1/2"]
-        assert [c.verdict_otherwise for c in o.conventions] == [HOLDS]
+        # The value at p_ref(y1) = 0 itself is no Convention: the claim is the limit, which it does not change.
+        assert not o.conventions
+        point = o.evidence["boundary_point_p_ref_exactly_0"]
+        assert point["perspective_value_equals_limit"] is True and point["verdict_turns_on_it"] is False
+        assert point["forward_kl_gap_2_pi1_at_p_ref_0_sympy"] == ["1/2"]
 
     def test_f5_1_holds_up_to_the_integration_constant_with_readings(self, outcomes):
         # §5.1 goes on "which effectively gives the KL divergence": the headline reads the family
@@ -125,6 +134,10 @@ class TestPinnedVerdicts:
         assert o.evidence["p_rlhf_at_uniform_reference_p_reward_infimum"] == "282475249/282534298"
         assert o.evidence["counterexample"]["p_rlhf_float"] < 0.99
         assert o.evidence["smaller_beta_more_bias_over_all_beta"] is False
+        tempered = o.evidence["tempered_reading"]
+        assert tempered["biased_off_one"] is False and tempered["holds"] is False
+        assert max(tempered["bias_max_abs_by_beta_at_p_ref_half"].values()) <= 1e-12
+        assert tempered["p_rlhf_at_tempered_p_reward_infimum"] == "7/10"
 
     def test_pa2_needs_connected_comparisons(self, outcomes):
         o = outcomes["PMR-PA2"]
@@ -136,6 +149,7 @@ class TestPinnedVerdicts:
         assert [r.verdict for r in o.readings] == [HOLDS_WITH_CONDITION, HOLDS]
         assert len(o.proof_gaps) == 1 and "r = r* + c(x)" in o.proof_gaps[0].finding
         assert o.evidence["per_prompt_constant"]["loss_invariant_symbolically"] is True
+        assert o.evidence["non_unique_when_disconnected"] is True
 
     def test_a1_and_met_hold(self, outcomes):
         assert outcomes["PMR-A1"].verdict == HOLDS
@@ -228,6 +242,88 @@ class TestChecksCanFlip:
                             lambda *a: metrics.instance_squared_log_ratio_pm_divergence(*a) / 8)
         result = C.check_metrics(quick=True)
         assert result.verdict == REFUTED
+        cx = result.counterexample
+        assert cx["inputs"]["failed"] == "definition" and cx["recheck"]["agrees"] is True
+        assert "quadrature" in cx["recheck"]["method"]
+
+    def test_p3_7_rationals_disagreeing_with_the_solver_is_an_error(self, monkeypatch):
+        real = C._rational_kl_rlhf
+        monkeypatch.setattr(C, "_rational_kl_rlhf", lambda w, ref, beta_half: real(w, ref[::-1], beta_half))
+        outcome = default_registry.run(["PMR-P3.7"], quick=True).claims[0]
+        assert outcome.verdict == ERROR and "rational" in outcome.evidence["message"]
+
+    def test_a3_tempered_reading_follows_the_computed_gap(self, monkeypatch):
+        # With a 0.69 bound the extreme case holds under the tempered reading too (p_rlhf → 7/10 there), so
+        # that reading's verdict is decided by the computed tempered gap alone: no bias, refuted ...
+        result = C.check_beta_bias(quick=True, a3_p_rlhf="69/100")
+        assert result.verdict == HOLDS and result.readings[3].verdict == REFUTED
+        assert result.evidence["tempered_reading"]["biased_off_one"] is False
+        # ... and, were §5.1's tempered p_reward the BTL one (a gap like Figure 9's), it would hold.
+        monkeypatch.setattr(rlhf, "tempered_preference", lambda p_reward, beta: np.asarray(p_reward, float))
+        result = C.check_beta_bias(quick=True, a3_p_rlhf="69/100")
+        assert result.readings[3].verdict == HOLDS and result.evidence["tempered_reading"]["biased_off_one"] is True
+
+    def test_pa2_disconnected_methods_disagreeing_is_an_error(self, monkeypatch):
+        real = preferences.btl_population_loss
+        monkeypatch.setattr(preferences, "btl_population_loss",
+                            lambda rewards, comparison: real(rewards, comparison) + 1e-3 * float(np.sum(rewards)))
+        outcome = default_registry.run(["PMR-PA2"], quick=True).claims[0]
+        assert outcome.verdict == ERROR and "disconnected" in outcome.evidence["message"]
+
+
+def _shift(function, delta):
+    return lambda *a, **k: function(*a, **k) + delta
+
+
+class TestMetricsRecheckPerFailure:
+    """Every kind of PMR-MET failure has its own independent recheck; one it cannot confirm is an error."""
+
+    @pytest.mark.parametrize(("name", "make", "kind", "method"), [
+        ("entropy", lambda real: _shift(real, 1e-6), "entropy", "−Σ π log π"),
+        ("kl_divergence", lambda real: (lambda *a: real(*a) * 1.01 + 1e-9), "kl", "Σ π (log π − log softmax r)"),
+        ("population_pm_divergence", lambda real: (lambda *a, **k: 0.0 * real(*a, **k)), "non_pm_policy_zero",
+         "quadrature"),
+        ("population_pm_divergence", lambda real: _shift(real, 1e-12), "pm_policy_nonzero", "quadrature"),
+        ("instance_squared_log_ratio_pm_divergence", lambda real: (lambda *a: real(*a) * 1.001 + 1e-3),
+         "squared_gap", "fractions.Fraction"),
+        ("instance_pm_divergence", lambda real: (lambda *a: real(*a) * 0.0), "definition", "quadrature"),
+        ("expected_perplexity", lambda real: (lambda *a: real(*a) * 1.001), "perplexity", "logsumexp"),
+    ])
+    def test_each_failure_kind_is_rechecked_independently(self, monkeypatch, name, make, kind, method):
+        monkeypatch.setattr(metrics, name, make(getattr(metrics, name)))
+        result = C.check_metrics(quick=True)
+        assert result.verdict == REFUTED
+        cx = result.counterexample
+        assert cx["inputs"]["failed"] == kind and cx["recheck"]["agrees"] is True
+        assert method in cx["recheck"]["method"]
+
+    def test_a_failure_the_recheck_does_not_confirm_is_an_error(self, monkeypatch):
+        # A wrong primary reference flags a correct metric; the quadrature sides with the metric.
+        real = C._mp_bernoulli_kl
+        monkeypatch.setattr(C, "_mp_bernoulli_kl", lambda a, b: real(a, b) * 1.01)
+        outcome = default_registry.run(["PMR-MET"], quick=True).claims[0]
+        assert outcome.verdict == ERROR and "did not confirm" in outcome.evidence["message"]
+
+    @given(st.floats(-60, 60), st.floats(-60, 60))
+    @example(0.0, 1.0)
+    @example(-1e4, 1e4)
+    @example(2.0, 2.0 + 1e-9)
+    def test_quadrature_kl_matches_the_log_form(self, a, b):
+        exact = C._quad_bernoulli_kl(a, b)
+        reference = C._mp_bernoulli_kl(a, b)
+        if reference > 1e-290:
+            assert abs(float(exact) - reference) <= 1e-13 * reference
+        else:
+            assert exact >= 0
+
+    def test_quadrature_kl_far_below_float_range(self):
+        # KL(σ(−700) ‖ σ(−690)) = e^-690 − e^-700(1 + 10) + O(e^-1390): exact to 20 digits.
+        import mpmath
+
+        with mpmath.workdps(50):
+            expected = mpmath.exp(-690) - 11 * mpmath.exp(-700)
+            assert abs(C._quad_bernoulli_kl(-700.0, -690.0) - expected) <= mpmath.mpf("1e-20") * expected
+        assert C._quad_bernoulli_kl(3.0, 3.0) == 0
 
 
 class TestA3Property:
