@@ -41,10 +41,7 @@ from pmtheory.mod_baselines import (
     relu_network_parameters,
     rewarded_soup_softmax_linear,
 )
-from pmtheory.mod_decoding import (  # product_rule_log_scores: tests reach it as mod.product_rule_log_scores
-    product_rule_log_scores,  # noqa: F401
-    thm5_log_scores,
-)
+from pmtheory.mod_decoding import thm5_log_scores
 from pmtheory.solvers import kkt_residual, optimal_policy, regularized_objective
 from pmtheory.testing import KKT_TOL, POLICY_ATOL, PropertyOutcome, property_search
 
@@ -408,12 +405,12 @@ def check_lemma1(*, quick: bool, barrier_hypothesis: bool = True):
     evidence_family, failed_family = _lemma1_family(quick)
     evidence.update(evidence_family)
     not_strong = [n for n, v in evidence_family.items() if not v["strongly_convex_on_R_plus"]]
-    family_verdict = "refuted" if failed_family else "holds"
     if failed_family:
         evidence["family_counterexample"] = _lemma1_family_counterexample(*next(iter(failed_family.items())))
+    family_verdict = _reading_verdict(failed_family, evidence.get("family_counterexample"))
     readings = [
         Reading("'strong-barrier' as Def 2 defines it: 0 ∉ dom ∇f, C¹ and strongly convex on R+ "
-                f"(checked on {', '.join(evidence_def2)}; headline)", "holds"),
+                f"(checked on {', '.join(evidence_def2)}; headline)", _reading_verdict(failed_def2)),
         Reading("'strong-barrier' as the paper uses it elsewhere (App D.2, Thm 2(iii), eq 7): the members "
                 f"{', '.join(BARRIER_DIVERGENCES)}, strictly convex barriers of which "
                 f"{len(not_strong)} are not strongly convex on R+ (f'' → 0 at ∞, sympy)", family_verdict),
@@ -625,10 +622,10 @@ def check_prop1(*, quick: bool, combine: str = "f_prime", bracket_sign: float = 
                     "[t1, t2] and the bisection finds it once (∇f)⁻¹ is taken as +∞ above sup ∇f (its limit). Under "
                     "Def 2 as written (strongly convex on R+) sup ∇f = ∞ and the step is sound.",
             witness={"divergence": broken[0], **example}))
-    family_verdict = "refuted" if failed_family else "holds"
+    family_verdict = _reading_verdict(failed_family, evidence.get("family_counterexample"))
     readings = [
         Reading("'strong-barrier' as Def 2 defines it (strongly convex on R+; checked on "
-                f"{', '.join(evidence_def2)}; headline)", "holds"),
+                f"{', '.join(evidence_def2)}; headline)", _reading_verdict(failed_def2)),
         Reading(f"'strong-barrier' as the paper uses it (the members {', '.join(BARRIER_DIVERGENCES)}), with "
                 "(∇f)⁻¹ = +∞ above sup ∇f in the bisection", family_verdict),
     ]
@@ -741,6 +738,19 @@ def _split(per_divergence: dict) -> tuple[dict, dict]:
                 for n, d in per_divergence.items()}
     failed = {n: v for n, v in per_divergence.items() if v["counterexample"] is not None}
     return evidence, failed
+
+
+def _reading_verdict(failed: dict, counterexample: dict | None = None) -> str:
+    """A reading's verdict from its property search (``failed``: the f whose search found a
+    counterexample): "holds" when none did, "refuted" when one did and ``counterexample``'s
+    independent recheck confirms it. A failure that the recheck does not confirm is not a
+    verdict: it raises (the runner reports ``error``)."""
+    if not failed:
+        return "holds"
+    if counterexample is None or counterexample["recheck"]["agrees"] is not True:
+        raise RuntimeError(f"a reading's search failed for {sorted(failed)} but the independent recheck does not "
+                           f"confirm it: {None if counterexample is None else counterexample['recheck']}")
+    return "refuted"
 
 
 def _high_precision_log_bases(rewards: np.ndarray, reference: np.ndarray, name: str, beta: float) -> np.ndarray:
@@ -867,28 +877,86 @@ def _prop2_search(functions, quick: bool, divide_by_reference: bool) -> tuple[di
     return _split(per_f)
 
 
+def _cvxpy_certified_radius(kit: _ConvexF, policy, rewards, reference, beta) -> float:
+    """A certified bound on ‖π − π*‖₂ for cvxpy's π of max F(π) = Σ π R/β − Σ q f(π/q) over the
+    simplex, from π alone: F is concave with −∇²F = diag(f''(π/q)/q) ⪰ μ·I, μ = inf f'' (sympy,
+    q ≤ 1), so μ/2·‖π − π*‖² ≤ F(π*) − F(π) ≤ max_y g_y − Σ π g (g = ∇F(π), the Frank-Wolfe
+    gap). ∞ when π has a zero entry where f'(0+) = −∞ (the gap is then unbounded)."""
+    props = _def2_properties(kit.expression)
+    mu = float(sp.sympify(props["inf_f_second_derivative"]))
+    ratio = policy / reference
+    if mu <= 0 or (np.any(ratio <= 0) and props["barrier"]):
+        return math.inf
+    with np.errstate(divide="ignore"):
+        slope = np.where(ratio > 0, kit.f_prime(np.where(ratio > 0, ratio, 1.0)), props["f_prime_at_0_value"])
+    gradient = np.asarray(rewards, dtype=np.float64) / beta - slope
+    # Rounding allowance: a K-term float64 sum of entries ≤ max|g|.
+    rounding = 16.0 * len(gradient) * np.finfo(float).eps * (1.0 + float(np.abs(gradient).max()))
+    gap = max(float(gradient.max() - policy @ gradient), 0.0) + rounding
+    return math.sqrt(2.0 * gap / mu)
+
+
+def _certified_map_error(f: _ConvexF, bases, radii, weights, reference, divide_by_reference: bool) -> np.ndarray:
+    """Per response, a bound on |Σ w_i ∇f(π_i/π_ref) − the same at the exact base optima π_i*|
+    when ‖π_i − π_i*‖∞ ≤ radii[i]: f' is increasing, so each term lies between f' at the ends
+    of the interval (f'(0+) below 0; ∞ for a barrier)."""
+    at_zero = _def2_properties(f.expression)["f_prime_at_0_value"]
+    scale = reference if divide_by_reference else np.ones_like(reference)
+
+    def f_prime(t):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(t > 0, f.f_prime(np.where(t > 0, t, 1.0)), at_zero)
+
+    error = np.zeros(len(reference))
+    for w, base, radius in zip(weights, bases, radii):
+        if not math.isfinite(radius):
+            return np.full(len(reference), math.inf)
+        centre = f_prime(base / scale)
+        lo, hi = f_prime((base - radius) / scale), f_prime((base + radius) / scale)
+        error += abs(float(w)) * np.maximum(centre - lo, hi - centre)
+    return error
+
+
 def _prop2_counterexample(f, info: dict, divide_by_reference: bool) -> dict:
     """Recheck the base optima with an independent solver (mpmath for the family, cvxpy for a
-    hand-written f) and count the flipped pairs again."""
+    hand-written f) and count the pairs the map orders strictly the other way.
+
+    Only a strict reversal beyond the solver's accuracy counts: sign(ΔΣwR)·Δmap < −tol for a
+    pair with |ΔΣwR| above the search's rounding allowance (the rewards are exact inputs). For
+    the mpmath bases (good to ~1e-16) tol is the search's own allowance; for cvxpy it is the
+    search's allowance or, where larger, the certified error of β·Δmap at cvxpy's π (the
+    Frank-Wolfe gap bound of :func:`_cvxpy_certified_radius` pushed through f'). A tie, which
+    the search also counts, is not confirmed by this recheck."""
     rewards, weights, reference, beta = info["counterexample"]
+    search_tol = _reward_tolerance(rewards)
     if isinstance(f, _ConvexF):
-        bases = np.array([_kit_cvxpy(f, r, reference, beta) for r in rewards])
-        method = "base optima from cvxpy (no closed form)"
-        tol = 1e-5 * (1.0 + float(np.abs(rewards).max()))  # cvxpy's π is good to ~1e-7
+        bases = [_kit_cvxpy(f, r, reference, beta) for r in rewards]
+        if any(b is None for b in bases):
+            raise RuntimeError(f"MOD-P2 recheck: cvxpy failed on a base problem ({info['message']})")
+        bases = np.array(bases)
+        radii = [_cvxpy_certified_radius(f, b, r, reference, beta) for b, r in zip(bases, rewards)]
+        error = beta * _certified_map_error(f, bases, radii, weights, reference, divide_by_reference)
+        tol = np.maximum(search_tol, np.add.outer(error, error))
+        method = ("base optima from cvxpy (no closed form), each with a certified radius ‖π − π*‖₂ ≤ "
+                  "√(2·Frank-Wolfe gap/inf f''); a pair counts when sign(ΔΣwR)·β·Δmap < −tol, tol the larger of "
+                  "the search's 1e-9·(1 + max|R|) and the certified error of β·Δmap")
+        accuracy = {"certified_radii": radii, "max_pair_tolerance": float(np.max(tol))}
     else:
         bases = np.exp(_high_precision_log_bases(rewards, reference, f, beta))
-        method = "base optima from the mpmath bisection (pmtheory.highprec)"
-        tol = _reward_tolerance(rewards)
+        method = ("base optima from the mpmath bisection (pmtheory.highprec); a pair counts when "
+                  "sign(ΔΣwR)·β·Δmap < −1e-9·(1 + max|R|), the search's allowance")
+        tol = search_tol
+        accuracy = {"pair_tolerance": search_tol}
     combined = _p2_map(f, bases, weights, reference, divide_by_reference)
     target = weights @ rewards
     d_reward = np.subtract.outer(target, target)
     d_policy = beta * np.subtract.outer(combined, combined)
-    strict = np.abs(d_reward) > tol
-    flipped = int(np.sum(strict & (np.sign(d_reward) * d_policy <= tol)))  # tied or reversed, as in the search
+    strict = np.abs(d_reward) > search_tol
+    flipped = int(np.sum(strict & (np.sign(d_reward) * d_policy < -tol)))
     inputs = {"f": _label(f), "rewards": rewards, "weights": weights, "reference": reference, "beta": beta}
     return {"inputs": inputs, "predicted": "Σ w R(y1) ≥ Σ w R(y2) ⟺ the map orders y1, y2 the same way",
             "computed": info["message"],
-            "recheck": {"method": method, "computed": {"pairs_tied_or_ordered_the_other_way": flipped},
+            "recheck": {"method": method, "computed": {"pairs_ordered_the_other_way": flipped, **accuracy},
                         "agrees": flipped > 0}}
 
 
@@ -924,9 +992,10 @@ def check_prop2(*, quick: bool, divide_by_reference: bool = True):
         step="App E.3, proof of Prop 2 (eq 14 differences)", finding="Σ w ΔR ≠ β Σ w Δ∇f(π_i/π_ref) on some instances",
         witness={"instances": identity_fails})]
     readings = [
-        Reading(f"'strong-barrier' as Def 2 defines it (checked on {', '.join(evidence_def2)}; headline)", "holds"),
+        Reading(f"'strong-barrier' as Def 2 defines it (checked on {', '.join(evidence_def2)}; headline)",
+                _reading_verdict(failed_def2)),
         Reading(f"'strong-barrier' as the paper uses it (the members {', '.join(BARRIER_DIVERGENCES)})",
-                "refuted" if failed_family else "holds"),
+                _reading_verdict(failed_family, evidence.get("family_counterexample"))),
     ]
     total = sum(v["instances"] for v in evidence_def2.values()) + sum(v["instances"] for v in evidence_family.values())
     return holds(evidence, f"{total} property examples (every pair of responses) over {len(evidence_def2)} Def-2 "
@@ -1028,9 +1097,10 @@ def check_thm5(*, quick: bool, reference_power: float = 1.0, select: str = "argm
         evidence["family_counterexample"] = _t5_counterexample(*next(iter(failed_family.items())),
                                                                reference_power, select)
     readings = [
-        Reading(f"'strong-barrier' as Def 2 defines it (checked on {', '.join(evidence_def2)}; headline)", "holds"),
+        Reading(f"'strong-barrier' as Def 2 defines it (checked on {', '.join(evidence_def2)}; headline)",
+                _reading_verdict(failed_def2)),
         Reading(f"'strong-barrier' as the paper uses it (the members {', '.join(BARRIER_DIVERGENCES)})",
-                "refuted" if failed_family else "holds"),
+                _reading_verdict(failed_family, evidence.get("family_counterexample"))),
     ]
     total = sum(v["instances"] for v in evidence_def2.values()) + sum(v["instances"] for v in evidence_family.values())
     return holds(evidence, f"{total} property examples over {len(evidence_def2)} Def-2 strong-barrier f and "
@@ -1414,7 +1484,7 @@ def _thm2_part_iii(functions, quick: bool, lambda_set: str) -> dict:
     return out
 
 
-def _thm2_failure(parts: dict, relu: dict, chi2: dict, tv: dict, iii: dict, iii_also: dict) -> dict | None:
+def _thm2_failure(parts: dict, relu: dict, chi2: dict, iii: dict, iii_also: dict) -> dict | None:
     """The counterexample (rechecked) to the part of Thm 2 that the computation contradicts, if any."""
     if relu["min_gap_refined"] <= 1e-3:
         # A merge reached the target: recheck with the logits written out, λ_i·ReLU(λ_i) for the
@@ -1534,7 +1604,7 @@ def check_thm2(*, quick: bool, lambda_set: str = "simplex", iii_also: tuple = ()
                 "iii_reverse_kl_identically_zero": reverse_kl_zero, "iii_also": iii_extra,
                 "which_f_satisfy_iii": sorted(covered_family), "which_def2_f_satisfy_iii": sorted(covered_def2),
                 "lambda_set": lambda_set}
-    failure = _thm2_failure(parts, relu, chi2, tv, iii_def2, iii_extra) if not all(parts.values()) else None
+    failure = _thm2_failure(parts, relu, chi2, iii_def2, iii_extra) if not all(parts.values()) else None
     if failure is not None:
         return refuted(failure, evidence)
     if not all(parts.values()):
@@ -1549,7 +1619,7 @@ def check_thm2(*, quick: bool, lambda_set: str = "simplex", iii_also: tuple = ()
     readings = [
         Reading("(iii) with 'strong-barrier' as Def 2 defines it (strongly convex on R+; "
                 f"{', '.join(iii_def2)}, whose stated functions have finitely many roots: "
-                f"{', '.join(covered_def2) or 'none'}; headline)", "holds"),
+                f"{', '.join(covered_def2) or 'none'}; headline)", "holds" if iii_ok else "refuted"),
         Reading(f"(iii) with 'strong-barrier' as the paper uses it (the members {', '.join(_T2_DIVERGENCES)}; "
                 "reverse KL's function is identically 0, so (iii) never covers it)", "holds" if family_ok else "refuted"),
     ]

@@ -207,7 +207,22 @@ class TestChecksCanFail:
         assert counterexample["computed"].startswith("bracket:")
         assert counterexample["recheck"]["agrees"] is True
 
-    def test_prop_2_refutes_an_unweighted_map(self, monkeypatch):
+    def test_prop_2_refutes_a_map_with_the_weights_reversed(self, monkeypatch):
+        real = mod.weighted_f_prime
+
+        def reversed_weights(log_policies, weights, log_reference, *, divergence):
+            return real(log_policies, np.asarray(weights)[::-1], log_reference, divergence=divergence)
+
+        monkeypatch.setattr(mod, "weighted_f_prime", reversed_weights)
+        result = mod.check_prop2(quick=True)
+        assert result.verdict == HOLDS  # the headline (Def 2) does not use the package's map
+        assert [r.verdict for r in result.readings] == [HOLDS, REFUTED]
+        recheck = result.evidence["family_counterexample"]["recheck"]
+        assert recheck["agrees"] is True and recheck["computed"]["pairs_ordered_the_other_way"] > 0
+
+    def test_prop_2_does_not_confirm_a_tie_as_a_reversal(self, monkeypatch):
+        # The first model alone, with all-zero rewards, ties the map on pairs Σ w R orders strictly:
+        # the search counts the tie, the recheck counts only strict reversals beyond the tolerance.
         real = mod.weighted_f_prime
 
         def first_model_only(log_policies, weights, log_reference, *, divergence):
@@ -216,10 +231,20 @@ class TestChecksCanFail:
             return real(log_policies, one, log_reference, divergence=divergence)
 
         monkeypatch.setattr(mod, "weighted_f_prime", first_model_only)
-        result = mod.check_prop2(quick=True)
-        assert result.verdict == HOLDS  # the headline (Def 2) does not use the package's map
-        assert [r.verdict for r in result.readings] == [HOLDS, REFUTED]
-        assert result.evidence["family_counterexample"]["recheck"]["agrees"] is True
+        with pytest.raises(RuntimeError, match="recheck does not confirm"):
+            mod.check_prop2(quick=True)
+
+    def test_prop_2_cvxpy_recheck_certifies_its_radius(self):
+        # The Frank-Wolfe radius bounds cvxpy's distance to Lemma 1's optimum (found without cvxpy).
+        rng = np.random.default_rng(5)
+        for kit in mod.STRONG_BARRIER_FUNCTIONS:
+            for _ in range(5):
+                k = int(rng.integers(2, 5))
+                rewards, reference, beta = rng.normal(size=k), rng.dirichlet(np.ones(k)), 0.5
+                policy = mod._kit_cvxpy(kit, rewards, reference, beta)
+                form, _ = mod._lemma1_form(kit, rewards, reference, beta)
+                radius = mod._cvxpy_certified_radius(kit, policy, rewards, reference, beta)
+                assert np.linalg.norm(policy - form) <= radius < 1e-2
 
     def test_thm_5_family_reading_refutes_the_argmin(self, monkeypatch):
         real = mod.thm5_log_scores

@@ -31,6 +31,27 @@ class TestVerdicts:
         assert cx["inputs"]["g"] == "u**2" and cx["recheck"]["agrees"] is True
         assert "1 + tanh(u)" in cx["computed"]["other_links_that_fail"]
         assert any("r_i = g⁻¹(π_i*) + c" in gap.step for gap in outcome.proof_gaps)
+        # The sufficiency gap's witness is the computed g = u² instance, not a typed string.
+        (sufficiency,) = [gap for gap in outcome.proof_gaps if "last line" in gap.step]
+        witness = sufficiency.witness
+        assert witness["rewards"] == [1.0, 2.0] and witness["target_g(r)/sum_g(r)"] == pytest.approx([0.2, 0.8])
+        assert witness["certified_optimum_of_3_14"] == pytest.approx([0.0, 1.0], abs=1e-6)
+        assert witness["objective_optimum_vs_target"][0] > witness["objective_optimum_vs_target"][1]
+
+    def test_theorem_3_repair_carries_no_sufficiency_witness(self):
+        # For g = exp the u² instance is never computed, so its gap is not attached.
+        result = pmr_general.check_theorem_3(quick=True, link_family="exp")
+        assert result.verdict == HOLDS
+        assert not any("last line" in gap.step for gap in result.proof_gaps)
+
+    def test_generalized_ode_solution_recheck_rests_on_the_residual_alone(self):
+        # The "solution" branch (a wrong G sign): agrees comes from mpmath's residual, with no
+        # PM flag in the recheck (none was computed there).
+        result = pmr_general.check_generalized_ode(quick=True, solution_g_sign=-1)
+        assert result.verdict == REFUTED
+        recheck = result.counterexample["recheck"]
+        assert recheck["agrees"] is True and "regularizer_is_pm" not in recheck["computed"]
+        assert recheck["computed"]["residual_at_pi_1_3"] > 1e-20
 
     def test_generalized_ode_holds_and_its_sufficiency_reading_is_refuted(self, outcomes):
         outcome = outcomes["PMR-GODE"]
