@@ -38,7 +38,7 @@ from pmtheory.choice import (
     sample_noisy_choices,
     soft_choice_probabilities,
 )
-from pmtheory.claims import Convention, ProofGap, Reading, holds, mutant, refuted, register, repair
+from pmtheory.claims import HOLDS, REFUTED, Convention, ProofGap, Reading, holds, mutant, refuted, register, repair
 from pmtheory.iia_data import composition_counts, sample_dichotomy_data, wilson_interval
 from pmtheory.testing import KKT_TOL, POLICY_ATOL, property_search
 
@@ -371,11 +371,15 @@ def check_dichotomy_eq5(*, quick: bool, denominator: str = "|Y∩M_Z|", zero_ove
                                             case["choice_set"], denominator, "0") != [Fraction(v) for v in case["eq2"]]]
     evidence["undefined_cases_where_0/0_as_0_differs_from_eq2"] = len(zero_reading_fails)
     example = undefined[0]
+    # Eq (5)'s type-2 term on the pure set Y = {a, b} ⊂ M1, from the categories: Σ_{y∈Y} 1_{M2}(y)
+    # over |Y ∩ M2|, with p(type 2) = 1/2 > 0.
+    pure_categories, pure_set = [1, 1, 2], [0, 1]
+    type2_in_set = sum(1 for y in pure_set if pure_categories[y] == 2)
     conventions = [Convention(
         convention="eq (5) is read where it is defined, i.e. for choice sets Y with Y ∩ M_z ≠ ∅ for every type z of "
                    "positive probability, as the paper's sentence 'the choice Y ... is sampled uniformly from Y ∩ M_Z' "
                    "presumes; on the other sets the model's definition, eq (2), governs",
-        verdict_otherwise="refuted" if zero_reading_fails else "holds",
+        verdict_otherwise=REFUTED if zero_reading_fails else HOLDS,
         otherwise=f"0/0 read as 0 on every choice set: for Y = {{a, b}} ⊂ M1 and p* = (1/2, 1/2) eq (5) gives "
                   f"{[str(v) for v in pure_zero]} (sum 1/2) while eq (2) gives {[str(v) for v in pure]}; "
                   f"{len(zero_reading_fails)} of the search's {len(undefined)} undefined cases differ")]
@@ -385,7 +389,11 @@ def check_dichotomy_eq5(*, quick: bool, denominator: str = "|Y∩M_Z|", zero_ove
         finding="false for a choice set with no message of the chooser's category, which Assumption 1 draws with "
                 "probability ζ^|Y| + (1−ζ)^|Y| > 0: every reward is then 0 and eq (2) has the individual choose "
                 "uniformly from all of Y, while (5) is 0/0",
-        witness={"Y = {a, b} ⊂ M1, p* = (1/2, 1/2)": {"eq2": [str(v) for v in pure], "eq5": "0/0 for type 2"},
+        witness={"Y = {a, b} ⊂ M1, p* = (1/2, 1/2)": {
+                     "eq2": [str(v) for v in pure], "eq2_sum": str(sum(pure)), "p(type 2)": str(half),
+                     "|Y ∩ M2|": type2_in_set,
+                     "eq5_type_2_term": f"{sum(int(pure_categories[y] == 2) for y in pure_set)}/{type2_in_set}",
+                     "eq5_0/0_as_0": [str(v) for v in pure_zero], "eq5_0/0_as_0_sum": str(sum(pure_zero))},
                  "search's first undefined case": example})]
     return holds(evidence, backing, conventions=conventions, proof_gaps=gaps)
 
@@ -639,6 +647,30 @@ def _lemma13_uniqueness_witness() -> dict:
             "confirmed": bool(lower_bound_ok and all(v == 0 for v in values) and rlpo != other)}
 
 
+def _lemma13_uniqueness_float_recheck(witness: dict) -> dict:
+    """Independent of the sympy witness: the float L_DPO of iia.dpo_loss_tabular at π_r̂ and at
+    the other policy, and BFGS's minimum of L_DPO over the logits (from P_ref). Both policies
+    must attain the minimum (to 1e-9 relative: BFGS at gtol 1e-10 on an O(1) smooth loss) and
+    differ by more than rounding."""
+    index = {name: i for i, name in enumerate(witness["messages"])}
+    sets = np.array([[index[m] for m in choice_set] for choice_set, _ in witness["data"]])
+    positions = np.array([list(choice_set).index(chosen) for choice_set, chosen in witness["data"]])
+    log_ref = np.log(np.full(len(index), 1.0 / len(index)))
+    beta, size = float(witness["beta"]), len(witness["data"])
+
+    def loss(log_policy):
+        return float(iia.dpo_loss_tabular(log_policy, log_ref, sets, positions, num_data=size, beta=beta))
+
+    policies = [np.array([float(Fraction(v)) for v in witness[key]]) for key in ("pi_r_hat", "other_dpo_optimum")]
+    values = [loss(np.log(p)) for p in policies]
+    best = minimize(lambda th: loss(th - logsumexp(th)), log_ref.copy(), method="BFGS",
+                    options={"gtol": 1e-10, "maxiter": 2000})
+    tol = 1e-9 * (1 + abs(float(best.fun)))
+    distance = float(np.max(np.abs(policies[0] - policies[1])))
+    return {"L_DPO": values, "bfgs_min": float(best.fun), "policy_distance": distance,
+            "confirmed": bool(all(v <= best.fun + tol for v in values) and distance > 1e-6)}
+
+
 @register("IIA-L13", mutants=[
     mutant("policy step e^{r/β}", "If L_reward has a minimizer r̂, the optimal policy of L_DPO is P_ref·e^{r̂/β}/Z "
            "(the policy step without |D|)", policy_data_power=0),
@@ -727,8 +759,8 @@ def check_dpo_equals_rlpo(*, quick: bool, policy_data_power: int = 1, unique_pol
                     if no_minimizer.any() else None)}
     if outcome.counterexample is None and policy_data_power == 1 and assumption_gap > 1e-9:
         raise RuntimeError(f"Assumption-2/3 RLPO and DPO disagree by {assumption_gap} where a minimizer exists")
-    set_verdict = "refuted" if outcome.counterexample is not None else "holds"
-    unique_verdict = "refuted" if (set_verdict == "refuted" or witness["confirmed"]) else "holds"
+    set_verdict = REFUTED if outcome.counterexample is not None else HOLDS
+    unique_verdict = REFUTED if (set_verdict == REFUTED or witness["confirmed"]) else HOLDS
     readings = [
         Reading(reading="'the optimal policy for L_DPO and for L_policy(·|r̂) are identical' as the proof argues it: "
                         "π_r̂ minimizes L_DPO, and every full-support minimizer π* of L_DPO is π_{r*} for a minimizer r* "
@@ -755,13 +787,15 @@ def check_dpo_equals_rlpo(*, quick: bool, policy_data_power: int = 1, unique_pol
                         "recheck": {"method": "Nelder-Mead on L_DPO from a perturbed start",
                                     "computed": {"nelder_mead_min": float(other.fun), "at_rlpo_policy": value_rlpo},
                                     "agrees": bool(other.fun < value_rlpo - 1e-8)}}, evidence, readings=readings)
-    if unique_policy and unique_verdict == "refuted":
+    if unique_policy and unique_verdict == REFUTED:
+        recheck = _lemma13_uniqueness_float_recheck(witness)
         return refuted({"inputs": {key: witness[key] for key in ("messages", "data", "P_ref", "beta")},
                         "predicted": f"every minimizer of L_DPO equals π_r̂ = {witness['pi_r_hat']}",
-                        "computed": f"{witness['other_dpo_optimum']} also attains min L_DPO = 2 ln 2",
-                        "recheck": {"method": "sympy: exact L_DPO − 2 ln 2 at both policies, and L_reward >= 2 ln 2 "
-                                              "(e^{L} − 4 = e^d + e^{−d} − 2 >= 0)",
-                                    "computed": witness["L_DPO_minus_2ln2"], "agrees": witness["confirmed"]}},
+                        "computed": {"other_dpo_optimum": witness["other_dpo_optimum"],
+                                     "sympy_L_DPO_minus_2ln2": witness["L_DPO_minus_2ln2"]},
+                        "recheck": {"method": "float: the library's L_DPO (eq 11) at both policies, and its minimum "
+                                              "by BFGS over the logits; the two policies differ",
+                                    "computed": recheck, "agrees": recheck["confirmed"]}},
                        evidence, readings=readings)
     gaps = [ProofGap(
         step="App A.2, proof of Lemma 13: 'Note also that r ↦ π_r is surjective'",
@@ -909,6 +943,21 @@ def _lemma8_readings() -> dict:
             "confirmed": bool(convex and slope.is_negative and roots == sp.FiniteSet(1) and bound == 1)}
 
 
+def _lemma8_tangent_witness() -> dict:
+    """Sympy, at f(x) = (x − 1)(x − 3) (strictly convex, f'(1) = −2 < 0) and its root ζ = 1:
+    f(ζ) against the tangent line f(1) + f'(1)(ζ − 1), and ζ against the bound 1 − f(1)/f'(1)."""
+    x = sp.Symbol("x", real=True)
+    f = sp.expand((x - 1) * (x - 3))
+    zeta = sp.Integer(1)
+    f1, df1 = f.subs(x, 1), sp.diff(f, x).subs(x, 1)
+    tangent = f1 + df1 * (zeta - 1)
+    bound = 1 - f1 / df1
+    return {"f": str(f), "f''": str(sp.diff(f, x, 2)), "zeta": str(zeta), "f(zeta)": str(f.subs(x, zeta)),
+            "f(1)": str(f1), "f'(1)": str(df1), "tangent_line_at_zeta": str(tangent), "bound": str(bound),
+            "strict_tangent_inequality_at_zeta": bool(f.subs(x, zeta) > tangent),
+            "zeta_greater_than_bound": bool(zeta > bound)}
+
+
 @register("IIA-L8", mutants=[
     repair("non-strict bound", "Strictly convex f with f'(1) < 0 and f(ζ) = 0 has ζ ≥ 1 − f(1)/f'(1)", strict=False),
     repair("f(1) ≠ 0", "Strictly convex f with f'(1) < 0 and f(1) ≠ 0: every root ζ > 1 − f(1)/f'(1) (the case "
@@ -969,7 +1018,7 @@ def check_lemma8(*, quick: bool, strict: bool = True, exclude_root_at_one: bool 
         step="App A.1, proof of Lemma 8: 'Since f is strictly convex, f(ζ) > f(1) + f'(1)(ζ − 1)'",
         finding="the tangent inequality is strict only for ζ ≠ 1; at a root ζ = 1 (f(1) = 0) both sides are 0, "
                 "so the proof gives ζ ≥ 1 − f(1)/f'(1), with equality exactly there",
-        witness={"f": str(sp.expand((x - 1) * (x - 3))), "zeta": 1, "f(1)": 0, "f'(1)": -2, "bound": 1})]
+        witness=_lemma8_tangent_witness())]
     if outcome.counterexample is not None:
         a, r1, r2 = outcome.counterexample
         f = sp.Rational(a.numerator, a.denominator) * (x - sp.Rational(r1.numerator, r1.denominator)) * \
@@ -982,10 +1031,16 @@ def check_lemma8(*, quick: bool, strict: bool = True, exclude_root_at_one: bool 
         evidence["repair"] = ("ζ ≥ 1 − f(1)/f'(1), with equality iff ζ = 1 (f(1) = 0); in Lemma 9, "
                               "f(1) = |D|(ρ_data − ρ_chosen) > 0, so the strict form Lemma 9 uses holds there")
         readings = None
-        if direction == ">" and strict and not exclude_root_at_one:
-            readings = [Reading(reading="'if f(ζ) = 0 for some ζ, then ζ > bound' for every root ζ", verdict="refuted"),
+        if direction == ">" and strict and not exclude_root_at_one and failing:
+            # Every root: refuted by this counterexample's failing roots (sympy, above). Some root:
+            # refuted by e^{−x} − e^{−1}, whose only root is the bound; one witness cannot show it
+            # holds, so an unconfirmed witness is an error, not a verdict.
+            if not (readings_witness["confirmed"] and not readings_witness["some_root_exceeds_bound"]):
+                raise RuntimeError(f"the some-root reading's witness is not confirmed: {readings_witness}")
+            readings = [Reading(reading="'if f(ζ) = 0 for some ζ, then ζ > bound' for every root ζ",
+                                verdict=REFUTED if failing else HOLDS),
                         Reading(reading="if f has a root, some root exceeds the bound",
-                                verdict="holds" if readings_witness["some_root_exceeds_bound"] else "refuted")]
+                                verdict=REFUTED if not readings_witness["some_root_exceeds_bound"] else HOLDS)]
         return refuted({"inputs": {"f": str(sp.expand(f)), "f_prime_at_1": str(sp.diff(f, x).subs(x, 1))},
                         "predicted": f"every root ζ {direction}{'' if strict else '='} 1 − f(1)/f'(1) = {bound}",
                         "computed": outcome.message,
@@ -1058,6 +1113,25 @@ def _lemma9_limit_witness() -> dict:
             "f_positive_for_all_x>0": bool(sp.simplify(f).is_positive)}
 
 
+def _lemma9_pole_witness() -> dict:
+    """Sympy: the proof's f(x) = Σ_D |Y∩M1|/(|Y∩M1| + |Y∩M2|x) − |D|ρ_chosen for |Y| = 3 and
+    D = {one mixed set with |Y∩M1| = 1, one with |Y∩M1| = 2, one inside M1}: its poles on ℝ
+    (all negative), and f'' on x > 0 (positive: strictly convex there, which is all Lemma 8's
+    tangent step uses)."""
+    counts = np.array([[0, 0], [1, 0], [0, 1], [1, 0]])
+    n, size = counts.shape[0] - 1, int(counts.sum())
+    _, rho_chosen = _rhos(counts)
+    x = sp.Symbol("x", real=True)
+    f = sum(int(counts[k].sum()) * sp.Rational(k) / (k + (n - k) * x) for k in range(1, n + 1)) - \
+        size * sp.Rational(rho_chosen.numerator, rho_chosen.denominator)
+    poles = sorted(sp.solve(sp.denom(sp.together(f)), x))
+    positive = sp.Symbol("x", positive=True)
+    second = sp.simplify(sp.diff(f, x, 2))
+    return {"counts[k][c-1] (|Y| = 3)": counts.tolist(), "f(x)": str(sp.simplify(f)), "poles": [str(p) for p in poles],
+            "all_poles_negative": bool(poles and all(p < 0 for p in poles)), "f''(x)": str(second),
+            "f''_positive_for_x>0": bool(second.subs(x, positive).is_positive)}
+
+
 @register("IIA-L9", mutants=[
     repair("a mixed set chose M1", "Under Assumption 2, if ρ_data > ρ_chosen and some choice set meeting both "
            "categories has its choice in M1, the minimizer exists and ψ̂2 − ψ̂1 > (ρd − ρc)/(1 + ρd − ρc)",
@@ -1126,7 +1200,7 @@ def check_lemma9(*, quick: bool, require_mixed_m1_choice: bool = False, directio
         step="App A.1, proof of Lemma 9: 'By Lemma 8'",
         finding="Lemma 8 is stated for f: ℝ → ℝ, but this f has poles at x = −k/(n − k) < 0 and is used on x > 0; "
                 "the tangent-line argument needs only an interval containing 1 and ζ, so the step survives on (0, ∞)",
-        witness="f(x) = Σ_D |Y∩M1|/(|Y∩M1| + |Y∩M2|x) − |D|ρ_chosen is undefined at x = −|Y∩M1|/|Y∩M2|")]
+        witness=_lemma9_pole_witness())]
     if outcome.counterexample is not None:
         counts = outcome.counterexample
         n = counts.shape[0] - 1
@@ -1135,14 +1209,24 @@ def check_lemma9(*, quick: bool, require_mixed_m1_choice: bool = False, directio
         derivative = sum(int(counts[k, 0]) * (n - k) * x / (k + (n - k) * x)
                          + int(counts[k, 1]) * ((n - k) * x / (k + (n - k) * x) - 1) for k in range(1, n))
         derivative = sp.simplify(derivative)
-        sign = "negative" if derivative.is_negative else "positive" if derivative.is_positive else "undetermined"
+        if derivative == 0:
+            raise RuntimeError(f"the loss is constant in ψ2 − ψ1 on an applicable dataset: {counts.tolist()}")
+        # The denominator Π(k + (n−k)x) is positive on x > 0, so the stationary points are the
+        # positive roots of the numerator: counted exactly (Sturm), the 0 root excluded.
+        numerator = sp.Poly(sp.numer(sp.together(derivative)), x)
+        positive_roots = int(numerator.count_roots(0, None)) - (1 if numerator.eval(0) == 0 else 0)
+        at_one = derivative.subs(x, 1)
+        sign = "negative" if at_one < 0 else "positive"
         inputs = {"counts[k][c-1]": counts.tolist(), "rho_data": str(rho_data), "rho_chosen": str(rho_chosen)}
-        if sign in ("negative", "positive"):  # no root of the first-order condition: no minimizer
+        if positive_roots == 0:  # no root of the first-order condition: L is monotone, no minimizer
             return refuted({"inputs": inputs,
                             "predicted": "a minimizer with ψ̂2 − ψ̂1 > (ρd − ρc)/(1 + ρd − ρc)",
                             "computed": outcome.message,
-                            "recheck": {"method": "sympy: sign of ∂L/∂(ψ2−ψ1) for every x = e^{ψ2−ψ1} > 0",
-                                        "computed": {"derivative": str(derivative), "sign": sign}, "agrees": True}},
+                            "recheck": {"method": "sympy: exact count (Sturm) of the positive roots of ∂L/∂(ψ2−ψ1)'s "
+                                                  "numerator in x = e^{ψ2−ψ1}, and its sign at x = 1",
+                                        "computed": {"derivative": str(derivative), "positive_roots": positive_roots,
+                                                     "sign": sign},
+                                        "agrees": bool(positive_roots == 0 and at_one != 0)}},
                            evidence, proof_gaps=gaps)
         roots = [r for r in sp.Poly(sp.together(derivative).as_numer_denom()[0], x).nroots(n=30)
                  if r.is_real and r > 0]
@@ -1190,6 +1274,17 @@ def _lemma11_uniform_gamma_refutation(exponent_power: float) -> dict:
         rows.append({"gamma": gamma, "p_ref_m1": zeta, "P(|I|=0) at |D|=1": 1 - (1 - zeta**2 - (1 - zeta) ** 2),
                      "stated_bound": bound})
     return {"n": 2, "rows": rows}
+
+
+def _lemma11_exponent_witness(violation: dict | None) -> dict:
+    """Sympy: the exponent the proof of Lemma 11 ends with, (1−γ)γ², against the stated (1−γ)²
+    (their difference, factored), and the exact-CDF violation of the stated bound at the
+    proof's γ = 1 − s² found on the grid (None when the grid has none)."""
+    gamma = sp.Symbol("gamma", positive=True)
+    proof, stated = (1 - gamma) * gamma**2, (1 - gamma) ** 2
+    return {**(violation or {}), "proof_exponent_(20)": str(proof), "stated_exponent": str(stated),
+            "proof_minus_stated": str(sp.factor(proof - stated)),
+            "identical": bool(sp.simplify(proof - stated) == 0), "violation_with_gamma_1-s^2": violation is not None}
 
 
 @register("IIA-L11", mutants=[
@@ -1275,16 +1370,17 @@ def check_lemma11(*, quick: bool, exponent_power: float = 2, gamma_uniform_in_ze
                              "Chernoff with δ = 1 − s bounds P(|I| <= s²|D|) instead, which is what γ = 1 − s² needs",
                      witness=printed_chernoff),
             ProofGap(step="App A.1, end of the proof of Lemma 11, eq (20)",
-                     finding="the proof ends with e^{−|D|(1−γ)γ²/8}, not the stated e^{−|D|(1−γ)²/8}; with the "
-                             "proof's γ = 1 − s² the stated bound can fail (Lemmas 12 and 16 cite (20), which holds); "
-                             "γ = 1 − s/2 proves the statement",
-                     witness=proof_gamma_violation or "no violation on the grid")]
+                     finding="the proof ends with e^{−|D|(1−γ)γ²/8}, not the stated e^{−|D|(1−γ)²/8}"
+                             + ("; with the proof's γ = 1 − s² the stated bound fails (exact binomial CDF in the "
+                                "witness)" if proof_gamma_violation else "")
+                             + " (Lemmas 12 and 16 cite (20), which holds); γ = 1 − s/2 proves the statement",
+                     witness=_lemma11_exponent_witness(proof_gamma_violation))]
     uniform_refuted = all(r["P(|I|=0) at |D|=1"] > r["stated_bound"] for r in uniform["rows"])
     model_refuted = [r for r in uncertified if r["P(|I|=0) at |D|=1"] > r["sup_gamma_bound at |D|=1"]]
     readings = [Reading(reading="γ may depend on the fixed model (|Y| and P_π̄(M1)), as the proof's γ = 1 − s² does",
-                        verdict="refuted" if model_refuted else "holds"),
+                        verdict=REFUTED if model_refuted else HOLDS),
                 Reading(reading="γ = γ(|Y|) depends on |Y| alone, one γ for every P_π̄(M1) ∈ (0, 1)",
-                        verdict="refuted" if (uniform_refuted or model_refuted) else "holds")]
+                        verdict=REFUTED if (uniform_refuted or model_refuted) else HOLDS)]
     if model_refuted or (gamma_uniform_in_zeta and uniform_refuted):
         if model_refuted:
             bad = model_refuted[0]
@@ -1448,6 +1544,13 @@ def check_lemma12(*, quick: bool, threshold: str = "F"):
     exact = iia.rho_gap_event_probability(n, zeta, p, num_data, eta)
     interval = _wilson(hits, SEEDS, 0.999)
     zero_rows = [r for r in rows if r["p_star_1"] == "0" and "P(E_eta)" in r]
+    if not zero_rows:  # the grid has no p*(1) = 0 row with L > 0 (a mutant threshold): compute one
+        n0, zeta0 = 3, Fraction(1, 2)
+        eta0 = float((1 - zeta0**n0 - (1 - zeta0) ** n0) * iia.exact_failure_threshold(n0, zeta0) / 2)
+        zero_rows = [{"n": n0, "p_ref_m1": str(zeta0), "num_data": list(sizes),
+                      "P(E_eta)": [iia.rho_gap_event_probability(n0, float(zeta0), 0.0, size, eta0) for size in sizes]}]
+    # The proof's third Hoeffding bound e^{−|I|p*(1)²/2} at p*(1) = 0, for each |I| = |D| of the rows.
+    hoeffding_at_zero = [math.exp(-size * 0.0**2 / 2) for size in sizes]
     evidence = {"threshold": threshold, "sympy_limit_identity": identity, "grid": rows,
                 "exact_laws_above_their_lower_bounds": consistent, "cases_with_nonpositive_limit": len(failing),
                 "simulation": {"n": n, "num_data": num_data, "seeds": SEEDS, "hits": hits, "wilson_99.9": interval,
@@ -1459,7 +1562,8 @@ def check_lemma12(*, quick: bool, threshold: str = "F"):
                 "is in M1, so the proof's lower bound on P(E_η) is <= 0; the lemma still holds because sets inside "
                 "M1 (probability ζ^|Y| each) make ρ_chosen > 0",
         witness={"rows_at_p*(1)=0": [{key: r[key] for key in ("n", "p_ref_m1", "num_data", "P(E_eta)")}
-                                     for r in zero_rows[:3]]} if zero_rows else "no p*(1) = 0 row on the grid")]
+                                     for r in zero_rows[:3]],
+                 "hoeffding_bound_at_p*(1)=0_for_|I|=num_data": hoeffding_at_zero})]
     if not identity:
         raise RuntimeError("the sympy identity for the limit of ρ_data − ρ_chosen failed")
     if not interval[0] <= exact <= interval[1]:

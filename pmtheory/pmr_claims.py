@@ -22,6 +22,7 @@ from pmtheory.certified import solve_pointwise_regularized
 from pmtheory.claims import (
     HOLDS,
     HOLDS_WITH_CONDITION,
+    REFUTED,
     Convention,
     ProofGap,
     Reading,
@@ -112,6 +113,19 @@ def _p31_mass_off(rewards: np.ndarray, claimed_set: str) -> tuple[Fraction, list
     return _max_mass_off(rewards, [r == bottom for r in exact])
 
 
+def _p31_optimality_certificate(rewards: np.ndarray, point, claimed_set: str) -> dict:
+    """The independent recheck of a Prop 3.1 counterexample, in sympy rationals: whether the
+    witness π is a probability vector, max r − Σπr (0 iff π attains the LP bound max r, i.e. is
+    optimal), and π's mass off the claimed set (argmax or argmin r, found by sympy's Max/Min)."""
+    r = [sp.Rational(float(x)) for x in rewards]
+    p = [sp.Rational(x.numerator, x.denominator) for x in point]
+    target = sp.Max(*r) if claimed_set == "argmax" else sp.Min(*r)
+    value_gap = sp.Max(*r) - sum(pi * ri for pi, ri in zip(p, r))
+    off = sum((pi for pi, ri in zip(p, r) if ri != target), sp.Integer(0))
+    return {"probability_vector": bool(all(pi >= 0 for pi in p) and sum(p) == 1), "value_gap": str(value_gap),
+            "mass_off_claimed_set": str(off), "mass_off_claimed_set_positive": bool(off > 0)}
+
+
 @register("PMR-P3.1", mutants=[
     mutant("collapse onto the lowest reward",
            "Unregularized reward maximization puts all mass on the lowest-reward responses",
@@ -160,17 +174,19 @@ def check_unregularized_collapse(*, quick: bool, claimed_set: str = "argmax"):
         rewards = np.asarray(outcome.counterexample)
         mass, point = _p31_mass_off(rewards, claimed_set)
         policy = np.array([float(x) for x in point])
-        # Re-check with HiGHS: the spilling policy's value against the LP optimum.
-        value_gap = float(rewards.max() - policy @ rewards) if mass > 0 else None
+        certificate = _p31_optimality_certificate(rewards, point, claimed_set)
         return refuted(
             {
                 "inputs": {"rewards": rewards.tolist()},
                 "predicted": f"every optimal policy is supported on {claimed_set} r",
                 "computed": {"policy": policy.tolist(), "mass_off_claimed_set": float(mass),
                              "message": outcome.message},
-                "recheck": {"method": "floating-point value of the policy against HiGHS's LP optimum",
-                            "computed": {"value_gap": value_gap, "lp_gap": _lp_value_certificate(rewards)},
-                            "agrees": bool(value_gap is not None and abs(value_gap) <= 1e-12)},
+                "recheck": {"method": "sympy exact rationals, no vertex enumeration: the witness policy is a "
+                                      "probability vector whose value Σπr equals max r (the LP's upper bound, so it "
+                                      "is optimal) and that puts positive mass off the claimed set",
+                            "computed": {**certificate, "highs_lp_gap": _lp_value_certificate(rewards)},
+                            "agrees": bool(certificate["probability_vector"] and certificate["value_gap"] == "0"
+                                           and certificate["mass_off_claimed_set_positive"])},
             },
             evidence,
         )
@@ -674,11 +690,25 @@ def check_pm_ode(*, quick: bool, ode: str = PAPER_PM_ODE):
     evidence = {"ode": ode, "symbolic_verified": symbolic_ok, "derived_ode": str(derived_plain),
                 "max_residual_in_family_mpmath": worst_in_family,
                 "min_residual_outside_family": min(outside.values()), "points": len(points)}
-    if not symbolic_ok or worst_in_family > 1e-30:
+    # 50-digit numerical derivatives of −log π + C1 + C2/π (|C| ~ 5, π >= 0.01) are exact to
+    # ~1e-45; 1e-30 is far above that and far below any term of a wrong ODE.
+    if not symbolic_ok:
+        # sympy: the stated ODE is not the derivative of (3.7). Recheck, numerically: the family
+        # that (3.7) integrates to leaves a residual in the stated ODE.
         return refuted({"inputs": {"first_order_condition": str(derivation.first_order_condition)},
                         "predicted": ode, "computed": str(derived_plain),
                         "recheck": {"method": "mpmath numerical differentiation of (3.8) in the stated ODE",
                                     "computed": worst_in_family, "agrees": bool(worst_in_family > 1e-30)}},
+                       evidence)
+    if worst_in_family > 1e-30:
+        # mpmath: the family leaves a residual in the ODE. Recheck, symbolically: substitute the
+        # family (constants kept symbolic) into the stated ODE and simplify.
+        family = _parse(PAPER_PM_REGULARIZER)
+        substituted = sp.simplify(stated.subs({r2: sp.diff(family, pi, 2), r1: sp.diff(family, pi)}).subs(r0, family))
+        return refuted({"inputs": {"regularizer": PAPER_PM_REGULARIZER, "points": points.tolist()},
+                        "predicted": f"{ode} = 0 for every R of the family", "computed": worst_in_family,
+                        "recheck": {"method": "sympy: the family substituted into the stated ODE, simplified",
+                                    "computed": str(substituted), "agrees": bool(substituted != 0)}},
                        evidence)
     if min(outside.values()) < 1e-3:
         raise RuntimeError(f"a regularizer outside the family solves the ODE numerically: {outside}")
@@ -782,7 +812,12 @@ def _boundary_c2_counterexample(response_c2: bool = False) -> dict:
     value, support = _best_support(rewards, 0.0, c2)
     pl_value = float(pm_optimal_value(rewards, c2=c2))
     dropped = float(pm_objective(np.array([1.0, 0.0]), rewards, c2=c2))
-    exact_dropped, exact_pl = sp.Integer(-1), sp.log(2) - 2
+    # The same two values in sympy, from the inputs (exact rationals): π = (1, 0) scores
+    # r_1 − 1·log 1 + C1 + C2,1 (y ∼ π never draws y2), softmax log Σ e^r + C1 + Σ_y C2,y.
+    r_exact = [sp.Rational(float(x)) for x in rewards]
+    c2_exact = [sp.Rational(float(x)) for x in np.broadcast_to(np.asarray(c2, dtype=float), rewards.shape)]
+    exact_dropped = r_exact[0] - 1 * sp.log(1) + 0 + c2_exact[0]
+    exact_pl = sp.log(sum(sp.exp(x) for x in r_exact)) + 0 + sum(c2_exact)
     # Under the continuous extension π·(C2/π) = C2 at π = 0, the same policy scores
     # 0 + Σ_y C2,y = −2 and the best face is the full support (softmax).
     continuous_dropped = float(np.array([1.0, 0.0]) @ rewards + _c2_term(np.array([1.0, 0.0]), c2, "continuous"))
@@ -790,8 +825,9 @@ def _boundary_c2_counterexample(response_c2: bool = False) -> dict:
     return {"inputs": {"rewards": rewards.tolist(), "C1": 0.0, "C2": np.asarray(c2).tolist()},
             "pl_policy_value": pl_value, "policy_(1,0)_value": dropped, "optimal_support": list(support),
             "optimal_value": value, "beats": bool(dropped > pl_value and len(support) < 2),
-            "sympy_exact": f"{exact_dropped} > {exact_pl}: {bool(exact_dropped > exact_pl)}",
-            "sympy_agrees": bool(exact_dropped > exact_pl),
+            "sympy_exact": f"{sp.simplify(exact_dropped)} > {sp.simplify(exact_pl)}: "
+                           f"{bool((exact_dropped - exact_pl).is_positive)}",
+            "sympy_agrees": bool((exact_dropped - exact_pl).is_positive),
             "continuous_extension_is_C2": bool(_c2_limit_at_zero()(mpmath.mpf(-1)) == -1),
             "continuous_policy_(1,0)_value": continuous_dropped,
             "continuous_optimal_support": list(continuous_support), "continuous_optimal_value": continuous_value,
@@ -880,12 +916,14 @@ def _theorem_1_or_2(*, quick: bool, response_c2: bool, seed: int, regularizer: s
     return (outcome, worst), None
 
 
-def _k2_readings(loophole: dict, theorem: str) -> list:
-    """The two readings of Theorem 1/2's universe of responses (see check_theorem_1)."""
+def _k2_readings(loophole: dict, theorem: str, general_verdict: str) -> list:
+    """The two readings of Theorem 1/2's universe of responses (see check_theorem_1);
+    ``general_verdict`` is the verdict the check computed for k ≥ 3 (the 'if' search over
+    K ≤ 6 and the alternatives at K = 2 and 3 that miss)."""
     return [
         Reading(reading=f"{theorem} for an LLM's universe of responses, k ≥ 3 (the paper's setting: k 'can be "
                         "exponentially large', up to |V|^L, Example 3 and §4); R must be PM for every reward model",
-                verdict=HOLDS),
+                verdict=general_verdict),
         Reading(reading=f"{theorem} for a universe of exactly k = 2 responses (the §3 motivating example's y1, y2)",
                 verdict=HOLDS_WITH_CONDITION if loophole["is_loophole"] else HOLDS,
                 condition=(f"'only if' needs k ≥ 3: for k = 2, R = {loophole['regularizer']} is PM for every reward "
@@ -893,12 +931,40 @@ def _k2_readings(loophole: dict, theorem: str) -> list:
     ]
 
 
-def _c2_conventions(boundary: dict, condition: str) -> list:
-    """The π·(C2/π) convention of Theorems 1/2, with the verdict under the other one."""
+@functools.lru_cache(maxsize=2)
+def _support_convention_c2_nonneg(response_c2: bool) -> dict:
+    """Theorems 1/2's 'if' under the other convention (π·(C2/π) = 0 at π = 0) with every
+    C2 ≥ 0: the best face of the simplex (exact support enumeration) against the PL policy's
+    value, on seeded instances (K = 1..6, |r| ~ 3, |C1| ~ 10, C2 in [0, 10], some exactly 0).
+    The gap is 0 iff the full support (softmax) is optimal; values are compared to _VALUE_RTOL
+    (a sum of ≤ 8 terms of size ≤ 1e2)."""
+    rng = np.random.default_rng(1031)
+    worst, count = 0.0, 0
+    for _ in range(60):
+        k = int(rng.integers(1, 7))
+        rewards = rng.normal(scale=3.0, size=k)
+        c1 = float(rng.normal(scale=10.0))
+        c2 = np.where(rng.random(k) < 0.3, 0.0, rng.uniform(0.0, 10.0, size=k))
+        c2 = c2 if response_c2 else float(c2[0])
+        best, _ = _best_support(rewards, c1, c2, convention="support")
+        pl = float(pm_optimal_value(rewards, c1=c1, c2=c2))
+        worst = max(worst, (best - pl) / (1.0 + abs(pl)))
+        count += 1
+    return {"instances": count, "max_relative_gap_best_face_over_pl": worst, "holds": bool(worst <= _VALUE_RTOL)}
+
+
+def _c2_conventions(boundary: dict, condition: str, nonneg: dict) -> list:
+    """The π·(C2/π) convention of Theorems 1/2, with the verdict under the other one: refuted
+    if the 'if' fails there even for C2 ≥ 0 (``nonneg``, _support_convention_c2_nonneg), with
+    the condition C2 ≥ 0 if only the C2 < 0 boundary instance fails, holds otherwise."""
     otherwise_fails = bool(boundary["beats"] and boundary["sympy_agrees"])
+    if not nonneg["holds"]:
+        verdict_otherwise = REFUTED
+    else:
+        verdict_otherwise = HOLDS_WITH_CONDITION if otherwise_fails else HOLDS
     return [Convention(
         convention=_PAPER_CONVENTION,
-        verdict_otherwise=HOLDS_WITH_CONDITION if otherwise_fails else HOLDS,
+        verdict_otherwise=verdict_otherwise,
         otherwise=_OTHER_CONVENTION + (f"; then {condition}: r = (0, 0), C1 = 0, C2 = −1: π = (1, 0) scores "
                                        f"{boundary['policy_(1,0)_value']:g} > log 2 − 2 "
                                        f"= {boundary['pl_policy_value']:.4g} of softmax" if otherwise_fails else ""))]
@@ -957,12 +1023,18 @@ def check_theorem_1(*, quick: bool, regularizer: str | None = None):
                        evidence)
     if boundary["continuous_beats"]:
         raise RuntimeError(f"under the continuous extension a face beats softmax: {boundary}")
+    if not (symbolic.verified and hessian.verified):
+        raise RuntimeError("sympy did not verify the ODE's general solution or the objective's strict concavity")
+    nonneg = _support_convention_c2_nonneg(False)
+    evidence["support_convention_c2_nonneg"] = nonneg
+    # Reached only when the 'if' search passed and every alternative missed (else refuted above).
+    general_verdict = HOLDS if (outcome.counterexample is None and all(missed.values())) else REFUTED
     gaps = [_ode_proof_gap(loophole)] if loophole["is_loophole"] else []
     backing = (f"{outcome.examples} certified optima (C2 of either sign) = softmax to "
                f"{worst['max_abs_diff_certified_vs_softmax']:.1e} with exact support enumeration; sympy dsolve + "
                f"strict concavity; {len(alternatives)} alternatives miss (50-digit stationarity gaps)")
-    return holds(evidence, backing, proof_gaps=gaps, readings=_k2_readings(loophole, "Theorem 1"),
-                 conventions=_c2_conventions(boundary, "'if' needs C2,x ≥ 0 (or full-support policies)"))
+    return holds(evidence, backing, proof_gaps=gaps, readings=_k2_readings(loophole, "Theorem 1", general_verdict),
+                 conventions=_c2_conventions(boundary, "'if' needs C2,x ≥ 0 (or full-support policies)", nonneg))
 
 
 def _integral_display_gap() -> ProofGap:
@@ -1040,6 +1112,12 @@ def check_theorem_2(*, quick: bool, regularizer: str | None = None, response_c1:
                        evidence)
     if boundary["continuous_beats"]:
         raise RuntimeError(f"under the continuous extension a face beats softmax: {boundary}")
+    if not constant.verified:
+        raise RuntimeError("sympy did not verify the integrated first-order condition (3.13)")
+    nonneg = _support_convention_c2_nonneg(True)
+    evidence["support_convention_c2_nonneg"] = nonneg
+    # Reached only when the 'if' search passed and every alternative missed (else refuted above).
+    general_verdict = HOLDS if (outcome.counterexample is None and all(missed.values())) else REFUTED
     gaps = [] if constant.agrees_with_paper else [_first_order_proof_gap(constant)]
     gaps.append(_integral_display_gap())
     if loophole["is_loophole"]:
@@ -1047,8 +1125,9 @@ def check_theorem_2(*, quick: bool, regularizer: str | None = None, response_c1:
     backing = (f"{outcome.examples} certified optima with per-response C2 (either sign) = softmax, exact support "
                f"enumeration; sympy (3.13) (C1 = {constant.derived_c1}); {len(results)} response-dependent "
                "alternatives miss")
-    return holds(evidence, backing, proof_gaps=gaps, readings=_k2_readings(loophole, "Theorem 2"),
-                 conventions=_c2_conventions(boundary, "'if' needs every C2,x,y ≥ 0 (or full-support policies)"))
+    return holds(evidence, backing, proof_gaps=gaps, readings=_k2_readings(loophole, "Theorem 2", general_verdict),
+                 conventions=_c2_conventions(boundary, "'if' needs every C2,x,y ≥ 0 (or full-support policies)",
+                                             nonneg))
 
 
 def _exact_c2_term(policy, c2, convention: str) -> Fraction:
@@ -1087,7 +1166,8 @@ def _remark_constant_term(*, quick: bool, response_dependent: bool, seed: int, c
     derive = proofs.response_dependent_constant_term if response_dependent else proofs.pm_constant_term
     sizes = (1, 2, 3) if quick else (1, 2, 3, 4, 5)
     symbolic = {k: derive(num_responses=k).verified for k in sizes}
-    worst = {"max_rel_error_full_support": 0.0, "max_rel_error_with_zeros": 0.0}
+    worst = {"max_rel_error_full_support": 0.0, "max_rel_error_with_zeros": 0.0,
+             "support_convention_max_rel_error_full_support": 0.0}
     support_witness = []
 
     @st.composite
@@ -1116,7 +1196,11 @@ def _remark_constant_term(*, quick: bool, response_dependent: bool, seed: int, c
         err = abs(term - predicted) / (1.0 + np.abs(c2).sum())
         key = "max_rel_error_full_support" if policy.min() > 0 else "max_rel_error_with_zeros"
         worst[key] = max(worst[key], err)
-        if abs(support_term - predicted) / (1.0 + np.abs(c2).sum()) > _VALUE_RTOL and not support_witness:
+        support_err = abs(support_term - predicted) / (1.0 + np.abs(c2).sum())
+        if policy.min() > 0:
+            worst["support_convention_max_rel_error_full_support"] = max(
+                worst["support_convention_max_rel_error_full_support"], support_err)
+        if support_err > _VALUE_RTOL and not support_witness:
             support_witness.append({"policy": policy.tolist(), "C2": c2.tolist(), "support_term": support_term,
                                     "claimed": predicted})
         _require(err <= _VALUE_RTOL, f"E_π C2/π = {term}, claimed {predicted}")
@@ -1144,10 +1228,13 @@ def _remark_constant_term(*, quick: bool, response_dependent: bool, seed: int, c
     backing = (f"sympy for symbolic k and K={list(sizes)}; {outcome.examples} policies (zeros allowed), "
                "50-digit sums with the limit at π = 0; exact rationals on the boundary")
     otherwise_fails = bool(support_witness) or boundary["support_exact"] != boundary["claimed"]
+    # Under the other convention the remark is refuted if it fails even on full-support
+    # policies, holds with the condition 'full support' if it fails only with zeros.
+    full_support_fails = worst["support_convention_max_rel_error_full_support"] > _VALUE_RTOL
     sum_text = "Σ_{y∈supp π} C2,y" if response_dependent else "|supp π|·C2"
     conventions = [Convention(
         convention=_PAPER_CONVENTION,
-        verdict_otherwise=HOLDS_WITH_CONDITION if otherwise_fails else HOLDS,
+        verdict_otherwise=REFUTED if full_support_fails else HOLDS_WITH_CONDITION if otherwise_fails else HOLDS,
         otherwise=_OTHER_CONVENTION + (
             f"; {sum_text} is constant only for π of full support (π = (1, 0), C2 = 1: "
             f"{boundary['support_exact']:g}, not {boundary['claimed']:g})" if otherwise_fails else ""))]
@@ -1548,9 +1635,9 @@ def check_example_3(*, quick: bool, c1: str | None = None, beta: float = 1.0):
     display = proofs.uniform_penalty_objective(c1=sp.log(1 / k_symbol))
     readings = [
         Reading(reading="C1,x = log(1/k), as in the example's displayed objective (the heading's '1/k' a slip)",
-                verdict=HOLDS if display.verified else "refuted"),
+                verdict=HOLDS if display.verified else REFUTED),
         Reading(reading="C1,x = 1/k, as in the example's heading",
-                verdict=HOLDS if sp.simplify(heading.stated_c1_gap) == 0 else "refuted"),
+                verdict=HOLDS if sp.simplify(heading.stated_c1_gap) == 0 else REFUTED),
     ]
     if outcome.counterexample is not None or not derivation.verified:
         rewards, policy = _counterexample_or(outcome, (np.array([0.0, 1.0]), np.array([0.5, 0.5])))
@@ -1622,7 +1709,7 @@ def check_pm_identity(*, quick: bool, constant_term: str = "k*C2", kl_sign: int 
       kl_sign: the stated sign of the KL term (the paper: −1).
     """
     derivation = proofs.pm_objective_identity(3)
-    worst = {"max_rel_gap": 0.0, "max_rel_gap_with_zeros": 0.0}
+    worst = {"max_rel_gap": 0.0, "max_rel_gap_with_zeros": 0.0, "support_convention_max_rel_gap_full_support": 0.0}
     support_witness = []
 
     def scale(rewards, c1, c2):
@@ -1637,6 +1724,9 @@ def check_pm_identity(*, quick: bool, constant_term: str = "k*C2", kl_sign: int 
         key = "max_rel_gap" if policy.min() > 0 else "max_rel_gap_with_zeros"
         worst[key] = max(worst[key], gap)
         support_lhs = float(_pf1_lhs(policy, rewards, c1, c2, "support"))
+        if policy.min() > 0:
+            worst["support_convention_max_rel_gap_full_support"] = max(
+                worst["support_convention_max_rel_gap_full_support"], abs(support_lhs - rhs) / size)
         if abs(support_lhs - rhs) / size > _VALUE_RTOL and not support_witness:
             support_witness.append({"policy": policy.tolist(), "rewards": rewards.tolist(), "C1": c1, "C2": c2,
                                     "lhs_support_only": support_lhs, "rhs": rhs})
@@ -1672,9 +1762,11 @@ def check_pm_identity(*, quick: bool, constant_term: str = "k*C2", kl_sign: int 
                        evidence)
     backing = f"sympy (symbolic k, K=3) and {outcome.examples} instances (zeros allowed) at 50 digits"
     otherwise_fails = bool(support_witness) or abs(boundary["lhs_support_only"] - boundary["rhs"]) > 1e-12
+    # Refuted under the other convention if the identity fails there even at full support.
+    full_support_fails = worst["support_convention_max_rel_gap_full_support"] > _VALUE_RTOL
     conventions = [Convention(
         convention=_PAPER_CONVENTION,
-        verdict_otherwise=HOLDS_WITH_CONDITION if otherwise_fails else HOLDS,
+        verdict_otherwise=REFUTED if full_support_fails else HOLDS_WITH_CONDITION if otherwise_fails else HOLDS,
         otherwise=_OTHER_CONVENTION + (
             f"; the identity then needs full support (or C2 = 0): at π = (1, 0), r = (0, 0), C2 = 1 the left side is "
             f"{boundary['lhs_support_only']:.6g}, the right side {boundary['rhs']:.6g}; the maximizer is unaffected "

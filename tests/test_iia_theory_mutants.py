@@ -144,3 +144,46 @@ def test_noisy_quadrature_is_softmax_for_gumbel_only():
     assert np.max(np.abs(frequencies - normal)) < 0.01  # 100000 draws: sd <= 0.0016 per probability
     with pytest.raises(ValueError):
         noisy_choice_probability_by_quadrature(rewards, choice_set, 0, noise="cauchy")
+
+
+# Review fixes: proof-gap witnesses, readings and rechecks come from computations.
+
+
+def test_l13_uniqueness_mutant_is_rechecked_in_floats_not_by_the_sympy_witness():
+    result = checks.check_dpo_equals_rlpo(quick=True, unique_policy=True)
+    recheck = result.counterexample["recheck"]
+    assert result.verdict == REFUTED and recheck["method"].startswith("float")
+    assert recheck["computed"]["policy_distance"] > 0.1 and recheck["agrees"] is True
+
+
+def test_l9_no_minimizer_recheck_counts_positive_roots():
+    result = checks.check_lemma9(quick=True)
+    recheck = result.counterexample["recheck"]
+    assert recheck["computed"]["positive_roots"] == 0 and recheck["agrees"] is True
+    poles = result.proof_gaps[1].witness
+    assert poles["all_poles_negative"] is True and poles["f''_positive_for_x>0"] is True
+
+
+def test_l8_tangent_gap_witness_is_computed(report):
+    (gap,) = report["IIA-L8"].proof_gaps
+    assert gap.witness["f(1)"] == "0" and gap.witness["bound"] == "1"
+    assert gap.witness["strict_tangent_inequality_at_zeta"] is False
+
+
+def test_l8_unconfirmed_some_root_witness_is_an_error(monkeypatch):
+    monkeypatch.setattr(checks, "_lemma8_readings", lambda: {"confirmed": False, "some_root_exceeds_bound": False})
+    with pytest.raises(RuntimeError):
+        checks.check_lemma8(quick=True)
+
+
+def test_e5_gap_witness_computes_the_zero_over_zero_term(report):
+    (gap,) = report["IIA-E5"].proof_gaps
+    pure = gap.witness["Y = {a, b} ⊂ M1, p* = (1/2, 1/2)"]
+    assert pure["|Y ∩ M2|"] == 0 and pure["eq5_type_2_term"] == "0/0" and pure["eq5_0/0_as_0_sum"] == "1/2"
+
+
+def test_l11_and_l12_gap_witnesses_are_computed(report):
+    stated = report["IIA-L11"].proof_gaps[1].witness
+    assert stated["identical"] is False and stated["violation_with_gamma_1-s^2"] is True
+    zero = report["IIA-L12"].proof_gaps[0].witness
+    assert all(bound == 1.0 for bound in zero["hoeffding_bound_at_p*(1)=0_for_|I|=num_data"])

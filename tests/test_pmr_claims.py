@@ -53,7 +53,7 @@ class TestChecksCanFail:
 
     def test_prop_3_1_refuses_an_unconfirmed_refutation(self, monkeypatch):
         # A broken enumeration that reports mass off the argmax at a non-optimal point: the
-        # floating-point recheck does not confirm it, so the verdict is an error, not refuted.
+        # exact optimality certificate does not confirm it, so the verdict is an error, not refuted.
         from fractions import Fraction
 
         def broken(rewards):

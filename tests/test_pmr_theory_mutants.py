@@ -105,3 +105,42 @@ def test_e3_8_generality_kills_a_particular_family():
     assert result.verdict == REFUTED
     assert result.counterexample["computed"]["missed_solution"] == "-log(pi) + 1/pi"
     assert np.isfinite(result.counterexample["recheck"]["computed"])
+
+
+# Review fixes: verdicts beside the headline and rechecks come from computations.
+
+
+def test_prop_3_1_recheck_is_an_exact_optimality_certificate():
+    import pmtheory.pmr_claims as pmr
+
+    result = pmr.check_unregularized_collapse(quick=True, claimed_set="argmin")
+    recheck = result.counterexample["recheck"]
+    assert result.verdict == REFUTED and recheck["method"].startswith("sympy exact rationals")
+    assert recheck["computed"]["value_gap"] == "0" and recheck["computed"]["mass_off_claimed_set_positive"] is True
+    # The certificate reads only the witness policy: a non-optimal policy is not confirmed.
+    bad = pmr._p31_optimality_certificate(np.array([0.0, 1.0]), [pmr.Fraction(1), pmr.Fraction(0)], "argmin")
+    assert bad["value_gap"] == "1" and bad["mass_off_claimed_set_positive"] is False
+
+
+def test_boundary_c2_sympy_values_come_from_the_inputs():
+    import pmtheory.pmr_claims as pmr
+
+    boundary = pmr._boundary_c2_counterexample(response_c2=True)
+    assert boundary["sympy_agrees"] is True and "log(2)" in boundary["sympy_exact"]
+
+
+@pytest.mark.parametrize("check", ["check_theorem_1", "check_theorem_2"])
+def test_c2_convention_is_refuted_when_the_support_convention_fails_for_nonnegative_c2(monkeypatch, check):
+    import pmtheory.pmr_claims as pmr
+
+    monkeypatch.setattr(pmr, "_support_convention_c2_nonneg", lambda response_c2: {"holds": False})
+    result = getattr(pmr, check)(quick=True)
+    assert result.verdict == HOLDS and [c.verdict_otherwise for c in result.conventions] == [REFUTED]
+
+
+def test_pm_ode_family_residual_is_rechecked_symbolically(monkeypatch):
+    import pmtheory.pmr_claims as pmr
+
+    monkeypatch.setattr(pmr, "PAPER_PM_REGULARIZER", "-2*log(pi) + C1 + C2/pi")
+    recheck = pmr.check_pm_ode(quick=True).counterexample["recheck"]
+    assert recheck["method"].startswith("sympy") and recheck["computed"] != "0" and recheck["agrees"] is True
