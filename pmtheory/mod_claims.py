@@ -407,16 +407,10 @@ def check_lemma1(*, quick: bool, barrier_hypothesis: bool = True):
     not_strong = [n for n, v in evidence_family.items() if not v["strongly_convex_on_R_plus"]]
     if failed_family:
         evidence["family_counterexample"] = _lemma1_family_counterexample(*next(iter(failed_family.items())))
-    family_verdict = _reading_verdict(failed_family, evidence.get("family_counterexample"))
-    readings = [
-        Reading("'strong-barrier' as Def 2 defines it: 0 ∉ dom ∇f, C¹ and strongly convex on R+ "
-                f"(checked on {', '.join(evidence_def2)}; headline)", _reading_verdict(failed_def2)),
-        Reading("'strong-barrier' as the paper uses it elsewhere (App D.2, Thm 2(iii), eq 7): the members "
-                f"{', '.join(BARRIER_DIVERGENCES)}, strictly convex barriers of which "
-                f"{len(not_strong)} are not strongly convex on R+ (f'' → 0 at ∞, sympy)", family_verdict),
-    ]
-    total = sum(v["instances"] for v in evidence_def2.values()) + sum(
-        v["instances"] for v in evidence_family.values())
+    readings, total = _strong_barrier_readings(
+        evidence_def2, evidence_family, failed_def2, failed_family, evidence.get("family_counterexample"),
+        family_note=f"as App D.2, Thm 2(iii) and eq 7 do: strictly convex barriers of which {len(not_strong)} are not "
+                    "strongly convex on R+ (f'' → 0 at ∞, sympy)")
     backing = (f"{total} instances: {len(evidence_def2)} Def-2 strong-barrier f against cvxpy, "
                f"{len(BARRIER_DIVERGENCES)} family members against the mpmath form, the certified solver and cvxpy; "
                "the hypothesis by sympy. Without the barrier part (chi2) the form fails: see non_barrier_chi2")
@@ -622,14 +616,9 @@ def check_prop1(*, quick: bool, combine: str = "f_prime", bracket_sign: float = 
                     "[t1, t2] and the bisection finds it once (∇f)⁻¹ is taken as +∞ above sup ∇f (its limit). Under "
                     "Def 2 as written (strongly convex on R+) sup ∇f = ∞ and the step is sound.",
             witness={"divergence": broken[0], **example}))
-    family_verdict = _reading_verdict(failed_family, evidence.get("family_counterexample"))
-    readings = [
-        Reading("'strong-barrier' as Def 2 defines it (strongly convex on R+; checked on "
-                f"{', '.join(evidence_def2)}; headline)", _reading_verdict(failed_def2)),
-        Reading(f"'strong-barrier' as the paper uses it (the members {', '.join(BARRIER_DIVERGENCES)}), with "
-                "(∇f)⁻¹ = +∞ above sup ∇f in the bisection", family_verdict),
-    ]
-    total = sum(v["instances"] for v in evidence_def2.values()) + sum(v["instances"] for v in evidence_family.values())
+    readings, total = _strong_barrier_readings(
+        evidence_def2, evidence_family, failed_def2, failed_family, evidence.get("family_counterexample"),
+        family_note="with (∇f)⁻¹ = +∞ above sup ∇f in the bisection")
     backing = (f"{total} instances: Def-2 strong-barrier f against cvxpy with Z found without the bracket; "
                f"{len(BARRIER_DIVERGENCES)} family members against the certified solver and cvxpy")
     return holds(evidence, backing, proof_gaps=gaps, readings=readings)
@@ -738,6 +727,26 @@ def _split(per_divergence: dict) -> tuple[dict, dict]:
                 for n, d in per_divergence.items()}
     failed = {n: v for n, v in per_divergence.items() if v["counterexample"] is not None}
     return evidence, failed
+
+
+def _strong_barrier_readings(evidence_def2: dict, evidence_family: dict, failed_def2: dict, failed_family: dict,
+                             family_counterexample: dict | None, family_note: str = "") -> tuple[list, int]:
+    """The two readings of 'strong-barrier' shared by Lemma 1, Prop 1, Prop 2 and Thm 5, each with
+    its computed verdict (:func:`_reading_verdict`), and the number of instances behind both.
+
+    Def 2 defines it (0 ∉ dom ∇f, C¹ and strongly convex on R+), which the headline uses and the
+    hand-written f of :data:`STRONG_BARRIER_FUNCTIONS` meet; the paper applies the results to
+    the members of :data:`BARRIER_DIVERGENCES`, none strongly convex on R+ (f'' → 0 at ∞).
+    """
+    readings = [
+        Reading("'strong-barrier' as Def 2 defines it: 0 ∉ dom ∇f, C¹ and strongly convex on R+ "
+                f"(checked on {', '.join(evidence_def2)}; headline)", _reading_verdict(failed_def2)),
+        Reading(f"'strong-barrier' as the paper uses it (the members {', '.join(BARRIER_DIVERGENCES)})"
+                + (f", {family_note}" if family_note else ""),
+                _reading_verdict(failed_family, family_counterexample)),
+    ]
+    total = sum(v["instances"] for v in evidence_def2.values()) + sum(v["instances"] for v in evidence_family.values())
+    return readings, total
 
 
 def _reading_verdict(failed: dict, counterexample: dict | None = None) -> str:
@@ -991,13 +1000,8 @@ def check_prop2(*, quick: bool, divide_by_reference: bool = True):
     gaps = [] if identity_fails == 0 else [ProofGap(
         step="App E.3, proof of Prop 2 (eq 14 differences)", finding="Σ w ΔR ≠ β Σ w Δ∇f(π_i/π_ref) on some instances",
         witness={"instances": identity_fails})]
-    readings = [
-        Reading(f"'strong-barrier' as Def 2 defines it (checked on {', '.join(evidence_def2)}; headline)",
-                _reading_verdict(failed_def2)),
-        Reading(f"'strong-barrier' as the paper uses it (the members {', '.join(BARRIER_DIVERGENCES)})",
-                _reading_verdict(failed_family, evidence.get("family_counterexample"))),
-    ]
-    total = sum(v["instances"] for v in evidence_def2.values()) + sum(v["instances"] for v in evidence_family.values())
+    readings, total = _strong_barrier_readings(evidence_def2, evidence_family, failed_def2, failed_family,
+                                               evidence.get("family_counterexample"))
     return holds(evidence, f"{total} property examples (every pair of responses) over {len(evidence_def2)} Def-2 "
                            f"strong-barrier f and {len(BARRIER_DIVERGENCES)} family members",
                  proof_gaps=gaps, readings=readings)
@@ -1096,13 +1100,8 @@ def check_thm5(*, quick: bool, reference_power: float = 1.0, select: str = "argm
     if failed_family:
         evidence["family_counterexample"] = _t5_counterexample(*next(iter(failed_family.items())),
                                                                reference_power, select)
-    readings = [
-        Reading(f"'strong-barrier' as Def 2 defines it (checked on {', '.join(evidence_def2)}; headline)",
-                _reading_verdict(failed_def2)),
-        Reading(f"'strong-barrier' as the paper uses it (the members {', '.join(BARRIER_DIVERGENCES)})",
-                _reading_verdict(failed_family, evidence.get("family_counterexample"))),
-    ]
-    total = sum(v["instances"] for v in evidence_def2.values()) + sum(v["instances"] for v in evidence_family.values())
+    readings, total = _strong_barrier_readings(evidence_def2, evidence_family, failed_def2, failed_family,
+                                               evidence.get("family_counterexample"))
     return holds(evidence, f"{total} property examples over {len(evidence_def2)} Def-2 strong-barrier f and "
                            f"{len(BARRIER_DIVERGENCES)} family members, constrained problem by enumeration",
                  readings=readings)
