@@ -121,11 +121,6 @@ class TestPinnedVerdicts:
             assert betas == {1.0, 0.5}
 
 
-def _variants():
-    return [pytest.param(claim_id, variant, id=f"{claim_id}:{variant.name}")
-            for claim_id in BRG_IDS for variant in default_registry.variants_for(claim_id)]
-
-
 class TestRegisteredVariants:
     def test_every_brg_id_has_a_variant(self):
         assert all(default_registry.variants_for(claim_id) for claim_id in BRG_IDS)
@@ -136,24 +131,24 @@ class TestRegisteredVariants:
         assert not any(survivors.values()), survivors
         assert all(quick_results[claim_id].mutants for claim_id in BRG_IDS)
 
-    @pytest.mark.parametrize("claim_id, variant", _variants())
-    def test_variant_is_killed_with_a_confirmed_counterexample(self, claim_id, variant, quick_results):
-        # quick_results first: the default run fills the cache the variants reuse.
+    @pytest.mark.parametrize("claim_id", ["BRG-LEN", "BRG-MOD"])
+    def test_the_mutants_rechecks_are_their_own(self, claim_id, quick_results):
+        # quick_results first: the default run fills the cache the variants reuse. The runner
+        # already requires every variant to be killed (tests/test_docs.py); this pins what
+        # confirms these two: BRG-LEN's other tests on loop-recomputed log-probs reject the
+        # statement on their own, and BRG-MOD's gap is measured against the certified solver.
         check = default_registry.check_for(claim_id)
-        with use_setup(BridgeSetup()):
-            result = check(quick=True, **variant.params)
-        assert result.verdict == variant.expected, (result.verdict, result.condition)
-        if result.verdict == REFUTED:
-            assert result.counterexample["recheck"]["agrees"] is True
-        if claim_id == "BRG-LEN":  # the recheck is other tests, and they reject the statement on their own
+        for variant in default_registry.variants_for(claim_id):
+            with use_setup(BridgeSetup()):
+                result = check(quick=True, **variant.params)
+            assert result.verdict == REFUTED
             computed = result.counterexample["recheck"]["computed"]
-            assert not computed["statement_passes"]
-            assert min(computed["sign_test"]["p_value"], computed["rank_permutation_test"]["p_value"]) >= 0.0
-        if claim_id == "BRG-MOD":
-            computed = result.counterexample["recheck"]["computed"]
-            bound = result.evidence[result.counterexample["inputs"]["label"]]["bound"]
-            assert computed["kkt_residual"] <= brg.MOD_KKT_BAR
-            assert max(computed["max_abs_log_gap_claimed_vs_solver"], computed["argmax_log_gap_vs_solver"]) > bound
+            if claim_id == "BRG-LEN":
+                assert not computed["statement_passes"]
+            else:
+                bound = result.evidence[result.counterexample["inputs"]["label"]]["bound"]
+                assert computed["kkt_residual"] <= brg.MOD_KKT_BAR
+                assert max(computed["max_abs_log_gap_claimed_vs_solver"], computed["argmax_log_gap_vs_solver"]) > bound
 
     def test_cache_is_not_the_statement(self, quick_results):
         # A mutant reuses the trained policies but still judges them against its own closed form.

@@ -60,3 +60,8 @@ def test_every_mutant_and_repair_is_killed(quick_outcomes):
     assert not survivors, f"mutants or repairs not killed (name, expected, verdict, detail): {survivors}"
     without = [claim_id for claim_id, outcome in outcomes.items() if not outcome.mutants]
     assert not without, f"no mutant or repair ran for {without}"
+    # A refuted claim registers a repair (its corrected statement); every other verdict a mutant.
+    wrong_role = {claim_id: outcome.verdict for claim_id, outcome in outcomes.items()
+                  if not any(v.role == ("repair" if outcome.verdict == "refuted" else "mutant")
+                             for v in outcome.mutants)}
+    assert not wrong_role, f"a refuted claim needs a repair, any other a mutant: {wrong_role}"

@@ -28,10 +28,6 @@ EXPECTED = {
     "PMR-F5.1": HOLDS, "PMR-A3": HOLDS, "PMR-PA2": HOLDS_WITH_CONDITION, "PMR-A1": HOLDS, "PMR-MET": HOLDS,
 }
 
-VARIANTS = [pytest.param(claim_id, variant, id=f"{claim_id}:{variant.name}")
-            for claim_id in IDS for variant in default_registry.variants_for(claim_id)]
-
-
 @pytest.fixture(scope="module")
 def outcomes(quick_outcomes):
     return quick_outcomes(IDS)
@@ -167,14 +163,6 @@ class TestRegisteredVariants:
                 assert any(m.role == "repair" for m in o.mutants)
             else:
                 assert {m.role for m in o.mutants} == {"mutant"}
-
-    @pytest.mark.parametrize(("claim_id", "variant"), VARIANTS)
-    def test_variant_is_killed_when_called_directly(self, claim_id, variant):
-        result = default_registry.check_for(claim_id)(quick=True, **variant.params)
-        assert result.verdict == variant.expected
-        if result.verdict == REFUTED:
-            assert result.counterexample["recheck"]["agrees"] is True
-
 
 class TestChecksCanFlip:
     def test_e5_2_a_broken_solver_is_an_error_not_a_refutation(self, monkeypatch):
