@@ -2,21 +2,22 @@
 
 Subcommands:
 
-- ``pmtheory verify [ID ...] [--json FILE] [--markdown FILE] [--quick] [--mutants] [--model PATH ...]``:
-  run the claim checks (every claim when no ID is given; IDs may be globs such as
-  ``'PMR-*'``), print a progress line per claim on stderr and the verdict table on stdout, and
+- ``pmtheory verify [ID ...] [--paper MODULE:ATTR] [--json FILE] [--markdown FILE] [--quick] [--mutants]
+  [--model PATH ...]``: run the claim checks of every installed paper (entry points
+  ``pmtheory.papers``) and of each ``--paper`` (every claim when no ID is given; IDs may be globs
+  such as ``'PMR-*'``), print a progress line per claim on stderr and the verdict table on stdout, and
   write the JSON and markdown reports when asked. ``--mutants`` also reruns each check on its
   registered mutants (which must come out ``refuted``) and repairs (which must ``hold``).
 - ``pmtheory bench ...``: the solver benchmark; every argument after ``bench`` goes to
   :func:`pmtheory.bench.main` unparsed.
-- ``pmtheory figures [NAME ...] [--out DIR] [--quick] [--list]``: make the registered figures
-  (:mod:`pmtheory.figures`) as PNG and PDF.
+- ``pmtheory figures [NAME ...] [--paper MODULE:ATTR] [--out DIR] [--quick] [--list]``: make the
+  papers' figures (:mod:`pmtheory.figures`) as PNG and PDF.
 - ``pmtheory bridge ...``: the causal-LM bridge; arguments go to ``pmtheory.bridge.cli.main``.
 
 Exit status: 0 when no check errored (a refuted claim is a finding, not a failure), 1 when a
 check errored, a mutant survived under ``--mutants`` (a check that cannot fail earns
 nothing), or a report could not be written, 2 for usage errors (an unknown option, an ID
-that matches no claim), 130 when interrupted (``verify`` still writes what it finished, marked
+that matches no claim, a paper that does not load or whose prefix clashes), 130 when interrupted (``verify`` still writes what it finished, marked
 ``"complete": false``).
 
 Adding a subcommand: write ``_setup_<name>(parser)``, which
@@ -135,6 +136,21 @@ def write_text_atomically(path: Path, text: str) -> None:
         raise
 
 
+def _registry(paper_specs: list[str] | None, command: str) -> claims.Registry | None:
+    """The installed papers plus those named by ``--paper MODULE:ATTR``; None (after printing
+    why) when one of them cannot be loaded or two clash."""
+    from pmtheory.papers import PaperError, load_paper
+
+    try:
+        registry = claims.Registry(claims.default_registry().papers)
+        for spec in paper_specs or ():
+            registry.add(load_paper(spec))
+    except PaperError as error:
+        print(f"pmtheory {command}: {error}", file=sys.stderr)
+        return None
+    return registry
+
+
 def _table_width() -> int:
     if sys.stdout.isatty():
         return max(shutil.get_terminal_size().columns, 65)
@@ -160,10 +176,13 @@ def _run_verify(arguments: argparse.Namespace) -> int:
         if getattr(arguments, option) is not None:
             os.environ[variable] = getattr(arguments, option)
 
+    registry = _registry(arguments.papers, "verify")
+    if registry is None:
+        return _EXIT_USAGE
     progress = _ProgressLine(sys.stderr)
     renderers = {"--json": report_to_json_text, "--markdown": report_to_markdown}
     try:
-        report = claims.run_claims(arguments.ids, quick=arguments.quick, progress=progress, mutants=arguments.mutants)
+        report = registry.run(arguments.ids, quick=arguments.quick, progress=progress, mutants=arguments.mutants)
     except claims.UnknownClaimError as error:
         print(f"pmtheory verify: {error}", file=sys.stderr)
         return _EXIT_USAGE
@@ -180,9 +199,6 @@ def _run_verify(arguments: argparse.Namespace) -> int:
         traceback.print_exc(file=sys.stderr)
         return _EXIT_CHECK_ERROR
     progress.finish()
-    for module_name in claims.default_registry.skipped_modules:
-        print(f"pmtheory verify: note: {module_name} does not exist; its claims show as not-checked",
-              file=sys.stderr)
 
     sys.stdout.write(report_to_table(report, width=_table_width()))
     sys.stdout.flush()
@@ -216,6 +232,17 @@ def _write_reports(report: claims.Report, outputs, renderers, *, quiet: bool = F
     return written
 
 
+def _add_paper_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--paper",
+        action="append",
+        dest="papers",
+        metavar="MODULE:ATTR",
+        help="also load the paper ATTR of the importable module MODULE (the current folder is on the path), "
+             "e.g. toy_paper:PAPER; repeatable. Installed papers (entry points 'pmtheory.papers') are always loaded",
+    )
+
+
 def _setup_verify(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "ids",
@@ -223,6 +250,7 @@ def _setup_verify(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="claim IDs or globs such as 'PMR-*' (case-sensitive; quote globs); default: every claim",
     )
+    _add_paper_option(parser)
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report to FILE")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write the markdown report to FILE")
     parser.add_argument(
@@ -274,15 +302,22 @@ def _setup_bench(parser: argparse.ArgumentParser) -> None:
 
 def _run_figures(arguments: argparse.Namespace) -> int:
     from pmtheory import figures
+    from pmtheory.papers import PaperError
 
+    registry = _registry(arguments.papers, "figures")
+    if registry is None:
+        return _EXIT_USAGE
     if arguments.list:
-        for name in figures.figure_names():
-            spec = figures.figure_spec(name)
+        for name in figures.figure_names(registry):
+            spec = figures.figure_spec(name, registry)
             claims_text = f" [{', '.join(spec.claims)}]" if spec.claims else ""
             print(f"{name}: {spec.title}{claims_text}")
         return _EXIT_OK
     try:
-        chosen = figures.select_figures(arguments.names)
+        chosen = figures.select_figures(arguments.names, registry)
+    except PaperError as error:
+        print(f"pmtheory figures: {error}", file=sys.stderr)
+        return _EXIT_CHECK_ERROR
     except ValueError as error:
         print(f"pmtheory figures: {error}", file=sys.stderr)
         return _EXIT_USAGE
@@ -294,7 +329,8 @@ def _run_figures(arguments: argparse.Namespace) -> int:
         print(f"[{index:>{len(str(total))}}/{total}] {name} ...", file=sys.stderr, flush=True)
 
     try:
-        written = figures.make_figures(arguments.out, chosen, quick=arguments.quick, progress=progress)
+        written = figures.make_figures(arguments.out, chosen, quick=arguments.quick, progress=progress,
+                                       registry=registry)
     except OSError as error:
         print(f"pmtheory figures: cannot write under {arguments.out}: {error}", file=sys.stderr)
         return _EXIT_CHECK_ERROR
@@ -306,6 +342,7 @@ def _run_figures(arguments: argparse.Namespace) -> int:
 
 def _setup_figures(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME", help="figure names or globs (default: every figure)")
+    _add_paper_option(parser)
     parser.add_argument("--out", type=Path, default=Path("figures/out"), metavar="DIR",
                         help="directory for the PNG and PDF files (default: figures/out)")
     parser.add_argument("--quick", action="store_true", help="fewer points and seeds (the same computation)")

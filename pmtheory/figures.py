@@ -1,16 +1,16 @@
-"""Figure registry and house style for ``pmtheory figures``.
+"""Making the papers' figures, and the house style they share.
 
-Every figure is made by a function registered here from the module of its paper
-(:data:`FIGURE_MODULES`), computed by the same library code the claim checks use. A figure
-function receives the output directory and ``quick`` (fewer points / seeds, never a
-different computation) and returns the paths it wrote; :func:`save_figure` writes each figure
-as PNG and PDF in one style.
+Every figure is made by a function that its paper registers (:meth:`pmtheory.papers.Paper.figure`),
+computed by the same library code the claim checks use. A figure function receives the output
+directory and ``quick`` (fewer points / seeds, never a different computation) and returns the
+paths it wrote; :func:`save_figure` writes each figure as PNG and PDF in one style.
 
-Adding a figure::
+Adding a figure to a paper::
 
-    from pmtheory.figures import register_figure, save_figure, new_figure
+    from pmtheory.figures import new_figure, save_figure
+    from pmtheory.pmr.paper import PAPER
 
-    @register_figure("pmr-fig2", claims=("PMR-FIG2",), title="p_rlhf against p_reward, β = 1")
+    @PAPER.figure("pmr-fig2", claims=("PMR-FIG2",), title="p_rlhf against p_reward, β = 1")
     def fig2(out_dir, *, quick):
         fig, ax = new_figure()
         ...
@@ -20,30 +20,17 @@ Adding a figure::
 from __future__ import annotations
 
 import fnmatch
-import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from pmtheory.claims import is_missing_module
-
 __all__ = [
-    "FIGURE_MODULES",
-    "FigureSpec",
     "figure_names",
+    "figure_spec",
     "make_figures",
     "new_figure",
-    "register_figure",
     "save_figure",
+    "select_figures",
 ]
-
-# The modules that register figures; a module that does not exist yet is skipped.
-FIGURE_MODULES = (
-    "pmtheory.pmr_figures",
-    "pmtheory.iia_figures",
-    "pmtheory.mod_figures",
-    "pmtheory.bridge.figures",
-)
 
 # One look for every figure: sized for a two-column paper at 2x, readable when shrunk.
 _STYLE = {
@@ -61,73 +48,35 @@ _STYLE = {
     "lines.linewidth": 1.6,
 }
 
-FigureFunction = Callable[..., list[Path]]
+
+def _figures(registry) -> dict:
+    if registry is None:
+        from pmtheory.claims import default_registry
+
+        registry = default_registry()
+    return registry.figures()
 
 
-@dataclass(frozen=True)
-class FigureSpec:
-    """A registered figure."""
-
-    name: str  # file stem and CLI name, e.g. "pmr-fig2"
-    make: FigureFunction  # make(out_dir: Path, *, quick: bool) -> list[Path]
-    claims: tuple[str, ...]  # the claim IDs it illustrates
-    title: str  # one line for ``pmtheory figures --list``
+def figure_names(registry=None) -> tuple[str, ...]:
+    """Every figure name of the papers of ``registry`` (default: every installed paper), sorted."""
+    return tuple(sorted(_figures(registry)))
 
 
-_REGISTRY: dict[str, FigureSpec] = {}
-_LOADED = False
+def figure_spec(name: str, registry=None):
+    """The :class:`~pmtheory.papers.FigureSpec` of figure ``name``; ValueError if there is none."""
+    figures = _figures(registry)
+    if name not in figures:
+        raise ValueError(f"no figure is named {name!r}; figures: {', '.join(sorted(figures)) or '(none)'}")
+    return figures[name]
 
 
-def register_figure(name: str, *, claims: Iterable[str] = (), title: str = "") -> Callable[[FigureFunction], FigureFunction]:
-    """Decorator: register ``make(out_dir, *, quick) -> list[Path]`` as figure ``name``.
-
-    Raises:
-      ValueError: ``name`` is empty, has characters other than [a-z0-9-], or is taken.
-    """
-    if not isinstance(name, str) or not name or any(c not in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in name):
-        raise ValueError(f"figure name must be lower-case letters, digits and '-', got {name!r}")
-
-    def decorator(make: FigureFunction) -> FigureFunction:
-        if name in _REGISTRY and _REGISTRY[name].make is not make:
-            raise ValueError(f"figure {name!r} is registered twice")
-        _REGISTRY[name] = FigureSpec(name, make, tuple(claims), title)
-        return make
-
-    return decorator
-
-
-def _load() -> None:
-    global _LOADED
-    if _LOADED:
-        return
-    for module_name in FIGURE_MODULES:
-        try:
-            importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if not is_missing_module(error, module_name):
-                raise  # the module exists but one of its imports is missing
-    _LOADED = True
-
-
-def figure_names() -> tuple[str, ...]:
-    """Every registered figure name, sorted."""
-    _load()
-    return tuple(sorted(_REGISTRY))
-
-
-def figure_spec(name: str) -> FigureSpec:
-    """The registered figure ``name``."""
-    _load()
-    return _REGISTRY[name]
-
-
-def select_figures(patterns: Iterable[str] | None) -> tuple[str, ...]:
+def select_figures(patterns: Iterable[str] | None, registry=None) -> tuple[str, ...]:
     """Names matching any of ``patterns`` (globs); all when ``patterns`` is empty or None.
 
     Raises:
       ValueError: a pattern matches no figure (the message lists the figures).
     """
-    names = figure_names()
+    names = figure_names(registry)
     patterns = list(patterns or [])
     if not patterns:
         return names
@@ -141,16 +90,18 @@ def select_figures(patterns: Iterable[str] | None) -> tuple[str, ...]:
 
 
 def make_figures(out_dir: str | Path, names: Iterable[str] | None = None, *, quick: bool = False,
-                 progress: Callable[[int, int, str], None] | None = None) -> dict[str, list[Path]]:
-    """Make the figures ``names`` (globs; all by default) under ``out_dir``; return their paths."""
+                 progress: Callable[[int, int, str], None] | None = None, registry=None) -> dict[str, list[Path]]:
+    """Make the figures ``names`` (globs; all by default) of the papers of ``registry`` (default:
+    every installed paper) under ``out_dir``; return their paths by figure name."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    chosen = select_figures(names)
+    figures = _figures(registry)
+    chosen = select_figures(names, registry)
     written: dict[str, list[Path]] = {}
     for index, name in enumerate(chosen, 1):
         if progress is not None:
             progress(index, len(chosen), name)
-        paths = _REGISTRY[name].make(out, quick=quick)
+        paths = figures[name].make(out, quick=quick)
         written[name] = [Path(p) for p in paths]
     return written
 

@@ -22,7 +22,6 @@ from pmtheory.claims import ERROR
 from pmtheory.claims import HOLDS
 from pmtheory.claims import HOLDS_WITH_CONDITION
 from pmtheory.claims import REFUTED
-from pmtheory.claims import REPORT_SCHEMA
 from pmtheory.claims import VACUOUS
 from pmtheory.claims import VERDICTS
 from pmtheory.claims import ClaimOutcome
@@ -30,11 +29,16 @@ from pmtheory.claims import Report
 from pmtheory.claims import to_jsonable
 
 __all__ = [
+    "REPORT_SCHEMA",
     "report_to_json",
     "report_to_json_text",
     "report_to_markdown",
     "report_to_table",
 ]
+
+# The version of the JSON report's layout (``report_to_json``); 2 added kinds, answers,
+# proof gaps, readings, conventions and mutants.
+REPORT_SCHEMA = 2
 
 # The narrowest terminal table still laid out in columns: ID, verdict and seconds take about
 # 45 characters, and a detail column narrower than 20 says nothing.

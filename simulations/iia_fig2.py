@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from pmtheory import iia
-from pmtheory.iia_data import mean_interval
+from pmtheory.iia.data import mean_interval
 
 from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
 

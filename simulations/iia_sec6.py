@@ -9,7 +9,7 @@ Thin wrapper over :func:`pmtheory.iia.simulate_query_format_study`.
 from __future__ import annotations
 
 from pmtheory import iia
-from pmtheory.iia_data import mean_interval
+from pmtheory.iia.data import mean_interval
 
 from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
 

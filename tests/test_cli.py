@@ -16,7 +16,7 @@ import pytest
 
 from pmtheory import cli
 from pmtheory import claims
-from pmtheory.claims import ERROR, HOLDS, NOT_CHECKED, REFUTED, Registry, holds, holds_with_condition, refuted
+from pmtheory.claims import ERROR, HOLDS, NOT_CHECKED, REFUTED, holds, holds_with_condition, refuted
 from pmtheory.report import report_to_json, report_to_markdown, report_to_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,26 +38,26 @@ COUNTEREXAMPLE = {
 
 
 @pytest.fixture
-def fake_checks(monkeypatch):
+def fake_checks(isolated_registry, monkeypatch):
     """Replace the default registry with fake checks; returns the list of quick flags seen."""
-    registry = Registry()
-    monkeypatch.setattr(claims, "default_registry", registry)
+    registry = isolated_registry
+    monkeypatch.setattr(claims, "default_registry", lambda: registry)
     seen_quick = []
 
-    @registry.register("PMR-P3.1")
+    @registry.paper_of("PMR-P3.1").check("PMR-P3.1")
     def holding(*, quick):
         seen_quick.append(quick)
         return holds({"worst": np.float64(1e-13), "limit": np.inf}, "symbolic proof and 500 property examples")
 
-    @registry.register("PMR-T1")
+    @registry.paper_of("PMR-T1").check("PMR-T1")
     def conditional(*, quick):
         return holds_with_condition("C2 | x depends on x only", {"n": 3}, "symbolic proof")
 
-    @registry.register("PMR-A3")
+    @registry.paper_of("PMR-A3").check("PMR-A3")
     def refuting(*, quick):
         return refuted(COUNTEREXAMPLE, {"instances": 12})
 
-    @registry.register("MOD-P1")
+    @registry.paper_of("MOD-P1").check("MOD-P1")
     def failing(*, quick):
         raise RuntimeError("solver diverged")
 
@@ -90,7 +90,7 @@ class TestVerifyExitStatus:
     def test_all_claims_by_default(self, fake_checks, capsys):
         status, out, _ = run(["verify"], capsys)
         assert status == 1  # MOD-P1 errors
-        assert f"{len(claims.CLAIM_IDS)} claims" in out
+        assert f"{len(claims.default_registry().ids)} claims" in out
 
     def test_two_for_an_unknown_pattern(self, fake_checks, capsys):
         status, out, err = run(["verify", "PMR-P3.1", "XYZ-*"], capsys)
@@ -255,7 +255,7 @@ def test_python_m_pmtheory_version():
 class TestReportRenderers:
     @pytest.fixture
     def report(self, fake_checks):
-        return claims.run_claims(["PMR-P3.1", "PMR-T1", "PMR-A3", "MOD-P1", "BRG-SEQ"])
+        return claims.default_registry().run(["PMR-P3.1", "PMR-T1", "PMR-A3", "MOD-P1", "BRG-SEQ"])
 
     def test_json_is_strict(self, report):
         data = report_to_json(report)

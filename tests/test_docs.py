@@ -3,15 +3,20 @@ paper appears once, and each verdict is the one the check computes now (``--quic
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from pathlib import Path
 
 import pytest
 
-from pmtheory.claims import CLAIM_IDS
+from pmtheory.claims import default_registry
+from pmtheory.papers import ENTRY_POINT_GROUP
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAPERS = {"pmr.md": "PMR-", "mod.md": "MOD-", "iia.md": "IIA-", "brg.md": "BRG-"}
+# pmtheory's own papers (entry points of the pmtheory distribution): docs/<prefix>.md -> "<PREFIX>-".
+PAPERS = {f"{ep.load().prefix.lower()}.md": f"{ep.load().prefix}-"
+          for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.dist.metadata["Name"] == "pmtheory"}
+CLAIM_IDS = tuple(claim_id for claim_id in default_registry().ids if claim_id.startswith(tuple(PAPERS.values())))
 # A row of the verdict table: | ID | where | kind | verdict | ... (the mutants table's third
 # column is a role, mutant or repair, so its rows do not match).
 _ROW = re.compile(r"^\| (?P<id>[A-Z]+-[^ |]+) \| [^|]* \| (?:claim|question) \| (?P<verdict>[a-z-]+) \|", re.MULTILINE)
@@ -22,6 +27,10 @@ def _verdicts(path: Path) -> dict[str, str]:
     ids = [claim_id for claim_id, _ in rows]
     assert len(ids) == len(set(ids)), f"{path.name} lists a claim twice"
     return dict(rows)
+
+
+def test_the_built_in_papers_have_docs():
+    assert sorted(PAPERS) == ["brg.md", "iia.md", "mod.md", "pmr.md"]
 
 
 @pytest.mark.parametrize("name", sorted(PAPERS))

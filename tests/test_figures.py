@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from pmtheory import cli, figures
+from pmtheory import claims, cli, figures
+from pmtheory.papers import Paper, PaperError
+
+
+def probe_paper(prefix: str = "ZZ") -> Paper:
+    return Paper(prefix=prefix, title="A probe paper", citation="nobody (2026)",
+                 catalogue=[{"id": f"{prefix}-1", "statement": "a line is straight", "method": "figure"}])
 
 
 @pytest.fixture
 def probe_figure(monkeypatch):
-    """A throwaway registered figure (removed afterwards) that plots a line."""
-    figures.figure_names()  # load the real figure modules first, so they register in the real registry
-    registry = dict(figures._REGISTRY)
-    monkeypatch.setattr(figures, "_REGISTRY", registry)
+    """A throwaway paper with one figure that plots a line, added to the default registry for the test."""
+    paper = probe_paper()
+    registry = claims.Registry([*claims.default_registry().papers, paper])
+    monkeypatch.setattr(claims, "default_registry", lambda: registry)
     calls = []
 
-    @figures.register_figure("zz-probe", claims=("PMR-FIG2",), title="a probe")
+    @paper.figure("zz-probe", claims=("ZZ-1",), title="a probe")
     def make(out_dir, *, quick):
         calls.append(quick)
         fig, ax = figures.new_figure()
@@ -45,17 +51,41 @@ def test_unknown_pattern_names_the_figures(probe_figure):
 @pytest.mark.parametrize("name", ["", "Upper", "with space", "under_score"])
 def test_bad_names_are_rejected(name):
     with pytest.raises(ValueError, match="lower-case"):
-        figures.register_figure(name)
+        probe_paper().figure(name)
 
 
-def test_a_name_cannot_be_taken_twice(probe_figure):
+def test_a_name_cannot_be_taken_twice_in_a_paper():
+    paper = probe_paper()
+    paper.figure("zz-probe")(lambda out_dir, *, quick: [])
     with pytest.raises(ValueError, match="registered twice"):
-        figures.register_figure("zz-probe")(lambda out_dir, *, quick: [])
+        paper.figure("zz-probe")(lambda out_dir, *, quick: [])
+
+
+def test_a_name_cannot_be_taken_by_two_papers():
+    first, second = probe_paper("ZZ"), probe_paper("ZY")
+    first.figure("zz-probe")(lambda out_dir, *, quick: [])
+    second.figure("zz-probe")(lambda out_dir, *, quick: [])
+    with pytest.raises(PaperError, match="papers ZZ and ZY both register the figure 'zz-probe'"):
+        claims.Registry([first, second]).figures()
+
+
+def test_a_figure_names_claims_of_its_own_paper():
+    with pytest.raises(ValueError, match="names claim 'PMR-FIG2', which is not in the catalogue of paper ZZ"):
+        probe_paper().figure("zz-probe", claims=["PMR-FIG2"])
+
+
+def test_the_built_in_figures_are_registered():
+    names = figures.figure_names()
+    for prefix in ("pmr-", "iia-", "mod-", "bridge-"):
+        assert any(name.startswith(prefix) for name in names), prefix
+    assert figures.figure_spec("pmr-fig2").paper == "PMR"
+    with pytest.raises(ValueError, match="no figure is named 'nope'"):
+        figures.figure_spec("nope")
 
 
 def test_cli_lists_and_makes(probe_figure, tmp_path, capsys):
     assert cli.main(["figures", "--list"]) == 0
-    assert "zz-probe: a probe [PMR-FIG2]" in capsys.readouterr().out
+    assert "zz-probe: a probe [ZZ-1]" in capsys.readouterr().out
     assert cli.main(["figures", "zz-probe", "--out", str(tmp_path), "--quick"]) == 0
     out = capsys.readouterr()
     assert str(tmp_path / "zz-probe.png") in out.out

@@ -8,20 +8,20 @@ reference model by :func:`sample_response_set`, or given). On it,
 - π_ref over the set is the model's sequence probability renormalized over the set,
   π_ref^S(y) = π_ref(y|x)/Σ_{y'∈S} π_ref(y'|x) (:func:`set_log_reference`);
 - the binary reference preference of a pair is p_ref(y_1) = π_ref(y_1)/(π_ref(y_1)+π_ref(y_2))
-  (:func:`pmtheory.preferences.policy_preference`), the reward model's is σ(r_1 − r_2);
-- the closed forms are those of :mod:`pmtheory.rlhf` and :mod:`pmtheory.pm` applied to the set:
+  (:func:`pmtheory.pmr.preferences.policy_preference`), the reward model's is σ(r_1 − r_2);
+- the closed forms are those of :mod:`pmtheory.pmr.rlhf` and :mod:`pmtheory.pmr.pm` applied to the set:
   KL RLHF π_ref^S·e^{r/β}/Z (eq 5.1), PM softmax(r/β) (eq 3.2), conditional PM (Def 4.1,
   with §6's reward r_θ/β).
 
 Conditional PM has three readings on a finite set, selected by ``indicator``:
 
 - ``"set"``: Def 4.1 with the set as the whole response space, M = {y : π_ref^S(y) ≥ α} and
-  ε = π_ref^S (:func:`pmtheory.pm.conditional_pm_log_policy`); the default, because on real
+  ε = π_ref^S (:func:`pmtheory.pmr.pm.conditional_pm_log_policy`); the default, because on real
   sequences the literal reading below has M = ∅.
 - ``"sequence"``: Def 4.1 literally, M = {y : π_ref(y|x) ≥ α} on the model's full sequence
   probability and ε(x, y) = π_ref(y|x). The objective restricted to the set is
   E_π[r/β + log π_ref(y|x)·1(y∉M) − log π] whose maximizer is the PM policy (3.2) of the
-  shifted reward r/β + log π_ref(y|x)·1(y∉M) (:func:`pmtheory.pm.pm_log_policy`). For
+  shifted reward r/β + log π_ref(y|x)·1(y∉M) (:func:`pmtheory.pmr.pm.pm_log_policy`). For
   responses of more than a few tokens π_ref(y|x) < α for every y and this is KL RLHF with
   β = 1 on the reward r/β.
 - ``"token"``: the published DeepSpeed-Chat code's per-token indicator
@@ -43,7 +43,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from pmtheory._validation import as_float_array, check_finite, check_positive_scalar, check_same_shape
-from pmtheory.metrics import (
+from pmtheory.pmr.metrics import (
     entropy,
     expected_perplexity,
     kl_divergence,
@@ -51,9 +51,9 @@ from pmtheory.metrics import (
     population_pm_divergence,
     squared_log_ratio_pm_divergence,
 )
-from pmtheory.pm import conditional_pm_log_policy, pm_log_policy
-from pmtheory.preferences import btl_preference, policy_preference
-from pmtheory.rlhf import kl_rlhf_log_policy
+from pmtheory.pmr.pm import conditional_pm_log_policy, pm_log_policy
+from pmtheory.pmr.preferences import btl_preference, policy_preference
+from pmtheory.pmr.rlhf import kl_rlhf_log_policy
 
 __all__ = [
     "INDICATORS",
@@ -176,7 +176,7 @@ def set_log_reference(log_probs) -> np.ndarray:
 
 
 def kl_rlhf_set_log_policy(rewards, log_probs, *, beta: float = 1.0) -> np.ndarray:
-    """KL-RLHF optimum on the set: :func:`pmtheory.rlhf.kl_rlhf_log_policy` with π_ref^S.
+    """KL-RLHF optimum on the set: :func:`pmtheory.pmr.rlhf.kl_rlhf_log_policy` with π_ref^S.
 
     .. math::  π(y) = π^S_{ref}(y) e^{r(y)/β} / Z
 
@@ -186,7 +186,7 @@ def kl_rlhf_set_log_policy(rewards, log_probs, *, beta: float = 1.0) -> np.ndarr
 
 
 def pm_set_log_policy(rewards, *, beta: float = 1.0) -> np.ndarray:
-    """PM optimum on the set with §6's reward r/β: :func:`pmtheory.pm.pm_log_policy` (eq 3.2).
+    """PM optimum on the set with §6's reward r/β: :func:`pmtheory.pmr.pm.pm_log_policy` (eq 3.2).
 
     Source: seed 001, Definition 3.2 and §6 (r = r_θ/β). Shapes (..., K).
     """
@@ -250,8 +250,8 @@ def conditional_pm_set_log_policy(rewards, log_probs, *, alpha: float, beta: flo
     .. math::  \\text{sequence: } π ∝ e^{r/β} π_{ref}(y|x)^{[π_{ref}(y|x) < α]}
     .. math::  \\text{token: } π ∝ e^{r/β} \\prod_{t: π_{ref,t} ≤ α} π_{ref,t}
 
-    "set" is :func:`pmtheory.pm.conditional_pm_log_policy` on π_ref^S; the other two are
-    :func:`pmtheory.pm.pm_log_policy` of the shifted reward (module docstring).
+    "set" is :func:`pmtheory.pmr.pm.conditional_pm_log_policy` on π_ref^S; the other two are
+    :func:`pmtheory.pmr.pm.pm_log_policy` of the shifted reward (module docstring).
 
     Source: seed 001, §4.2 Definition 4.1 (and eq 4.1, Theorem 4); the published code for
     "token".

@@ -62,7 +62,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmtheory.claims import Reading, holds, mutant, refuted, register
+from pmtheory.claims import Reading, holds, mutant, refuted
+from pmtheory.bridge.paper import PAPER
 
 # BRG-SEQ bars, keyed by the model's dtype (module docstring).
 SEQ_BARS = {"float32": 1e-6, "float64": 1e-12}
@@ -146,7 +147,7 @@ def _log_sum_exp(values) -> float:
     return float(logsumexp(np.asarray(values, dtype=np.float64)))
 
 
-@register("BRG-SEQ", mutants=[
+@PAPER.check("BRG-SEQ", mutants=[
     mutant("mean of token log-probs",
            "log π(y|x) equals the mean, not the sum, of the token log-probabilities log p(y_t | x, y_<t)",
            aggregate="mean"),
@@ -356,7 +357,7 @@ def _length_passes(statistics) -> bool:
     return statistics["mcnemar_p_reference_vs_reward"] < LEVEL and statistics["spearman_p"] < LEVEL
 
 
-@register("BRG-LEN", mutants=[
+@PAPER.check("BRG-LEN", mutants=[
     mutant("pile-up at equal lengths",
            "On pairs of responses of equal length, p_ref(y1) lies within 0.05 of 0 or 1 more often than the reward "
            "model's preference", lengths="equal"),
@@ -622,7 +623,7 @@ def _kl_closed_form(problem, beta: float, reward_scale: float | None, reference_
                        axis=-1)
 
 
-@register("BRG-KL", mutants=[
+@PAPER.check("BRG-KL", mutants=[
     mutant("e^{r} instead of e^{r/β}",
            "KL-RLHF training converges to π_ref^S·e^{r}/Z on the set at every β (the reward not divided by β)",
            reward_scale=1.0),
@@ -686,7 +687,7 @@ def _pm_divergences(log_policy, problem, beta: float) -> dict:
 def _pair_breakdown(log_policy, problem, in_set: np.ndarray, beta: float) -> dict:
     """Mean instance PM divergence over pairs inside M, straddling M, and outside M."""
     from pmtheory.bridge.checks import all_pairs
-    from pmtheory.metrics import instance_pm_divergence
+    from pmtheory.pmr.metrics import instance_pm_divergence
 
     first, second = all_pairs(problem.shape[1])
     values = instance_pm_divergence(log_policy[:, first], log_policy[:, second], problem.rewards[:, first] / beta,
@@ -704,7 +705,7 @@ def _cpm_set_closed_form(problem, alpha: float, beta: float, epsilon_exponent: f
     """Def 4.1 on the set with ε = (π_ref^S)^{epsilon_exponent} off M = {π_ref^S ≥ α}:
     π ∝ e^{r/β} on M and ε·e^{r/β} off M (epsilon_exponent 1: PMR-D4.1's closed form)."""
     from pmtheory.bridge.checks import set_log_reference
-    from pmtheory.pm import pm_log_policy
+    from pmtheory.pmr.pm import pm_log_policy
 
     log_reference = set_log_reference(problem.log_probs_ref)
     with np.errstate(divide="ignore"):
@@ -729,7 +730,7 @@ def _ordered(trained: float, trained_reference: float, limit: float, limit_refer
     return trained > trained_reference and limit > limit_reference + TIE
 
 
-@register("BRG-CPM", mutants=[
+@PAPER.check("BRG-CPM", mutants=[
     mutant("ε = 1 off M",
            "Conditional PM RLHF training converges to softmax(r/β) on the whole set (the closed form with ε = 1 off "
            "M, i.e. plain PM), not to e^{r/β}·π_ref^S off M", epsilon_exponent=0.0),
@@ -843,7 +844,7 @@ def check_conditional_pm_training(*, quick: bool, epsilon_exponent: float = 1.0,
                          "of KL RLHF",
             "computed": {"conditional_pm": own, "kl_rlhf": kl_own},
             "recheck": {"method": "optima of both objectives by pmtheory.solvers.optimal_policy (KKT-certified), "
-                                  "PM divergences by pmtheory.metrics.population_pm_divergence",
+                                  "PM divergences by pmtheory.pmr.metrics.population_pm_divergence",
                         "computed": {"conditional_pm": recheck_cpm, "kl_rlhf": recheck_kl},
                         "agrees": bool(not _ordered(recheck_cpm, recheck_kl, recheck_cpm, recheck_kl, pm_divergence))},
         }
@@ -945,7 +946,7 @@ def _mod_solver_recheck(setup, label, path, row, combination: str) -> dict:
             "kkt_residual": float(np.max(solution.kkt_residual))}
 
 
-@register("BRG-MOD", mutants=[
+@PAPER.check("BRG-MOD", mutants=[
     mutant("optimum under swapped weights",
            "MOD with weights w matches the exact optimum for the reward Σ_i w_{M+1−i} R_i (the weights reversed)",
            swap_target_weights=True),

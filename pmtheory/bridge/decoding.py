@@ -9,7 +9,7 @@ enumeration:
   (:func:`pmtheory.mod.optimal_log_policy`), the eq 7 rule ∝ Π_i π_i(y)^{w_i};
 - token level (what MOD's decoder runs): at every prefix the next-token scores
   Σ_i w_i log π_i(s | y_<t) (eq 7 applied to next-token distributions,
-  :func:`pmtheory.mod_decoding.product_rule_log_scores`), renormalized over W. Sampling from
+  :func:`pmtheory.mod.decoding.product_rule_log_scores`), renormalized over W. Sampling from
   it gives the distribution :func:`token_level_log_policy`; greedy decoding picks the
   argmax at every step (:func:`token_level_greedy`).
 
@@ -28,7 +28,7 @@ from scipy.special import log_softmax
 
 from pmtheory.bridge.loading import input_device
 from pmtheory.bridge.logprobs import _accepts_position_ids, encode_pairs
-from pmtheory.mod_decoding import product_rule_log_scores
+from pmtheory.mod.decoding import product_rule_log_scores
 
 __all__ = ["enumerate_sequences", "prefix_log_probs", "token_level_greedy", "token_level_log_policy"]
 

@@ -17,7 +17,8 @@ import sys
 
 import numpy as np
 
-from pmtheory.figures import new_figure, register_figure, save_figure
+from pmtheory.figures import new_figure, save_figure
+from pmtheory.bridge.paper import PAPER
 
 __all__ = ["length_figure", "mod_figure", "training_figure"]
 
@@ -50,7 +51,7 @@ def _hist(ax, values, color, title, xlabel):
     ax.set_xlim(0, 1)
 
 
-@register_figure("bridge-len", claims=("BRG-LEN",),
+@PAPER.figure("bridge-len", claims=("BRG-LEN",),
                  title="Fig 3/4 on causal LMs: p_ref(y1) piles up near 0 and 1, p_reward does not")
 @_needs_bridge("bridge-len")
 def length_figure(out_dir, *, quick: bool):
@@ -83,7 +84,7 @@ def length_figure(out_dir, *, quick: bool):
     return save_figure(fig, out_dir, "bridge-len")
 
 
-@register_figure("bridge-cpm", claims=("BRG-KL", "BRG-CPM"),
+@PAPER.figure("bridge-cpm", claims=("BRG-KL", "BRG-CPM"),
                  title="KL and conditional PM RLHF trained on a response set vs their closed forms")
 @_needs_bridge("bridge-cpm")
 def training_figure(out_dir, *, quick: bool):
@@ -176,7 +177,7 @@ def _training_plot(setup, label, problem, trained, curves, out_dir):
     return save_figure(fig, out_dir, "bridge-cpm")
 
 
-@register_figure("bridge-mod", claims=("BRG-MOD",),
+@PAPER.figure("bridge-mod", claims=("BRG-MOD",),
                  title="MOD on an enumerable sequence space: sequence level vs token level")
 @_needs_bridge("bridge-mod")
 def mod_figure(out_dir, *, quick: bool):

@@ -567,7 +567,7 @@ def _mod_fit(setup: BridgeSetup, path: str, *, seed: int) -> dict:
         TrainingConfig,
         train_on_response_set,
     )
-    from pmtheory.rlhf import kl_rlhf_log_policy
+    from pmtheory.pmr.rlhf import kl_rlhf_log_policy
 
     prompt = setup.prompt_list()[0]
     with study_threads(setup):
@@ -621,8 +621,8 @@ def _mod_rules(fit: dict, weights, *, target_weights=None, combination: str = "g
     """
     from pmtheory.bridge.decoding import token_level_greedy, token_level_log_policy
     from pmtheory.mod import optimal_log_policy
-    from pmtheory.mod_decoding import product_rule_log_scores, sampling_policy
-    from pmtheory.rlhf import kl_rlhf_log_policy
+    from pmtheory.mod.decoding import product_rule_log_scores, sampling_policy
+    from pmtheory.pmr.rlhf import kl_rlhf_log_policy
 
     weights = np.asarray(weights, dtype=np.float64)
     target = weights if target_weights is None else np.asarray(target_weights, dtype=np.float64)

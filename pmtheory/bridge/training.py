@@ -11,8 +11,8 @@ with the policy renormalized over the set, π^S_θ(y) = π_θ(y|x)/Σ_{y'∈S} �
   code's per-token "token", for which u = r/β + Σ_{t: π_ref,t ≤ α} log π_ref,t).
 
 Both are E_π[u − log π], maximized by softmax(u); :func:`target_log_policy` gives the optimum
-from the library's closed forms (:func:`pmtheory.rlhf.kl_rlhf_log_policy`,
-:func:`pmtheory.pm.conditional_pm_log_policy`, :func:`pmtheory.pm.pm_log_policy`), which the
+from the library's closed forms (:func:`pmtheory.pmr.rlhf.kl_rlhf_log_policy`,
+:func:`pmtheory.pmr.pm.conditional_pm_log_policy`, :func:`pmtheory.pmr.pm.pm_log_policy`), which the
 checks compare the trained model with; training itself never sees the closed form.
 
 Two estimators of the gradient:
@@ -200,7 +200,7 @@ def regularized_rewards(objective: RLHFObjective, problem: ResponseSetProblem) -
 def target_log_policy(objective: RLHFObjective, problem: ResponseSetProblem) -> np.ndarray:
     """The closed-form optimum on the set, from the library's formulas (shape (N, K)).
 
-    KL: :func:`pmtheory.rlhf.kl_rlhf_log_policy` on π^S_ref (eq 5.1); conditional PM:
+    KL: :func:`pmtheory.pmr.rlhf.kl_rlhf_log_policy` on π^S_ref (eq 5.1); conditional PM:
     :func:`pmtheory.bridge.checks.conditional_pm_set_log_policy` (Def 4.1).
     """
     if objective.name == "kl":

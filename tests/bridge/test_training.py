@@ -1,0 +1,169 @@
+"""Tests of pmtheory.bridge.training: convergence to the closed forms, REINFORCE, checkpoints."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import log_softmax
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+import pmtheory.bridge.training as training  # noqa: E402
+from pmtheory.bridge.checks import sample_response_set  # noqa: E402
+from pmtheory.bridge.loading import load_causal_lm, load_reward_model  # noqa: E402
+from pmtheory.bridge.rewards import reward_model_scores  # noqa: E402
+from pmtheory.bridge.tiny import TINY_PROMPTS, tiny_model_paths  # noqa: E402
+from pmtheory.bridge.training import (  # noqa: E402
+    RLHFObjective,
+    ResponseSetProblem,
+    TrainingConfig,
+    regularized_rewards,
+    target_log_policy,
+    train_on_response_set,
+)
+
+OBJECTIVES = [RLHFObjective("kl", beta=1.0), RLHFObjective("kl", beta=0.5),
+              RLHFObjective("conditional_pm", alpha=0.1, indicator="set"),
+              RLHFObjective("conditional_pm", alpha=0.1, indicator="sequence"),
+              RLHFObjective("conditional_pm", alpha=0.1, indicator="token", beta=2.0)]
+
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def problems():
+    paths = tiny_model_paths()
+    reward = load_reward_model(paths.reward, device="cpu", dtype="float64")
+    out = {}
+    for arch in ("opt", "llama"):
+        lm = load_causal_lm(paths.policy(arch), device="cpu", dtype="float64")
+        response_set = sample_response_set(lm.model, lm.tokenizer, list(TINY_PROMPTS[:2]), set_size=8, seed=1,
+                                           max_new_tokens=6)
+        texts = [t for row in response_set.texts for t in row]
+        prompts = [p for p in TINY_PROMPTS[:2] for _ in range(8)]
+        rewards = reward_model_scores(reward.model, reward.tokenizer, prompts, texts).reshape(response_set.shape)
+        out[arch] = ResponseSetProblem.from_response_set(response_set, rewards)
+    return out
+
+
+def _fresh(arch):
+    return load_causal_lm(tiny_model_paths().policy(arch), device="cpu", dtype="float64")
+
+
+class TestExactTraining:
+    @pytest.mark.parametrize("arch", ["opt", "llama"])
+    @pytest.mark.parametrize("objective", OBJECTIVES, ids=lambda o: f"{o.name}-{o.indicator}-{o.beta}")
+    def test_reaches_the_closed_form(self, problems, arch, objective):
+        problem = problems[arch]
+        lm = _fresh(arch)
+        result = train_on_response_set(lm.model, lm.tokenizer, problem, objective,
+                                       TrainingConfig(max_steps=60, progress=False))
+        assert result.converged and result.stop_reason == "converged" and result.steps < 60
+        assert np.max(np.abs(result.log_policy - target_log_policy(objective, problem))) < 1e-5
+        assert np.all(np.diff(result.objective_history) >= -1e-12)  # every accepted step is an ascent step
+
+    def test_adam_on_the_exact_objective_ascends(self, problems):
+        problem = problems["opt"]
+        lm = _fresh("opt")
+        result = train_on_response_set(lm.model, lm.tokenizer, problem, RLHFObjective("kl"),
+                                       TrainingConfig(optimizer="adam", max_steps=40, learning_rate=0.01,
+                                                      progress=False))
+        assert result.objective_history[-1] > result.objective_history[0] + 1e-2
+        assert result.stop_reason == "max_steps"
+
+
+class TestReinforce:
+    def test_seeded_and_moving_toward_the_optimum(self, problems):
+        problem = problems["opt"]
+        objective = RLHFObjective("conditional_pm", alpha=0.1)
+        config = TrainingConfig(estimator="reinforce", max_steps=60, samples_per_prompt=64, learning_rate=0.01,
+                                progress=False, seed=4)
+        runs = []
+        for _ in range(2):
+            lm = _fresh("opt")
+            runs.append(train_on_response_set(lm.model, lm.tokenizer, problem, objective, config))
+        assert np.array_equal(runs[0].log_policy, runs[1].log_policy)
+        target = np.exp(target_log_policy(objective, problem))
+        start = np.exp(log_softmax(problem.log_probs_ref, axis=-1))
+        tv = lambda p: 0.5 * np.abs(p - target).sum(axis=-1).max()  # noqa: E731
+        assert tv(np.exp(runs[0].log_policy)) < 0.5 * tv(start)
+
+
+class TestCheckpoints:
+    @pytest.mark.parametrize("estimator, steps", [("exact", 4), ("reinforce", 6)])
+    def test_resume_equals_an_uninterrupted_run(self, problems, tmp_path, estimator, steps):
+        problem = problems["llama"]
+        objective = RLHFObjective("kl")
+        common = dict(estimator=estimator, samples_per_prompt=16, learning_rate=None if estimator == "exact" else 0.01,
+                      progress=False, checkpoint_every=1, tolerance=1e-14 if estimator == "exact" else None)
+        straight_model = _fresh("llama")
+        straight = train_on_response_set(straight_model.model, straight_model.tokenizer, problem, objective,
+                                         TrainingConfig(max_steps=steps, **common))
+        directory = tmp_path / estimator
+        first = _fresh("llama")
+        train_on_response_set(first.model, first.tokenizer, problem, objective,
+                              TrainingConfig(max_steps=steps // 2, checkpoint_dir=str(directory), **common))
+        assert (directory / "checkpoint.pt").is_file()
+        second = _fresh("llama")  # a new process would start from the original weights
+        resumed = train_on_response_set(second.model, second.tokenizer, problem, objective,
+                                        TrainingConfig(max_steps=steps, checkpoint_dir=str(directory), **common))
+        assert resumed.resumed_from_step == steps // 2 and resumed.steps == straight.steps
+        assert np.array_equal(resumed.objective_history, straight.objective_history)
+        assert np.max(np.abs(resumed.log_policy - straight.log_policy)) <= 1e-12
+
+    def test_a_foreign_checkpoint_is_refused(self, problems, tmp_path):
+        problem = problems["opt"]
+        lm = _fresh("opt")
+        config = TrainingConfig(max_steps=1, checkpoint_dir=str(tmp_path), progress=False)
+        train_on_response_set(lm.model, lm.tokenizer, problem, RLHFObjective("kl"), config)
+        with pytest.raises(ValueError, match="another problem, objective"):
+            train_on_response_set(lm.model, lm.tokenizer, problem, RLHFObjective("conditional_pm"), config)
+        # resume=False starts over and overwrites it
+        train_on_response_set(lm.model, lm.tokenizer, problem, RLHFObjective("conditional_pm"),
+                              TrainingConfig(max_steps=1, checkpoint_dir=str(tmp_path), resume=False, progress=False))
+
+
+class TestRegularizedRewards:
+    @settings(max_examples=40)
+    @given(st.integers(1, 6), st.integers(0, 10_000), st.sampled_from(OBJECTIVES))
+    def test_softmax_of_u_is_the_library_closed_form(self, k, seed, objective):
+        # The objective is E_π[u − log π], maximized by softmax(u); the checks' targets come from
+        # pmtheory.pmr.rlhf / pmtheory.pmr.pm instead, so the two routes must agree.
+        rng = np.random.default_rng(seed)
+        tokens = -rng.exponential(1.5, size=(2, k, 4))
+        mask = np.arange(4)[None, None, :] < rng.integers(1, 5, size=(2, k, 1))
+        log_probs = np.where(mask, tokens, 0.0).sum(axis=-1)
+        problem = ResponseSetProblem(prompt_ids=((1,), (1, 5)),
+                                     response_ids=tuple(tuple((i, j) for j in range(k)) for i in range(2)),
+                                     rewards=rng.normal(0, 3, size=(2, k)), log_probs_ref=log_probs,
+                                     token_log_probs_ref=tokens, token_mask=mask)
+        u = regularized_rewards(objective, problem)
+        assert np.max(np.abs(log_softmax(u, axis=-1) - target_log_policy(objective, problem))) <= 1e-10
+
+
+class TestValidation:
+    def test_config_errors(self):
+        with pytest.raises(ValueError, match="estimator"):
+            TrainingConfig(estimator="ppo")
+        with pytest.raises(ValueError, match="natural optimizer needs the exact"):
+            TrainingConfig(estimator="reinforce", optimizer="natural")
+        with pytest.raises(ValueError, match="leave-one-out"):
+            TrainingConfig(estimator="reinforce", samples_per_prompt=1)
+        with pytest.raises(ValueError, match="objective name"):
+            RLHFObjective("dpo")
+
+    def test_problem_needs_distinct_responses(self):
+        with pytest.raises(ValueError, match="not distinct"):
+            ResponseSetProblem(prompt_ids=((1,),), response_ids=(((4,), (4,)),), rewards=[[0.0, 1.0]],
+                               log_probs_ref=[[-1.0, -2.0]])
+
+    def test_progress_bar_is_off_without_a_terminal(self):
+        assert training._show_progress(None) is False  # pytest captures stderr: not a tty
+        assert training._show_progress(True) is True
+
+    def test_sample_response_set_needs_enough_distinct_responses(self):
+        lm = _fresh("opt")
+        with pytest.raises(ValueError, match="distinct responses"):
+            sample_response_set(lm.model, lm.tokenizer, ["the cat"], set_size=50, max_new_tokens=1, max_draws=60)
