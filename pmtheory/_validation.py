@@ -21,6 +21,9 @@ def as_float_array(value, name: str, *, min_ndim: int = 1) -> np.ndarray:
     """Return ``value`` as a float64 array with at least ``min_ndim`` dimensions."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got a {type(value).__name__}")
+    if getattr(getattr(value, "dtype", None), "kind", None) == "c":  # numpy would drop the imaginary part
+        raise TypeError(f"{name} must be an array of real numbers, got complex dtype {value.dtype}; "
+                        "pass .real if the imaginary part is zero")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:
@@ -43,7 +46,7 @@ def check_finite(array: np.ndarray, name: str) -> None:
 
 
 def check_positive_scalar(value, name: str) -> float:
-    if isinstance(value, (bool, str, bytes)) or not np.isscalar(value):
+    if isinstance(value, (bool, np.bool_, str, bytes, complex, np.complexfloating)) or not np.isscalar(value):
         raise TypeError(f"{name} must be a positive real number, got {value!r}")
     value = float(value)
     if not np.isfinite(value) or value <= 0.0:
@@ -56,11 +59,11 @@ def check_probabilities(array: np.ndarray, name: str, *, strictly_positive: bool
     check_finite(array, name)
     if strictly_positive and np.any(array <= 0):
         raise ValueError(
-            f"{name} must be strictly positive (min {array.min()!r}); pass log_reference for "
+            f"{name} must be strictly positive (min {float(array.min())!r}); pass log_reference for "
             "probabilities below float range, and drop responses whose probability is exactly 0"
         )
     if np.any(array < 0):
-        raise ValueError(f"{name} must be non-negative, got min {array.min()!r}")
+        raise ValueError(f"{name} must be non-negative, got min {float(array.min())!r}")
     total = array.sum(axis=-1)
     worst = float(np.max(np.abs(total - 1.0)))
     if worst > NORMALIZATION_TOLERANCE:

@@ -23,6 +23,10 @@ from pmtheory.divergences import get_divergence
 
 __all__ = ["high_precision_optimal_policy"]
 
+# The fewest working digits accepted: the bisection resolves Z only to 10^(5 − digits) relative
+# to the bracket, and a float64 answer (17 significant digits) needs that far below 1e-17.
+_MIN_DIGITS = 30
+
 
 def _inverse_derivative(name: str, alpha):
     """(f')⁻¹ as an mpmath function of u, +inf above sup f' (barriers), 0 below f'(0) (chi2)."""
@@ -54,8 +58,8 @@ def high_precision_optimal_policy(rewards, log_reference, *, divergence="reverse
       log_reference: shape (K,), normalized log-probabilities.
       divergence: any divergence except ``tv``.
       beta: β > 0.
-      digits: working precision; by default enough to resolve Z to 1e-30 relative even when
-        the smallest reference probability is e^{min log_reference} (d ~ q_min at worst).
+      digits: working precision, an int ≥ 30; by default enough to resolve Z to 1e-30 relative
+        even when the smallest reference probability is e^{min log_reference} (d ~ q_min at worst).
 
     Returns:
       log π*, shape (K,), float64 (each entry correctly rounded from the mpmath value).
@@ -69,8 +73,16 @@ def high_precision_optimal_policy(rewards, log_reference, *, divergence="reverse
     check_log_probabilities(log_q, "log_reference")
     beta = check_positive_scalar(beta, "beta")
     if digits is None:
-        spread = float(np.max(np.abs(rewards / beta))) + 1.0
-        digits = 40 + int(-log_q.min() / math.log(10)) + int(math.log10(spread))
+        largest = float(np.max(np.abs(rewards)))
+        ratio = largest / beta  # max |a|; inf when beyond float range (mpmath below is not limited)
+        spread = math.log10(ratio + 1.0) if math.isfinite(ratio) else math.log10(largest) - math.log10(beta)
+        digits = 40 + int(-log_q.min() / math.log(10)) + int(spread)
+    elif isinstance(digits, bool) or not isinstance(digits, (int, np.integer)):
+        raise TypeError(f"digits must be an int (or None for the default), got {digits!r}")
+    elif digits < _MIN_DIGITS:
+        raise ValueError(f"digits must be at least {_MIN_DIGITS} for a float64 answer, got {digits}; "
+                         "pass None for the default")
+    digits = int(digits)  # a numpy integer too
     with mpmath.workdps(digits):
         inverse = _inverse_derivative(div.name, div.alpha)
         a = [mpmath.mpf(float(r)) / mpmath.mpf(beta) for r in rewards]

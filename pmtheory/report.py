@@ -143,7 +143,8 @@ def _detail(outcome: ClaimOutcome) -> str:
         text = outcome.backing
     elif outcome.verdict == REFUTED:
         recheck = outcome.counterexample["recheck"]["method"]
-        inputs = json.dumps(outcome.counterexample["inputs"], ensure_ascii=False)
+        inputs = json.dumps(to_jsonable(outcome.counterexample["inputs"], f"{outcome.id} counterexample inputs"),
+                            ensure_ascii=False, allow_nan=False)
         text = f"counterexample {inputs}, confirmed by {recheck}"
     elif outcome.verdict == ERROR:
         return f"{outcome.evidence.get('exception_type', 'error')}: {outcome.evidence.get('message', '')}"
@@ -201,7 +202,8 @@ def report_to_markdown(report: Report) -> str:
     if refuted:
         lines += ["", "## Refuted claims"]
         for outcome in refuted:
-            counterexample = json.dumps(outcome.counterexample, indent=2, ensure_ascii=False, allow_nan=False)
+            counterexample = json.dumps(to_jsonable(outcome.counterexample, f"{outcome.id} counterexample"), indent=2,
+                                        ensure_ascii=False, allow_nan=False)
             lines += [
                 "",
                 f"### {outcome.id}" + (f" ({outcome.where})" if outcome.where else ""),

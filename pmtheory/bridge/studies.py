@@ -82,6 +82,18 @@ class BridgeSetup:
     trainable: str = "all"  # "all" parameters or only the output "head" in training studies
     threads: int | None = None  # torch CPU threads during the studies; None: 1 for the tiny models, else torch's
 
+    def __post_init__(self) -> None:
+        # Tuples, so that a setup given lists still hashes (the BRG checks cache studies per setup).
+        if self.policies is not None:
+            object.__setattr__(self, "policies", tuple(tuple(pair) for pair in self.policies))
+        if self.prompts is not None:
+            object.__setattr__(self, "prompts", tuple(self.prompts))
+        if self.trainable not in ("all", "head"):
+            raise ValueError(f"trainable must be 'all' or 'head', got {self.trainable!r}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"threads must be a positive int or None (torch's default), got {self.threads!r}")
+
     @property
     def is_tiny(self) -> bool:
         """Whether the default tiny models are used."""
