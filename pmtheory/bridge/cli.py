@@ -61,7 +61,8 @@ def _read_prompts(path: Path | None) -> list[str] | None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``pmtheory bridge``."""
     parser = argparse.ArgumentParser(prog="pmtheory bridge",
-                                     description="Run pmtheory's checks on a causal LM's logits (torch + transformers).")
+                                     description="Run pmtheory's checks on a causal LM's logits "
+                                                 "(torch + transformers).")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     check = commands.add_parser("check", help="check a model and write a JSON report and figures",
@@ -124,7 +125,8 @@ def _write_json_atomically(path: Path, payload: dict) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(to_jsonable(payload, "report"), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    temporary.write_text(json.dumps(to_jsonable(payload, "report"), indent=2, ensure_ascii=False) + "\n",
+                         encoding="utf-8")
     os.replace(temporary, path)
 
 
@@ -176,7 +178,8 @@ def _sampling_section(lm, prompts, arguments) -> dict:
         "max_abs_log_pi_minus_log_q": float(gap.max()),
         "max_truncated_mass": float(sampled.truncated_mass.max()),
         "examples": [{"prompt": p, "response": row[0], "log_pi": float(lp[0]), "log_q": float(lq[0])}
-                     for p, row, lp, lq in zip(prompts[:3], sampled.texts, sampled.log_probs, sampled.sampling_log_probs)],
+                     for p, row, lp, lq in zip(prompts[:3], sampled.texts, sampled.log_probs,
+                                               sampled.sampling_log_probs)],
         "note": ("log_pi is log π(y|x) under the model (the theory's π_ref); log_q is under the distribution actually "
                  "sampled from (temperature / top-k / top-p); they agree only when samples_from_model is true"),
     }
@@ -267,7 +270,7 @@ def _run_check(arguments) -> int:
         if reward is None:
             report["note"] = "no --reward-model: the pile-up, closed forms, metrics and training sections need one"
         else:
-            from pmtheory.bridge.claims import length_statistics
+            from pmtheory.bridge.claims_sequence import length_statistics
             from pmtheory.bridge.studies import length_study, use_setup
 
             _say(arguments, "binary reference preferences and their pile-up with length")
@@ -329,13 +332,15 @@ def _run_bench(arguments) -> int:
     from pmtheory.bridge.bench import sequence_log_prob_throughput
 
     try:
-        result = sequence_log_prob_throughput(model_path=arguments.model, device=arguments.device, dtype=arguments.dtype,
+        result = sequence_log_prob_throughput(model_path=arguments.model, device=arguments.device,
+                                              dtype=arguments.dtype,
                                               pairs=arguments.pairs, batch_size=arguments.batch_size,
                                               repeats=arguments.repeats)
     except (OSError, ValueError, ImportError) as error:
         print(f"pmtheory bridge bench: {error}", file=sys.stderr)
         return _EXIT_USAGE
-    print(f"{result.model} on {result.device} ({result.dtype}): batched {result.batched_tokens_per_second:,.0f} tokens/s, "
+    print(f"{result.model} on {result.device} ({result.dtype}): "
+          f"batched {result.batched_tokens_per_second:,.0f} tokens/s, "
           f"loop {result.loop_tokens_per_second:,.0f} tokens/s, speed-up {result.speedup:.1f}x "
           f"({result.pairs} pairs, {result.tokens} tokens, batch size {result.batch_size}; "
           f"max |batched − loop| {result.max_abs_difference:.2g})")

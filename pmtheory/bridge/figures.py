@@ -17,8 +17,8 @@ import sys
 
 import numpy as np
 
-from pmtheory.figures import new_figure, save_figure
 from pmtheory.bridge.paper import PAPER
+from pmtheory.figures import new_figure, save_figure
 
 __all__ = ["length_figure", "mod_figure", "training_figure"]
 
@@ -57,7 +57,7 @@ def _hist(ax, values, color, title, xlabel):
 def length_figure(out_dir, *, quick: bool):
     """Per model: histograms of p_ref(y1) (a) and p_reward(y1) (b) on pairs of its own samples,
     and (c) the fraction within 0.05 of 0 or 1 by length difference."""
-    from pmtheory.bridge.claims import _length_study
+    from pmtheory.bridge.claims_sequence import _length_study
     from pmtheory.bridge.studies import current_setup
 
     setup = current_setup()
@@ -91,7 +91,7 @@ def training_figure(out_dir, *, quick: bool):
     """(a) π over one prompt's response set: reference, KL RLHF and conditional PM closed forms
     (bars) and the trained models (markers); (b) convergence of the exact (natural-gradient)
     and sampled (REINFORCE) estimators; (c) mean PM divergence by pair type."""
-    from pmtheory.bridge.claims import _problem
+    from pmtheory.bridge.claims_training import _problem
     from pmtheory.bridge.studies import current_setup, study_threads
 
     setup = current_setup()
@@ -104,7 +104,7 @@ def training_figure(out_dir, *, quick: bool):
 
 def _training_curves(setup, path, problem, quick: bool):
     """Train KL and conditional PM with both estimators, recording TV to the closed form per step."""
-    from pmtheory.bridge.claims import ALPHA, BETA
+    from pmtheory.bridge.claims_training import ALPHA, BETA
     from pmtheory.bridge.studies import load_policy
     from pmtheory.bridge.training import RLHFObjective, TrainingConfig, target_log_policy, train_on_response_set
 
@@ -130,7 +130,7 @@ def _training_curves(setup, path, problem, quick: bool):
 
 def _training_plot(setup, label, problem, trained, curves, out_dir):
     from pmtheory.bridge.checks import conditional_pm_set_membership, set_log_reference
-    from pmtheory.bridge.claims import ALPHA, BETA, _pair_breakdown
+    from pmtheory.bridge.claims_training import ALPHA, BETA, _pair_breakdown
     from pmtheory.bridge.training import RLHFObjective, target_log_policy
 
     objectives = {"KL RLHF": RLHFObjective("kl", beta=BETA),
@@ -169,7 +169,8 @@ def _training_plot(setup, label, problem, trained, curves, out_dir):
         breakdown = _pair_breakdown(trained[(name, "exact")], problem, membership, BETA)
         heights = [breakdown[kind]["mean_pm_divergence"] or 0.0 for kind in kinds]
         ax.bar(np.arange(3) + offset, heights, width=0.4, color=color, label=name)
-    counts = [_pair_breakdown(trained[("KL RLHF", "exact")], problem, membership, BETA)[kind]["pairs"] for kind in kinds]
+    counts = [_pair_breakdown(trained[("KL RLHF", "exact")], problem, membership, BETA)[kind]["pairs"]
+              for kind in kinds]
     ax.set_xticks(np.arange(3), [f"{kind.replace('_', ' ')}\n({c} pairs)" for kind, c in zip(kinds, counts)])
     ax.set_ylabel("mean instance PM divergence")
     ax.set_title("PM divergence by pair type (§6.1)")
@@ -197,7 +198,8 @@ def mod_figure(out_dir, *, quick: bool):
     ax.plot(exact[greedy], data["token"][greedy] - exact[greedy], "s", markerfacecolor="none", markersize=9,
             color="tab:red", label="greedy token-level decode")
     best = int(np.argmax(exact))
-    ax.plot(exact[best], 0.0, "D", markerfacecolor="none", markersize=9, color="tab:blue", label="argmax of the optimum")
+    ax.plot(exact[best], 0.0, "D", markerfacecolor="none", markersize=9, color="tab:blue",
+            label="argmax of the optimum")
     ax.set_xlabel(r"retrained optimum $\log\pi^*(y)$ for $\sum_i w_i r_i$")
     ax.set_ylabel(r"$\log\pi_{\mathrm{MOD}}(y) - \log\pi^*(y)$")
     ax.set_title(f"({label}) all {data['sequences']} sequences, w = (0.5, 0.5)")

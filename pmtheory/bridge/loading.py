@@ -84,7 +84,8 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r} ({error})") from None
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} was requested but CUDA is not available here (torch {torch.__version__})")
+            raise ValueError(f"device {device!r} was requested but CUDA is not available here "
+                             f"(torch {torch.__version__})")
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
             raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
     elif resolved.type == "mps":
@@ -231,7 +232,8 @@ def _load_tokenizer(source: str, *, pad_token: str | None, padding_side: str | N
     if tokenizer.pad_token_id is None and pad_token is not None:
         if pad_token == "eos":
             if tokenizer.eos_token is None:
-                raise ValueError(f"pad_token='eos' was asked for, but the tokenizer of {source!r} has no EOS token either")
+                raise ValueError(f"pad_token='eos' was asked for, but the tokenizer of {source!r} has no EOS "
+                                 "token either")
             tokenizer.pad_token = tokenizer.eos_token
         else:
             tokenizer.pad_token = pad_token

@@ -114,7 +114,8 @@ def encode_pairs(tokenizer, prompts, responses, *, append_eos: bool = False,
         raise TypeError("prompts and responses must be lists (of strings or of token-id lists), not a single string")
     prompts, responses = list(prompts), list(responses)
     if len(prompts) != len(responses):
-        raise ValueError(f"prompts and responses must pair up: got {len(prompts)} prompts and {len(responses)} responses")
+        raise ValueError(f"prompts and responses must pair up: got {len(prompts)} prompts and "
+                         f"{len(responses)} responses")
     if not prompts:
         raise ValueError("prompts and responses are empty: nothing to score")
     vocab_size = len(tokenizer) if tokenizer is not None else None

@@ -1,7 +1,4 @@
-"""The BRG paper: its catalogue, and the modules that register its checks and figures.
-
-Registered under the entry-point group ``pmtheory.papers`` in ``pyproject.toml``.
-"""
+"""The bridge as a pmtheory paper (entry point ``pmtheory.papers`` in ``pyproject.toml``)."""
 
 from pmtheory.bridge.catalogue import ROWS
 from pmtheory.papers import Paper
@@ -14,7 +11,9 @@ PAPER = Paper(
     citation="pmtheory's own claims about seed 001 §4-§6 and seed 004 on real models (shared/CLAIMS.md, BRG rows)",
     catalogue=ROWS,
     modules=(
-        "pmtheory.bridge.claims",
+        "pmtheory.bridge.claims_sequence",
+        "pmtheory.bridge.claims_training",
+        "pmtheory.bridge.claims_mod",
         "pmtheory.bridge.figures",
     ),
 )

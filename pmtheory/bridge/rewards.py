@@ -33,7 +33,8 @@ def _encoded(tokenizer, prompts, responses, model):
     responses = list(responses)
     prompts = list(prompts)
     if len(prompts) != len(responses):
-        raise ValueError(f"prompts and responses must pair up: got {len(prompts)} prompts and {len(responses)} responses")
+        raise ValueError(f"prompts and responses must pair up: got {len(prompts)} prompts and "
+                         f"{len(responses)} responses")
     sequences = []
     for index, (prompt, response) in enumerate(zip(prompts, responses)):
         if isinstance(response, str) and not tokenizer(response, add_special_tokens=False)["input_ids"]:
@@ -135,7 +136,8 @@ def function_rewards(reward_function: Callable[[str, str], float], prompts, resp
         raise TypeError(f"reward_function must be callable (prompt, response) -> float, got {reward_function!r}")
     prompts, responses = list(prompts), list(responses)
     if len(prompts) != len(responses):
-        raise ValueError(f"prompts and responses must pair up: got {len(prompts)} prompts and {len(responses)} responses")
+        raise ValueError(f"prompts and responses must pair up: got {len(prompts)} prompts and "
+                         f"{len(responses)} responses")
     values = []
     for index, (prompt, response) in enumerate(zip(prompts, responses)):
         value = reward_function(prompt, response)

@@ -144,7 +144,8 @@ def _overridden_defaults(model) -> dict:
     config = getattr(model, "generation_config", None)
     if config is None:
         return {}
-    defaults = type(config)()._get_default_generation_params() if hasattr(config, "_get_default_generation_params") else {}
+    defaults = (type(config)()._get_default_generation_params() if hasattr(config, "_get_default_generation_params")
+                else {})
     found = {}
     for name in _DISTRIBUTION_OPTIONS:
         value = getattr(config, name, None)
@@ -200,7 +201,8 @@ def sample_responses(model, tokenizer, prompts, *, num_samples: int, max_new_tok
     prompt_ids = tuple(pair.prompt_ids for pair in encoded)
     for index, ids in enumerate(prompt_ids):
         if context is not None and len(ids) + max_new_tokens > context:
-            raise ValueError(f"prompts[{index}] has {len(ids)} tokens; with max_new_tokens={max_new_tokens} that exceeds "
+            raise ValueError(f"prompts[{index}] has {len(ids)} tokens; "
+                             f"with max_new_tokens={max_new_tokens} that exceeds "
                              f"the model's context of {context} positions")
     device = input_device(model)
     config = _generation_config(settings, tokenizer.bos_token_id)

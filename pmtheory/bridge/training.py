@@ -35,7 +35,8 @@ Two estimators of the gradient:
 The model is kept in eval mode (dropout off) so the objective is a deterministic function of
 θ. Training is seeded (the draws of step t come from a generator seeded by (seed, t), so a
 resumed run draws what an uninterrupted one would), checkpoints model, Adam state, history
-and the natural optimizer's step size atomically every ``checkpoint_every`` steps, resumes from a checkpoint written for the same
+and the natural optimizer's step size atomically every ``checkpoint_every`` steps, resumes from a
+checkpoint written for the same
 problem, objective and settings, and shows a tqdm progress bar on a terminal.
 
 Shape letters: ``N`` prompts, ``K`` responses per prompt, ``M`` draws per prompt.
@@ -399,7 +400,8 @@ def _natural_step(model, tokenizer, problem, parameters, u, config, rate: float,
     for _ in range(40):
         _add_to_parameters(parameters, direction, scale)
         with torch.no_grad():
-            trial = float(_objective(policy_log_probs_on_set(model, tokenizer, problem, batch_size=config.batch_size), u))
+            trial = float(_objective(policy_log_probs_on_set(model, tokenizer, problem,
+                                                             batch_size=config.batch_size), u))
         if trial >= value - 1e-15 * max(1.0, abs(value)):
             return value, worst, scale
         _add_to_parameters(parameters, direction, -scale)

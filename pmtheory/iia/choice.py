@@ -19,8 +19,8 @@ Source: shared/seeds/002_611084f664837d1f.txt (Xu et al. 2024), §3.3-3.7, eq (2
 
 from __future__ import annotations
 
-import numbers
 import itertools
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction

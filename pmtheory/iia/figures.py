@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pmtheory.iia import model as iia
+from pmtheory import iia
 from pmtheory.figures import new_figure, save_figure
 from pmtheory.iia.data import mean_interval
 from pmtheory.iia.paper import PAPER

@@ -1,7 +1,4 @@
-"""The IIA paper: its catalogue, and the modules that register its checks and figures.
-
-Registered under the entry-point group ``pmtheory.papers`` in ``pyproject.toml``.
-"""
+"""Seed 002 as a pmtheory paper (entry point ``pmtheory.papers`` in ``pyproject.toml``)."""
 
 from pmtheory.iia.catalogue import ROWS
 from pmtheory.papers import Paper
@@ -14,8 +11,12 @@ PAPER = Paper(
     citation="Xu, Dong, Lu, Lam, Wen and Van Roy (2024), arXiv 2312.01057",
     catalogue=ROWS,
     modules=(
-        "pmtheory.iia.claims_model",
-        "pmtheory.iia.claims_failures",
+        "pmtheory.iia.claims_choice",
+        "pmtheory.iia.claims_losses",
+        "pmtheory.iia.claims_rlpo_lemmas",
+        "pmtheory.iia.claims_rlpo_dpo",
+        "pmtheory.iia.claims_il_slic",
+        "pmtheory.iia.claims_query_formats",
         "pmtheory.iia.figures",
     ),
 )

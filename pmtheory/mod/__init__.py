@@ -10,14 +10,16 @@ catalogue is :mod:`~pmtheory.mod.catalogue`, its checks the ``claims_*`` modules
 :mod:`~pmtheory.mod.figures`; :data:`pmtheory.mod.paper.PAPER` ties them together.
 """
 
-from pmtheory.mod.policy import Prop1Normalizer
-from pmtheory.mod.policy import check_weights
-from pmtheory.mod.policy import implied_rewards
-from pmtheory.mod.policy import optimal_log_policy
-from pmtheory.mod.policy import optimal_policy
-from pmtheory.mod.policy import prop1_bracket
-from pmtheory.mod.policy import prop1_normalizer
-from pmtheory.mod.policy import weighted_f_prime
+from pmtheory.mod.policy import (
+    Prop1Normalizer,
+    check_weights,
+    implied_rewards,
+    optimal_log_policy,
+    optimal_policy,
+    prop1_bracket,
+    prop1_normalizer,
+    weighted_f_prime,
+)
 
 __all__ = [
     "Prop1Normalizer",

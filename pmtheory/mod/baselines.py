@@ -23,8 +23,8 @@ from scipy.special import log_softmax, logsumexp
 
 from pmtheory._validation import as_float_array, check_finite, check_log_probabilities
 from pmtheory.divergences import Divergence, f_divergence_from_log, get_divergence
-from pmtheory.mod.policy import check_weights, optimal_log_policy, weighted_f_prime
 from pmtheory.mod.decoding import prefix_thm5_log_scores, published_code_log_scores, sampling_policy
+from pmtheory.mod.policy import check_weights, optimal_log_policy, weighted_f_prime
 from pmtheory.solvers import Solution, optimal_policy, regularized_objective
 
 __all__ = [
@@ -153,8 +153,8 @@ def merge_relu_networks(networks, lambdas) -> ReluNetwork:
     if len(shapes) != 1:
         raise ValueError(f"networks must share their layer shapes, got {sorted(shapes)}")
     lambdas = _lambdas(lambdas, len(networks))
-    first = sum(l * n.first_layer for l, n in zip(lambdas, networks))
-    second = sum(l * n.second_layer for l, n in zip(lambdas, networks))
+    first = sum(lam * n.first_layer for lam, n in zip(lambdas, networks))
+    second = sum(lam * n.second_layer for lam, n in zip(lambdas, networks))
     return ReluNetwork(first_layer=np.asarray(first), second_layer=np.asarray(second))
 
 
@@ -210,8 +210,8 @@ def pareto_fronts(rewards, reference, weight_grid, *, divergence: str | Divergen
     Returns:
       :class:`ParetoFronts`.
     """
-    from pmtheory.mod.policy import optimal_policy as mod_optimal_policy
     from pmtheory.mod.decoding import thm5_log_scores
+    from pmtheory.mod.policy import optimal_policy as mod_optimal_policy
 
     div = get_divergence(divergence)
     rewards = as_float_array(rewards, "rewards", min_ndim=2)

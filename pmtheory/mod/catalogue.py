@@ -1,9 +1,5 @@
-"""The MOD catalogue: one row per formal statement, transcribed from the MOD rows of the
-project's ``shared/CLAIMS.md`` (``tests/claims/test_catalogue.py`` keeps the two in step).
-
-Each row has CLAIMS.md's columns: ``id``, ``where`` (absent where the table has none), ``statement``,
-``method`` (the method cell as written; parenthesised notes are dropped when parsed) and ``kind``.
-"""
+"""The MOD rows of ``shared/CLAIMS.md`` (seed 004), column for column; tests/claims/test_claims.py
+compares them with the file. :mod:`pmtheory.claims.catalogue` says what each column means."""
 
 ROWS = [
     {

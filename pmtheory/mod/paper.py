@@ -1,7 +1,4 @@
-"""The MOD paper: its catalogue, and the modules that register its checks and figures.
-
-Registered under the entry-point group ``pmtheory.papers`` in ``pyproject.toml``.
-"""
+"""Seed 004 as a pmtheory paper (entry point ``pmtheory.papers`` in ``pyproject.toml``)."""
 
 from pmtheory.mod.catalogue import ROWS
 from pmtheory.papers import Paper
@@ -14,8 +11,12 @@ PAPER = Paper(
     citation="Shi, Chen, Hu, Liu, Hajishirzi, Smith and Du (NeurIPS 2024), arXiv 2406.18853",
     catalogue=ROWS,
     modules=(
-        "pmtheory.mod.claims_theory",
-        "pmtheory.mod.claims_extended",
+        "pmtheory.mod.claims_strong_barrier",
+        "pmtheory.mod.claims_decoding",
+        "pmtheory.mod.claims_merging",
+        "pmtheory.mod.claims_suboptimal",
+        "pmtheory.mod.claims_appendix",
+        "pmtheory.mod.claims_token",
         "pmtheory.mod.figures",
     ),
 )

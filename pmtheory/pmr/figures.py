@@ -4,8 +4,9 @@ Every curve is computed by the library's exact solver (:func:`pmtheory.pmr.rlhf.
 which calls :func:`pmtheory.solvers.optimal_policy` on two responses); the paper's closed
 forms (eq 5.2, eq 5.3) and the collapse limits are drawn beside them from
 :mod:`pmtheory.pmr.rlhf`. The ``*_curves`` functions return the plotted numbers, and the claim
-checks (``pmtheory.pmr.claims_bias``: PMR-FIG2, PMR-A3, PMR-E5.3, PMR-COL) test those same
-numbers, so a figure can never show something its check did not see.
+checks (``pmtheory.pmr.claims_bias``: PMR-FIG2; ``pmtheory.pmr.claims_beta``: PMR-A3;
+``pmtheory.pmr.claims_f_rlhf``: PMR-E5.3, PMR-COL) test those same numbers, so a figure can never
+show something its check did not see.
 
 Axes follow the paper: the x-axis of Figs 2 and 9 is the reward model's BTL preference
 p_reward(y₁) = σ(r₁ − r₂) (eq 2.1), the y-axis the aligned model's binary preference
@@ -23,6 +24,7 @@ import numpy as np
 from scipy.special import logit
 
 from pmtheory.figures import new_figure, save_figure
+from pmtheory.pmr.paper import PAPER
 from pmtheory.pmr.rlhf import (
     eq53_binary_preference,
     eq53_defined,
@@ -31,7 +33,6 @@ from pmtheory.pmr.rlhf import (
     renormalized_product_preference,
     tempered_preference,
 )
-from pmtheory.pmr.paper import PAPER
 
 __all__ = [
     "COLLAPSE_DIVERGENCES",

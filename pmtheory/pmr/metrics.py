@@ -203,7 +203,8 @@ def _weighted_mean(values: np.ndarray, weights) -> float:
 def pm_divergence(log_probs_1, log_probs_2, rewards_1, rewards_2, *, weights=None) -> float:
     """Aggregate PM divergence E_x[D_x]: the (weighted) mean of the instance KL divergences.
 
-    .. math::  \\text{PM Divergence} = \\mathbb{E}_x\\, KL\\big(p_{llm}(·|y_1,y_2,x) \\,\\|\\, p_{reward}(·|y_1,y_2,x)\\big)
+    .. math::  \\text{PM Divergence} = \\mathbb{E}_x\\, KL\\big(p_{llm}(·|y_1,y_2,x)
+               \\,\\|\\, p_{reward}(·|y_1,y_2,x)\\big)
 
     Source: seed 001, §6.1 ("PM Divergence"). This is the paper's definition; the number the
     published code reports is :func:`squared_log_ratio_pm_divergence` (module doc).
@@ -257,7 +258,8 @@ def _policy_and_rewards(log_policy, rewards):
     try:
         shape = np.broadcast_shapes(log_policy.shape, rewards.shape)
     except ValueError:
-        raise ValueError(f"log_policy {log_policy.shape} and rewards {rewards.shape} must broadcast to (..., K)") from None
+        raise ValueError(f"log_policy {log_policy.shape} and rewards {rewards.shape} "
+                         "must broadcast to (..., K)") from None
     return np.broadcast_to(log_policy, shape), np.broadcast_to(rewards, shape)
 
 

@@ -236,7 +236,8 @@ def _check_policy_and_rewards(policy, rewards, log_policy=None) -> tuple[np.ndar
             raise ValueError("log_policy must be finite or -inf (a zero probability), without NaN")
         total = logsumexp(log_policy, axis=-1)
         if np.any(np.abs(total) > 1e-8):
-            raise ValueError(f"log_policy must log-sum-exp to 0 along its last axis, got up to {np.abs(total).max():.3g}")
+            raise ValueError("log_policy must log-sum-exp to 0 along its last axis, "
+                             f"got up to {np.abs(total).max():.3g}")
         policy = np.exp(log_policy)
     rewards = _check_rewards(rewards)
     check_same_shape(policy, "policy", rewards, "rewards")
@@ -498,7 +499,7 @@ def generalized_pm_regularizer(g, *, variable: str = "u", c1=0, c2=0, inverse=No
     .. math::  R(π) = -g^{-1}(π) + C_1 + \\frac{G(g^{-1}(π)) + C_2}{π},\\quad G' = g
 
     This is the paper's formula, not a claim that it is PM: Theorem 3 says it is, and
-    :mod:`pmtheory.pmr.claims_pm` checks that (it is for g = a·e^{bu} only).
+    :mod:`pmtheory.pmr.claims_general` checks that (it is for g = a·e^{bu} only).
 
     Source: seed 001, §3.4, Theorem 3, eq 3.14.
 

@@ -188,7 +188,8 @@ def plackett_luce_log_ranking(rewards, order) -> np.ndarray:
     try:
         shape = np.broadcast_shapes(rewards.shape, order.shape)
     except ValueError:
-        raise ValueError(f"order {order.shape} and rewards {rewards.shape} must broadcast to one shape (..., K)") from None
+        raise ValueError(f"order {order.shape} and rewards {rewards.shape} "
+                         "must broadcast to one shape (..., K)") from None
     rewards, order = np.broadcast_to(rewards, shape), np.broadcast_to(order, shape)
     k = rewards.shape[-1]
     if not np.all(np.sort(order, axis=-1) == np.arange(k)):

@@ -267,7 +267,8 @@ def eq53_defined(rewards, *, divergence="reverse_kl", beta: float = 1.0, pair=(0
 def eq53_log_odds(rewards, log_reference, *, divergence="reverse_kl", beta: float = 1.0, pair=(0, 1)) -> np.ndarray:
     """Eq (5.3)'s prediction of logit p^f_rlhf(y_i): log(π_ref,i/π_ref,j) + log((f')⁻¹(r_i/β)/(f')⁻¹(r_j/β)).
 
-    .. math::  p^f_{rlhf}(y_i) = \\frac{p_{ref}(y_i) p^f_{reward}(y_i)}{\\sum_{l ∈ \\{i,j\\}} p_{ref}(y_l) p^f_{reward}(y_l)},
+    .. math::  p^f_{rlhf}(y_i) = \\frac{p_{ref}(y_i) p^f_{reward}(y_i)}
+               {\\sum_{l ∈ \\{i,j\\}} p_{ref}(y_l) p^f_{reward}(y_l)},
                \\quad p^f_{reward}(y_i) ∝ (f')^{-1}(r(y_i)/β)
 
     This is the formula as the paper prints it. The exact optimum is π* = π_ref·(f')⁻¹(r/β − Z)

@@ -11,7 +11,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import pmtheory.bridge.claims as brg  # noqa: E402
+import pmtheory.bridge._claims_common as claims_common  # noqa: E402
+import pmtheory.bridge.claims_mod as mod_claims  # noqa: E402
+import pmtheory.bridge.claims_sequence as sequence_claims  # noqa: E402
+import pmtheory.bridge.claims_training as training_claims  # noqa: E402
 import pmtheory.bridge.studies as studies  # noqa: E402
 import pmtheory.bridge.training as training  # noqa: E402
 from pmtheory.bridge.studies import BridgeSetup, use_setup  # noqa: E402
@@ -34,10 +37,10 @@ def opt_only():
     computation, which the cache would otherwise hide (or carry into other tests)."""
     paths = tiny_model_paths()
     setup = BridgeSetup(policies=(("opt", str(paths.opt)),), reward_model=str(paths.reward), threads=1)
-    brg.clear_cache(setup)
+    claims_common.clear_cache(setup)
     with use_setup(setup):
         yield setup
-    brg.clear_cache(setup)
+    claims_common.clear_cache(setup)
 
 
 class TestPinnedVerdicts:
@@ -147,14 +150,14 @@ class TestRegisteredVariants:
                 assert not computed["statement_passes"]
             else:
                 bound = result.evidence[result.counterexample["inputs"]["label"]]["bound"]
-                assert computed["kkt_residual"] <= brg.MOD_KKT_BAR
+                assert computed["kkt_residual"] <= mod_claims.MOD_KKT_BAR
                 assert max(computed["max_abs_log_gap_claimed_vs_solver"], computed["argmax_log_gap_vs_solver"]) > bound
 
     def test_cache_is_not_the_statement(self, quick_results):
         # A mutant reuses the trained policies but still judges them against its own closed form.
         with use_setup(BridgeSetup()):
-            again = brg.check_kl_rlhf_training(quick=True)
-            mutated = brg.check_kl_rlhf_training(quick=True, reward_scale=1.0)
+            again = training_claims.check_kl_rlhf_training(quick=True)
+            mutated = training_claims.check_kl_rlhf_training(quick=True, reward_scale=1.0)
         assert again.verdict == HOLDS and mutated.verdict == REFUTED
         assert mutated.counterexample["inputs"]["objective"]["beta"] == 0.5
 
@@ -176,7 +179,7 @@ class TestChecksCanFail:
             return lm
 
         monkeypatch.setattr(studies, "load_policy", unmasked)
-        result = brg.check_sequence_log_probs(quick=True)
+        result = sequence_claims.check_sequence_log_probs(quick=True)
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["agrees"] is True
         assert result.counterexample["computed"]["max_rel"] > 1e-6
@@ -190,7 +193,7 @@ class TestChecksCanFail:
             return reward
 
         monkeypatch.setattr(studies, "load_reward", sharp)
-        result = brg.check_length_pileup(quick=True)
+        result = sequence_claims.check_length_pileup(quick=True)
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["agrees"] is True
 
@@ -203,7 +206,7 @@ class TestChecksCanFail:
             return real(objective, problem)
 
         monkeypatch.setattr(training, "regularized_rewards", without_reference)
-        result = brg.check_kl_rlhf_training(quick=True)
+        result = training_claims.check_kl_rlhf_training(quick=True)
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["agrees"] is True
         assert result.counterexample["inputs"]["estimator"] == "exact"
@@ -212,8 +215,8 @@ class TestChecksCanFail:
         # α = 0 makes conditional PM the plain PM objective, whose optimum softmax(r/β) puts
         # mass on responses the reference almost never samples: REINFORCE started at π_ref
         # cannot find them (the support problem behind §4), while the exact estimator does.
-        monkeypatch.setattr(brg, "ALPHA", 0.0)
-        result = brg.check_conditional_pm_training(quick=True)
+        monkeypatch.setattr(training_claims, "ALPHA", 0.0)
+        result = training_claims.check_conditional_pm_training(quick=True)
         assert result.verdict == REFUTED
         assert result.counterexample["inputs"]["estimator"] == "reinforce"
         assert result.counterexample["recheck"]["agrees"] is True
@@ -232,7 +235,7 @@ class TestChecksCanFail:
             return scores - np.logaddexp.reduce(scores)
 
         monkeypatch.setattr(decoding, "token_level_log_policy", sequence_level)
-        result = brg.check_mod_decoding(quick=True)
+        result = mod_claims.check_mod_decoding(quick=True)
         assert result.verdict == HOLDS
         (reading,) = result.readings
         assert reading.verdict == HOLDS  # the token-level reading holds too when it is sequence-level
@@ -246,7 +249,7 @@ class TestIndependentRechecks:
         for _ in range(20):
             first, second = rng.random(40) < rng.random(), rng.random(40) < rng.random()
             only_first, only_second = int(np.sum(first & ~second)), int(np.sum(second & ~first))
-            result = brg._exact_sign_test_greater(first, second)
+            result = sequence_claims._exact_sign_test_greater(first, second)
             assert result["discordant"] == only_first + only_second
             expected = (1.0 if only_first + only_second == 0 else
                         binomtest(only_first, only_first + only_second, 0.5, alternative="greater").pvalue)
@@ -255,71 +258,73 @@ class TestIndependentRechecks:
     def test_rank_permutation_test_is_one_sided(self):
         x = np.repeat(np.arange(8), 8).astype(float)  # ties, like |Δ length|
         y = x + np.random.default_rng(0).normal(0.0, 2.0, x.size)
-        up = brg._rank_permutation_test(x, y, greater=True)
-        down = brg._rank_permutation_test(x, y, greater=False)
-        assert up["p_value"] == 1 / (1 + brg.PERMUTATIONS)  # no permutation reaches the observed statistic
+        up = sequence_claims._rank_permutation_test(x, y, greater=True)
+        down = sequence_claims._rank_permutation_test(x, y, greater=False)
+        assert up["p_value"] == 1 / (1 + sequence_claims.PERMUTATIONS)  # no permutation reaches the observed statistic
         assert down["p_value"] > 0.99 and up["statistic_minus_null_mean"] > 0
-        flat = brg._rank_permutation_test(x, np.zeros_like(x), greater=True)  # all tied: every permutation equal
+        # all tied: every permutation equal
+        flat = sequence_claims._rank_permutation_test(x, np.zeros_like(x), greater=True)
         assert flat["p_value"] == 1.0
 
     def test_length_refutation_the_recheck_does_not_confirm_raises(self, opt_only, monkeypatch):
         # The primary tests reject "pile-up at equal lengths"; if the independent tests did
         # not, there is no refutation: the check raises (the runner reports error).
-        monkeypatch.setattr(brg, "_exact_sign_test_greater", lambda first, second: {"p_value": 0.0})
-        monkeypatch.setattr(brg, "_rank_permutation_test", lambda x, y, greater: {"p_value": 0.0})
+        monkeypatch.setattr(sequence_claims, "_exact_sign_test_greater", lambda first, second: {"p_value": 0.0})
+        monkeypatch.setattr(sequence_claims, "_rank_permutation_test", lambda x, y, greater: {"p_value": 0.0})
         with pytest.raises(RuntimeError, match="independent recheck does not"):
-            brg.check_length_pileup(quick=True, lengths="equal")
+            sequence_claims.check_length_pileup(quick=True, lengths="equal")
 
     def test_mod_normalization_failure_is_an_error_not_a_refutation(self, opt_only, monkeypatch):
         import dataclasses
 
-        real = brg._mod_study
+        real = mod_claims._mod_study
 
         def unnormalized(*args, **kwargs):
             return dataclasses.replace(real(*args, **kwargs), reference_normalization=1e-9)
 
-        monkeypatch.setattr(brg, "_mod_study", unnormalized)
+        monkeypatch.setattr(mod_claims, "_mod_study", unnormalized)
         with pytest.raises(RuntimeError, match="do not sum to one"):
-            brg.check_mod_decoding(quick=True)
+            mod_claims.check_mod_decoding(quick=True)
 
     def test_mod_normalization_bar_follows_the_accumulation_dtype(self, opt_only, monkeypatch):
         # A float32 accumulation (bfloat16 models, MPS) rounds log-softmax at eps32: 1e-6 is
         # within its bar (≈ 35·eps32 = 4.1e-6 worst case), and the claim is judged as usual.
         import dataclasses
 
-        real = brg._mod_study
+        real = mod_claims._mod_study
 
         def float32(*args, **kwargs):
             return dataclasses.replace(real(*args, **kwargs), reference_normalization=1e-6,
                                        model_dtype="bfloat16", accumulate_dtype="float32")
 
-        monkeypatch.setattr(brg, "_mod_study", float32)
-        result = brg.check_mod_decoding(quick=True)
+        monkeypatch.setattr(mod_claims, "_mod_study", float32)
+        result = mod_claims.check_mod_decoding(quick=True)
         assert result.verdict == HOLDS and result.evidence["opt"]["normalization_bar"] == 1e-5
-        monkeypatch.setattr(brg, "_mod_study", lambda *a, **k: dataclasses.replace(float32(*a, **k),
+        monkeypatch.setattr(mod_claims, "_mod_study", lambda *a, **k: dataclasses.replace(float32(*a, **k),
                                                                                     reference_normalization=2e-5))
         with pytest.raises(RuntimeError, match="do not sum to one"):
-            brg.check_mod_decoding(quick=True)
+            mod_claims.check_mod_decoding(quick=True)
 
     def test_mod_gap_the_solver_does_not_confirm_raises(self, opt_only, monkeypatch):
         # A primary gap (faked here) that the KKT-certified solver does not see is no refutation.
         import dataclasses
 
-        real = brg._mod_study
+        real = mod_claims._mod_study
 
         def fake_gap(*args, **kwargs):
             study = real(*args, **kwargs)
             rows = [{**row, "sequence_level_prop1_gap": 1.0} for row in study.rows]
             return dataclasses.replace(study, rows=rows)
 
-        monkeypatch.setattr(brg, "_mod_study", fake_gap)
+        monkeypatch.setattr(mod_claims, "_mod_study", fake_gap)
         with pytest.raises(RuntimeError, match="solver does not"):
-            brg.check_mod_decoding(quick=True)
+            mod_claims.check_mod_decoding(quick=True)
 
 
 class TestWithoutTorch:
     def test_claims_module_does_not_import_torch(self):
-        code = "import sys, pmtheory.bridge.claims, pmtheory.bridge; print('torch' in sys.modules)"
+        code = ("import sys, pmtheory.bridge.claims_sequence, pmtheory.bridge.claims_training, "
+                "pmtheory.bridge.claims_mod, pmtheory.bridge; print('torch' in sys.modules)")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "False"
 

@@ -11,7 +11,6 @@ pytest.importorskip("transformers")
 from pmtheory.bridge.cli import main  # noqa: E402
 from pmtheory.cli import main as pmtheory_main  # noqa: E402
 
-
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
@@ -50,7 +49,8 @@ class TestCheck:
 
     def test_bad_prompts_file(self, tiny, tmp_path, capsys):
         out = tmp_path / "out"
-        assert main(["check", "--model", str(tiny.opt), "--prompts", str(tmp_path / "none.txt"), "--out", str(out)]) == 2
+        assert main(["check", "--model", str(tiny.opt), "--prompts", str(tmp_path / "none.txt"),
+                     "--out", str(out)]) == 2
         assert "cannot read" in capsys.readouterr().err
         empty = tmp_path / "empty.txt"
         empty.write_text("\n \n")

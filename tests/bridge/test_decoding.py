@@ -28,7 +28,8 @@ def space():
     models = [load_causal_lm(paths.policy(arch), device="cpu", dtype="float64") for arch in ("opt", "llama")]
     sequences = enumerate_sequences(ALLOWED, 3)
     prefix = np.stack([prefix_log_probs(m.model, m.tokenizer, "the cat", sequences, ALLOWED) for m in models])
-    full = np.stack([sequence_log_probs(m.model, m.tokenizer, ["the cat"] * len(sequences), [list(s) for s in sequences],
+    full = np.stack([sequence_log_probs(m.model, m.tokenizer, ["the cat"] * len(sequences),
+                                        [list(s) for s in sequences],
                                         allowed_token_ids=ALLOWED).numpy() for m in models])
     return sequences, prefix, full
 

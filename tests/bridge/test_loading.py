@@ -17,7 +17,6 @@ from pmtheory.bridge.loading import (  # noqa: E402
     resolve_dtype,
 )
 
-
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 

@@ -15,8 +15,8 @@ from pmtheory.bridge.loading import load_causal_lm, load_reward_model  # noqa: E
 from pmtheory.bridge.rewards import reward_model_scores  # noqa: E402
 from pmtheory.bridge.tiny import TINY_PROMPTS, tiny_model_paths  # noqa: E402
 from pmtheory.bridge.training import (  # noqa: E402
-    RLHFObjective,
     ResponseSetProblem,
+    RLHFObjective,
     TrainingConfig,
     regularized_rewards,
     target_log_policy,

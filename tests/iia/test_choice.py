@@ -8,7 +8,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmtheory import choice
+from pmtheory.iia import choice
 from pmtheory.iia.data import wilson_interval
 from pmtheory.testing import reward_vectors
 

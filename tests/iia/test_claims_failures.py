@@ -1,12 +1,15 @@
-"""Tests of the checks in pmtheory.iia.claims_failures (seed 002, §5.4-§7, Lemmas 14-17): the
-verdicts, their readings, conventions and proof gaps, and every registered mutant and repair
-killed (a mutant refuted, a repair holding) when the check is called with its params."""
+"""Tests of the checks in pmtheory.iia.claims_rlpo_dpo, claims_il_slic and claims_query_formats
+(seed 002, §5.4-§7, Lemmas 14-17): the verdicts, their readings, conventions and proof gaps, and
+every registered mutant and repair killed (a mutant refuted, a repair holding) when the check is
+called with its params."""
 
 from fractions import Fraction
 
 import pytest
 
-import pmtheory.iia.claims_failures as failure_checks
+import pmtheory.iia.claims_il_slic as il_slic_checks
+import pmtheory.iia.claims_query_formats as query_checks
+import pmtheory.iia.claims_rlpo_dpo as rlpo_dpo_checks
 from pmtheory.claims import (
     ANSWERED,
     HOLDS,
@@ -71,10 +74,10 @@ def test_p4_p5_condition_is_only_p_star_positive_and_the_convention_is_recorded(
 
 
 def test_p4_mutant_counterexamples_lie_where_the_exact_sign_favours_m1():
-    result = failure_checks.check_rlpo_failure(quick=True, threshold="zeta")
+    result = rlpo_dpo_checks.check_rlpo_failure(quick=True, threshold="zeta")
     inputs = result.counterexample["inputs"]
     n, zeta, p = inputs["choice_set_size"], Fraction(inputs["p_ref_m1"]), Fraction(inputs["p_star_1"])
-    assert failure_checks.iia.exact_failure_threshold(n, zeta) < p < zeta
+    assert rlpo_dpo_checks.iia.exact_failure_threshold(n, zeta) < p < zeta
 
 
 def test_fig2_reports_each_size_and_the_readings(report):
@@ -108,17 +111,17 @@ def test_l16_exact_probability_matches_a_direct_enumeration():
     s = 1 - zeta**2 - (1 - zeta) ** 2
     probs = {"I1": s * p, "I2": s * (1 - p), "none": 1 - s}
     for beta in (0.5, 1.0):
-        i_min, j_min = failure_checks._event_cutoffs(p, beta)
+        i_min, j_min = il_slic_checks._event_cutoffs(p, beta)
         direct = sum(probs[a] * probs[b] * probs[c] for a, b, c in itertools.product(probs, repeat=3)
                      if (a, b, c).count("I1") >= i_min and (a, b, c).count("I2") >= j_min)
-        assert failure_checks._exact_event_probability(2, zeta, 1 - zeta, p, beta, 3) == direct
+        assert il_slic_checks._exact_event_probability(2, zeta, 1 - zeta, p, beta, 3) == direct
     # |D| = 5, β = 1/2: |I1| >= 2 and |I2| >= 2 is possible.
-    i_min, j_min = failure_checks._event_cutoffs(p, 0.5)
+    i_min, j_min = il_slic_checks._event_cutoffs(p, 0.5)
     direct = sum(probs[a] * probs[b] * probs[c] * probs[d] * probs[e]
                  for a, b, c, d, e in itertools.product(probs, repeat=5)
                  if (a, b, c, d, e).count("I1") >= i_min and (a, b, c, d, e).count("I2") >= j_min)
     assert direct > 0
-    assert failure_checks._exact_event_probability(2, zeta, 1 - zeta, p, 0.5, 5) == direct
+    assert il_slic_checks._exact_event_probability(2, zeta, 1 - zeta, p, 0.5, 5) == direct
 
 
 def test_s6iia_computes_two_elevenths_and_the_reversed_reading_gives_two_thirds(report):
@@ -134,9 +137,9 @@ def test_s6iia_computes_two_elevenths_and_the_reversed_reading_gives_two_thirds(
 def test_sec7_is_answered_and_its_assertions_are_judged(report):
     outcome = report["IIA-SEC7"]
     assert outcome.answer.startswith("No:")
-    assert failure_checks.check_pairwise_conversion(quick=True, asserted_recovers=False).verdict == HOLDS
+    assert query_checks.check_pairwise_conversion(quick=True, asserted_recovers=False).verdict == HOLDS
     f_threshold = "(zeta - zeta**n) / (1 - zeta**n - (1 - zeta)**n)"
-    assert failure_checks.check_pairwise_conversion(quick=True, asserted_threshold=f_threshold).verdict == HOLDS
+    assert query_checks.check_pairwise_conversion(quick=True, asserted_threshold=f_threshold).verdict == HOLDS
 
 
 def test_p6_p7_record_the_proof_gaps(report):
@@ -154,37 +157,38 @@ def test_p4_p5_convention_otherwise_is_computed_from_the_minimizing_sequence_lim
         assert other["sympy_limit_P(M1)"] == "0" and other["limit_in_|D|"] == "1"
         assert other["strictly_decreasing"] and other["P(M1)_to_0_in_probability"]
     # Were the limit not 0, the other convention would keep the condition.
-    real = failure_checks._minimizing_sequence_limit
-    monkeypatch.setattr(failure_checks, "_minimizing_sequence_limit",
+    real = rlpo_dpo_checks._minimizing_sequence_limit
+    monkeypatch.setattr(rlpo_dpo_checks, "_minimizing_sequence_limit",
                         lambda method, degenerate: {**real(method, degenerate), "P(M1)_to_0_in_probability": False})
-    result = failure_checks.check_rlpo_failure(quick=True)
+    result = rlpo_dpo_checks.check_rlpo_failure(quick=True)
     assert result.verdict == HOLDS_WITH_CONDITION
     assert [c.verdict_otherwise for c in result.conventions] == [HOLDS_WITH_CONDITION]
 
 
 def test_l16_exact_tail_matches_the_rationals():
-    for n, zeta, p, beta, size in ((2, Fraction(4, 5), Fraction(3, 5), 1.0, 20), (5, Fraction(1, 5), Fraction(1, 5), 10.0, 30),
+    for n, zeta, p, beta, size in ((2, Fraction(4, 5), Fraction(3, 5), 1.0, 20),
+                                   (5, Fraction(1, 5), Fraction(1, 5), 10.0, 30),
                                    (3, Fraction(1, 5), Fraction(19, 20), 10.0, 100)):
-        num, den = failure_checks._exact_event_tail(n, zeta, p, beta, size)
-        assert Fraction(num, den) == 1 - failure_checks._exact_event_probability(n, zeta, 1 - zeta, p, beta, size)
+        num, den = il_slic_checks._exact_event_tail(n, zeta, p, beta, size)
+        assert Fraction(num, den) == 1 - il_slic_checks._exact_event_probability(n, zeta, 1 - zeta, p, beta, size)
 
 
 def test_l16_limit_in_d_refutes_only_when_the_exact_tail_confirms(monkeypatch):
-    real = failure_checks._float_event_probability
+    real = il_slic_checks._float_event_probability
 
     def stuck(n, zeta, p, beta, num_data):  # a wrong float tail at |D| = 1e5 for one case
         if num_data == 10**5 and (n, zeta, p, beta) == (3, 0.2, 0.6, 1.0):
             return 0.5
         return real(n, zeta, p, beta, num_data)
 
-    monkeypatch.setattr(failure_checks, "_float_event_probability", stuck)
+    monkeypatch.setattr(il_slic_checks, "_float_event_probability", stuck)
     with pytest.raises(ValueError, match="agrees"):  # the exact tail at 1e5 is far below 1e-6
-        failure_checks.check_lemma16(quick=True, limit_in="D")
-    real_tail = failure_checks._exact_event_tail
-    monkeypatch.setattr(failure_checks, "_exact_event_tail",
+        il_slic_checks.check_lemma16(quick=True, limit_in="D")
+    real_tail = il_slic_checks._exact_event_tail
+    monkeypatch.setattr(il_slic_checks, "_exact_event_tail",
                         lambda n, zeta, p, beta, num_data: (1, 2) if num_data == 10**5 else
                         real_tail(n, zeta, p, beta, num_data))
-    result = failure_checks.check_lemma16(quick=True, limit_in="D")
+    result = il_slic_checks.check_lemma16(quick=True, limit_in="D")
     assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
     assert result.counterexample["inputs"]["case"] == "n=3,ζ=1/5,p=3/5,β=1.0"
 
@@ -197,7 +201,7 @@ def test_s6iia_recheck_judges_on_its_own_values(report):
 
 def _pairwise_with_recovering_share(monkeypatch, size: int, recovering: int):
     """simulate_pairwise_conversion with ``recovering`` of the seeds recovering M1 at |Y| = ``size``."""
-    real = failure_checks.iia.simulate_pairwise_conversion
+    real = query_checks.iia.simulate_pairwise_conversion
 
     def patched(**kwargs):
         sim = real(**kwargs)
@@ -206,27 +210,27 @@ def _pairwise_with_recovering_share(monkeypatch, size: int, recovering: int):
         p_m1 = sim.p_m1_rlpo.copy()
         p_m1[:, -1] = 0.0
         p_m1[:recovering, -1] = 1.0
-        return failure_checks.iia.RlpoDpoSimulation(sim.data_sizes, sim.reward_gap, sim.reward_has_minimizer,
-                                                    p_m1, sim.p_m1_dpo)
+        return query_checks.iia.RlpoDpoSimulation(sim.data_sizes, sim.reward_gap, sim.reward_has_minimizer,
+                                                  p_m1, sim.p_m1_dpo)
 
-    monkeypatch.setattr(failure_checks.iia, "simulate_pairwise_conversion", patched)
+    monkeypatch.setattr(query_checks.iia, "simulate_pairwise_conversion", patched)
 
 
 def test_sec7_asserted_recovery_never_holds_on_an_inconclusive_size(monkeypatch):
     # F(1/2) = 1/2 < 3/5: the exact ratio favours M1 for every |Y|; a simulation showing 70/100 recovering
     # at |Y| = 4 is inconclusive, so the assertion is neither held nor refuted.
-    monkeypatch.setattr(failure_checks, "ZETA", Fraction(1, 2))
+    monkeypatch.setattr(query_checks, "ZETA", Fraction(1, 2))
     _pairwise_with_recovering_share(monkeypatch, 4, 70)
     with pytest.raises(RuntimeError, match="inconclusive"):
-        failure_checks.check_pairwise_conversion(quick=True, asserted_recovers=True)
+        query_checks.check_pairwise_conversion(quick=True, asserted_recovers=True)
     with pytest.raises(RuntimeError, match="inconclusive"):
-        failure_checks.check_pairwise_conversion(quick=True, asserted_recovers=False)
+        query_checks.check_pairwise_conversion(quick=True, asserted_recovers=False)
 
 
 def test_sec7_inconclusive_size_refutes_recovery_where_the_exact_ratio_confirms(monkeypatch):
     # At the §5.3 setup |Y| = 3 sits at the threshold (exact ratio 1: a fair coin, no recovery).
     _pairwise_with_recovering_share(monkeypatch, 4, 100)
     _pairwise_with_recovering_share(monkeypatch, 5, 100)
-    result = failure_checks.check_pairwise_conversion(quick=True, asserted_recovers=True)
+    result = query_checks.check_pairwise_conversion(quick=True, asserted_recovers=True)
     assert result.verdict == REFUTED and result.counterexample["inputs"]["choice_set_size"] == 3
     assert result.counterexample["recheck"]["computed"] == "1"

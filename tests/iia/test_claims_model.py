@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 from scipy.special import log_softmax
 
-import pmtheory.iia.claims_model as checks
-import pmtheory.iia.claims_failures as failure_checks
+import pmtheory.iia.claims_choice as choice_checks
+import pmtheory.iia.claims_il_slic as il_slic_checks
+import pmtheory.iia.claims_losses as loss_checks
+import pmtheory.iia.claims_query_formats as query_checks
+import pmtheory.iia.claims_rlpo_dpo as rlpo_dpo_checks
+import pmtheory.iia.claims_rlpo_lemmas as lemma_checks
+import pmtheory.iia.simulations as iia_simulations
 from pmtheory import iia
 from pmtheory.claims import ERROR, HOLDS, HOLDS_WITH_CONDITION, REFUTED, default_registry
 
@@ -86,6 +91,8 @@ def _categories_not_messages(monkeypatch):
 
     monkeypatch.setattr(iia, "fit_il_assumption3", lambda counts, *, m1_size, m2_size, **k: real_fit(
         counts, m1_size=m1_size, m2_size=same(m1_size, m2_size), **k))
+    # simulate_il calls the fit through its own module's name, not the package's.
+    monkeypatch.setattr(iia_simulations, "fit_il_assumption3", iia.fit_il_assumption3)
     monkeypatch.setattr(iia, "il_loss_assumption3", lambda t, counts, *, m1_size, m2_size, **k: real_loss(
         t, counts, m1_size=m1_size, m2_size=same(m1_size, m2_size), **k))
     monkeypatch.setattr(iia, "population_il_p_m1", lambda n, z, p, *, m1_size, m2_size: real_population(
@@ -94,24 +101,24 @@ def _categories_not_messages(monkeypatch):
 
 class TestChecksCanFail:
     def test_e3_refutes_a_wrong_logit(self, monkeypatch):
-        monkeypatch.setattr(checks, "logit_choice_probabilities",
+        monkeypatch.setattr(choice_checks, "logit_choice_probabilities",
                             lambda rewards, choice_set: np.exp(log_softmax(2 * np.asarray(rewards)[choice_set])))
-        result = checks.check_gumbel_logit(quick=True)
+        result = choice_checks.check_gumbel_logit(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
     def test_s35_refutes_a_soft_model_without_the_type_average(self, monkeypatch):
-        real = checks.soft_choice_probabilities
-        monkeypatch.setattr(checks, "soft_choice_probabilities",
+        real = choice_checks.soft_choice_probabilities
+        monkeypatch.setattr(choice_checks, "soft_choice_probabilities",
                             lambda probs, rewards, s: real(np.eye(len(probs))[0], rewards, s))
-        assert checks.check_soft_is_hard_with_gumbel(quick=True).verdict == REFUTED
+        assert choice_checks.check_soft_is_hard_with_gumbel(quick=True).verdict == REFUTED
 
     def test_e5_needs_no_convention_once_eq5_is_defined_everywhere(self, monkeypatch):
         def repaired(categories, type_probs, choice_set):
             rewards = [[int(c == z) for c in categories] for z in (1, 2)]
-            return checks.exact_hard_choice_probabilities(type_probs, rewards, choice_set)
+            return choice_checks.exact_hard_choice_probabilities(type_probs, rewards, choice_set)
 
-        monkeypatch.setattr(checks, "exact_dichotomy_eq5_probabilities", repaired)
-        result = checks.check_dichotomy_eq5(quick=True)
+        monkeypatch.setattr(choice_checks, "exact_dichotomy_eq5_probabilities", repaired)
+        result = choice_checks.check_dichotomy_eq5(quick=True)
         assert result.verdict == HOLDS and not result.conventions
 
     def test_pet_refutes_choices_that_ignore_ties(self, monkeypatch):
@@ -122,7 +129,7 @@ class TestChecksCanFail:
                 total[values.index(max(values))] += pz
             return total
 
-        monkeypatch.setattr(checks, "exact_hard_choice_probabilities", first_winner)
+        monkeypatch.setattr(choice_checks, "exact_hard_choice_probabilities", first_winner)
         # Only the exact path changed: the float recheck does not confirm, so no refutation.
         assert default_registry().run(["IIA-PET"], quick=True).claims[0].verdict == ERROR
 
@@ -131,13 +138,13 @@ class TestChecksCanFail:
             return np.array([float(v) for v in first_winner([p_star_1, 1 - p_star_1], rewards, list(choice_set))])
 
         # A model that breaks ties toward the first message, on both paths: refuted.
-        monkeypatch.setattr(checks, "dichotomy_choice_probabilities", first_winner_floats)
-        result = checks.check_pet_example(quick=True)
+        monkeypatch.setattr(choice_checks, "dichotomy_choice_probabilities", first_winner_floats)
+        result = choice_checks.check_pet_example(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
     def test_e9_refutes_eq9_without_the_reference(self):
         # The registered mutant "no reference" (eq 9 without P_ref), called directly.
-        result = checks.check_policy_loss_minimizer(quick=True, reference_power=0.0)
+        result = loss_checks.check_policy_loss_minimizer(quick=True, reference_power=0.0)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
     # IIA-L13's policy step without |D| is the registered mutant "policy step e^{r/β}"
@@ -156,14 +163,14 @@ class TestChecksCanFail:
         monkeypatch.setattr(iia, "reward_loss_assumption2", lambda gap, counts: real_loss(-np.asarray(gap), counts))
         monkeypatch.setattr(iia, "fit_reward_assumption2",
                             lambda counts: iia.RewardGapFit(-real_fit(counts).gap, True, False, 0.0, 0.0))
-        result = getattr(checks, check)(quick=True)
+        result = getattr(loss_checks, check)(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
     def test_l8_holds_for_the_non_strict_bound(self, monkeypatch):
-        real = checks._lemma8_bound
-        monkeypatch.setattr(checks, "_lemma8_bound", lambda a, r1, r2: (real(a, r1, r2)[0] - Fraction(1, 10**30),
-                                                                        None, None))
-        assert checks.check_lemma8(quick=True).verdict == HOLDS
+        real = lemma_checks._lemma8_bound
+        monkeypatch.setattr(lemma_checks, "_lemma8_bound",
+                            lambda a, r1, r2: (real(a, r1, r2)[0] - Fraction(1, 10**30), None, None))
+        assert lemma_checks.check_lemma8(quick=True).verdict == HOLDS
 
     def test_l9_holds_without_sets_inside_one_category(self, monkeypatch):
         from hypothesis import strategies as st
@@ -176,12 +183,13 @@ class TestChecksCanFail:
                 counts[k] = [draw(st.integers(0, 1000)), draw(st.integers(0, 1000))]
             return counts
 
-        monkeypatch.setattr(checks, "_composition_datasets", mixed_only)
-        assert checks.check_lemma9(quick=True).verdict == HOLDS
+        monkeypatch.setattr(lemma_checks, "_composition_datasets", mixed_only)
+        assert lemma_checks.check_lemma9(quick=True).verdict == HOLDS
 
     def test_l11_errors_when_the_simulation_disagrees_with_the_binomial(self, monkeypatch):
-        real = checks.sample_dichotomy_data
-        monkeypatch.setattr(checks, "sample_dichotomy_data", lambda seed, **k: real(seed, **{**k, "p_ref_m1": 0.5}))
+        real = lemma_checks.sample_dichotomy_data
+        monkeypatch.setattr(lemma_checks, "sample_dichotomy_data",
+                            lambda seed, **k: real(seed, **{**k, "p_ref_m1": 0.5}))
         assert default_registry().run(["IIA-L11"], quick=True).claims[0].verdict == ERROR
 
     def test_l12_errors_when_only_the_library_threshold_is_wrong(self, monkeypatch):
@@ -202,7 +210,7 @@ class TestChecksCanFail:
                                          np.where(missing, 0.0, sim.p_m1_rlpo), np.where(missing, 0.0, sim.p_m1_dpo))
 
         monkeypatch.setattr(iia, "simulate_rlpo_dpo", infinite_convention)
-        assert getattr(failure_checks, check)(quick=True).verdict == HOLDS
+        assert getattr(rlpo_dpo_checks, check)(quick=True).verdict == HOLDS
 
     def test_p4_does_not_refute_on_an_unconfirmed_simulation(self, monkeypatch):
         real = iia.simulate_rlpo_dpo
@@ -216,8 +224,8 @@ class TestChecksCanFail:
         assert default_registry().run(["IIA-P4"], quick=True).claims[0].verdict == ERROR
 
     def test_fig2_holds_below_the_threshold_for_three_messages(self, monkeypatch):
-        monkeypatch.setattr(failure_checks, "P_STAR", Fraction(11, 20))
-        assert failure_checks.check_fig2(quick=True).verdict == HOLDS
+        monkeypatch.setattr(rlpo_dpo_checks, "P_STAR", Fraction(11, 20))
+        assert rlpo_dpo_checks.check_fig2(quick=True).verdict == HOLDS
 
     def test_e16_errors_on_a_wrong_population_limit_alone(self, monkeypatch):
         monkeypatch.setattr(iia, "population_il_p_m1", lambda *a, m1_size, m2_size: 10 / (10 + np.asarray(m2_size)))
@@ -225,18 +233,18 @@ class TestChecksCanFail:
 
     def test_e16_refutes_il_that_counts_categories_not_messages(self, monkeypatch):
         _categories_not_messages(monkeypatch)
-        result = failure_checks.check_eq16(quick=True)
+        result = il_slic_checks.check_eq16(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
     def test_l14_records_no_application_gap_if_the_il_slope_were_negative(self, monkeypatch):
-        assert len(failure_checks.check_lemma14(quick=True).proof_gaps) == 2
-        monkeypatch.setattr(iia, "_il_slope", lambda t, *a: -np.ones_like(t))
-        result = failure_checks.check_lemma14(quick=True)
+        assert len(il_slic_checks.check_lemma14(quick=True).proof_gaps) == 2
+        monkeypatch.setattr(il_slic_checks, "_il_slope", lambda t, *a: -np.ones_like(t))
+        result = il_slic_checks.check_lemma14(quick=True)
         assert result.verdict == HOLDS and len(result.proof_gaps) == 1
 
     def test_p6_and_fig3_refute_il_that_counts_categories_not_messages(self, monkeypatch):
         _categories_not_messages(monkeypatch)
-        for check in (failure_checks.check_il_failure, failure_checks.check_fig3):
+        for check in (il_slic_checks.check_il_failure, il_slic_checks.check_fig3):
             result = check(quick=True)
             assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
@@ -265,13 +273,13 @@ class TestChecksCanFail:
         monkeypatch.setattr(iia, "simulate_query_format_study",
                             lambda *, informative_per_query, **k: real(informative_per_query=1, **k))
         monkeypatch.setattr(iia, "exact_fixed_composition_reward_ratio", lambda k, *a: real_ratio(1, *a))
-        result = failure_checks.check_query_formats(quick=True)
+        result = query_checks.check_query_formats(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
         assert result.counterexample["recheck"]["computed"]["concise_over_informative_reward_ratio"] == "3/7"
 
     def test_sec7_answers_yes_when_the_base_model_is_balanced(self, monkeypatch):
         # F(1/2) = 1/2 < 3/5 for every |Y|: the conversion (and the k-way fit) recover M1.
-        monkeypatch.setattr(failure_checks, "ZETA", Fraction(1, 2))
-        result = failure_checks.check_pairwise_conversion(quick=True)
+        monkeypatch.setattr(query_checks, "ZETA", Fraction(1, 2))
+        result = query_checks.check_pairwise_conversion(quick=True)
         assert result.verdict == "answered" and result.answer.startswith("At the §5.3 setup it does")
-        assert failure_checks.check_pairwise_conversion(quick=True, asserted_recovers=True).verdict == HOLDS
+        assert query_checks.check_pairwise_conversion(quick=True, asserted_recovers=True).verdict == HOLDS

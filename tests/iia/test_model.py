@@ -13,6 +13,7 @@ from scipy.special import expit, logsumexp
 
 from pmtheory import iia
 from pmtheory.iia.data import composition_counts, mean_interval, sample_dichotomy_data, wilson_interval
+from pmtheory.iia.il_slic import _il_slope
 from pmtheory.testing import slow_scale
 
 
@@ -484,5 +485,5 @@ class TestAppendixLemmas:
         assert np.all(np.diff(fits.log_odds_m2) >= 0)
         assert fits.p_m1[-1] < 1e-200
         # The literal hypothesis of Lemma 14 never holds here: the slope is positive near q = 1.
-        slope_far = iia._il_slope(np.array(800.0), np.array(800.0 - np.log(1e299)), counts.astype(float), 2, zeta, beta)
+        slope_far = _il_slope(np.array(800.0), np.array(800.0 - np.log(1e299)), counts.astype(float), 2, zeta, beta)
         assert slope_far > 0

@@ -1,10 +1,11 @@
-"""Tests of the checks in pmtheory.iia.claims_model (seed 002, §3-§4 and App A.1): every registered
-mutant and repair is killed (a mutant refuted, a repair holding), and the proof gaps, readings
-and conventions each verdict carries beside it are pinned."""
+"""Tests of the checks in pmtheory.iia.claims_choice, claims_losses and claims_rlpo_lemmas (seed
+002, §3-§4 and App A.1): every registered mutant and repair is killed (a mutant refuted, a repair
+holding), and the proof gaps, readings and conventions each verdict carries beside it are pinned."""
 
 import pytest
 
-import pmtheory.iia.claims_model as checks
+import pmtheory.iia.claims_losses as loss_checks
+import pmtheory.iia.claims_rlpo_lemmas as lemma_checks
 from pmtheory.claims import HOLDS, REFUTED, default_registry
 
 IDS = ["IIA-E3", "IIA-S3.5", "IIA-E5", "IIA-PET", "IIA-E9", "IIA-L13", "IIA-E12", "IIA-E13", "IIA-L8", "IIA-L9",
@@ -121,7 +122,7 @@ def test_l12_holds_at_p_star_zero_although_the_proof_does_not_cover_it(report):
 
 
 def test_l12_mutant_threshold_zeta_is_refuted_by_a_negative_limit():
-    result = checks.check_lemma12(quick=True, threshold="zeta")
+    result = lemma_checks.check_lemma12(quick=True, threshold="zeta")
     assert result.verdict == REFUTED
     assert result.counterexample["computed"]["population_limit_of_rho_data-rho_chosen"].startswith("-")
 
@@ -129,8 +130,11 @@ def test_l12_mutant_threshold_zeta_is_refuted_by_a_negative_limit():
 def test_noisy_quadrature_is_softmax_for_gumbel_only():
     import numpy as np
 
-    from pmtheory.iia.choice import (logit_choice_probabilities, noisy_choice_probability_by_quadrature,
-                                 sample_noisy_choices)
+    from pmtheory.iia.choice import (
+        logit_choice_probabilities,
+        noisy_choice_probability_by_quadrature,
+        sample_noisy_choices,
+    )
 
     rewards, choice_set = np.array([0.0, 1.0, -0.5]), np.arange(3)
     gumbel = [noisy_choice_probability_by_quadrature(rewards, choice_set, i) for i in range(3)]
@@ -150,14 +154,14 @@ def test_noisy_quadrature_is_softmax_for_gumbel_only():
 
 
 def test_l13_uniqueness_mutant_is_rechecked_in_floats_not_by_the_sympy_witness():
-    result = checks.check_dpo_equals_rlpo(quick=True, unique_policy=True)
+    result = loss_checks.check_dpo_equals_rlpo(quick=True, unique_policy=True)
     recheck = result.counterexample["recheck"]
     assert result.verdict == REFUTED and recheck["method"].startswith("float")
     assert recheck["computed"]["policy_distance"] > 0.1 and recheck["agrees"] is True
 
 
 def test_l9_no_minimizer_recheck_counts_positive_roots():
-    result = checks.check_lemma9(quick=True)
+    result = lemma_checks.check_lemma9(quick=True)
     recheck = result.counterexample["recheck"]
     assert recheck["computed"]["positive_roots"] == 0 and recheck["agrees"] is True
     poles = result.proof_gaps[1].witness
@@ -171,9 +175,10 @@ def test_l8_tangent_gap_witness_is_computed(report):
 
 
 def test_l8_unconfirmed_some_root_witness_is_an_error(monkeypatch):
-    monkeypatch.setattr(checks, "_lemma8_readings", lambda: {"confirmed": False, "some_root_exceeds_bound": False})
+    monkeypatch.setattr(lemma_checks, "_lemma8_readings",
+                        lambda: {"confirmed": False, "some_root_exceeds_bound": False})
     with pytest.raises(RuntimeError):
-        checks.check_lemma8(quick=True)
+        lemma_checks.check_lemma8(quick=True)
 
 
 def test_e5_gap_witness_computes_the_zero_over_zero_term(report):

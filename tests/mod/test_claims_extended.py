@@ -1,13 +1,15 @@
-"""Tests of pmtheory.mod.claims_extended (seed 004: Thm 4, Lemmas 2-3, Props 3-4, App D.2, D.3,
-G, G.2, §3.2-3.3): registered mutants are killed, tight constants, proof gaps, and the three
-questions are answered (a wrong answer asserted as a claim is refuted)."""
+"""Tests of the MOD checks in pmtheory.mod.claims_suboptimal, claims_appendix and claims_token
+(seed 004: Thm 4, Lemmas 2-3, Props 3-4, App D.2, D.3, G, G.2, §3.2-3.3): registered mutants are
+killed, tight constants, proof gaps, and the three questions are answered (a wrong answer
+asserted as a claim is refuted)."""
 
 import math
 
 import numpy as np
 import pytest
 
-import pmtheory.mod.claims_extended as mod_extended
+import pmtheory.mod.claims_appendix as appendix
+import pmtheory.mod.claims_suboptimal as suboptimal
 from pmtheory.claims import ANSWERED, HOLDS, REFUTED, default_registry
 
 EXTENDED_IDS = ("MOD-T4", "MOD-L2", "MOD-P3", "MOD-L3", "MOD-P4", "MOD-D2", "MOD-D3", "MOD-NEG", "MOD-PAR",
@@ -43,8 +45,8 @@ class TestThm4:
         assert evidence["max_ratio_to_e_C_L"] <= 0.5 + 1e-9
 
     def test_constants_down_to_the_tight_one_hold(self):
-        assert mod_extended.check_thm4(quick=True, constant=0.5).verdict == HOLDS
-        assert mod_extended.check_thm4(quick=True, constant=0.45).verdict == REFUTED
+        assert suboptimal.check_thm4(quick=True, constant=0.5).verdict == HOLDS
+        assert suboptimal.check_thm4(quick=True, constant=0.45).verdict == REFUTED
 
     def test_am_gm_step_is_a_proof_gap_not_the_verdict(self, results):
         outcome = results["MOD-T4"]
@@ -60,9 +62,9 @@ class TestThm4:
         assert "reward units" in readings[1].reading and readings[1].verdict == REFUTED
 
     def test_a_smaller_l_is_refuted(self, monkeypatch):
-        real = mod_extended._thm4_constants
-        monkeypatch.setattr(mod_extended, "_thm4_constants", lambda *a: (real(*a)[0] / 1000.0, real(*a)[1]))
-        result = mod_extended.check_thm4(quick=True)
+        real = suboptimal._thm4_constants
+        monkeypatch.setattr(suboptimal, "_thm4_constants", lambda *a: (real(*a)[0] / 1000.0, real(*a)[1]))
+        result = suboptimal.check_thm4(quick=True)
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["agrees"] is True
 
@@ -76,8 +78,8 @@ class TestLemmas:
 
     def test_prop_3_is_proved_symbolically_and_mutants_are_not(self, results):
         assert results["MOD-P3"].evidence["sympy_identity_K3"] is True
-        assert mod_extended._prop3_symbolic(constant="0") is False
-        assert mod_extended._prop3_symbolic(reward_scale="1") is False
+        assert suboptimal._prop3_symbolic(constant="0") is False
+        assert suboptimal._prop3_symbolic(reward_scale="1") is False
 
     def test_lemma_3_tight_constant(self, results):
         evidence = results["MOD-L3"].evidence
@@ -85,8 +87,8 @@ class TestLemmas:
         assert evidence["family_ratio_to_sqrt_kl"] == pytest.approx(evidence["family_first_order_ratio"], abs=1e-3)
         assert 0.78 < evidence["largest_constant_found_before_sqrt_2kl"] < 2.0
         # A constant of 1 (√(2KL)) has no counterexample; 1/√2 (√KL) has one.
-        assert mod_extended.check_lemma3(quick=True, constant=1.0).verdict == HOLDS
-        assert mod_extended.check_lemma3(quick=True, constant=1 / math.sqrt(2)).verdict == REFUTED
+        assert suboptimal.check_lemma3(quick=True, constant=1.0).verdict == HOLDS
+        assert suboptimal.check_lemma3(quick=True, constant=1 / math.sqrt(2)).verdict == REFUTED
 
     def test_prop_4_tight_constant(self, results):
         family = results["MOD-P4"].evidence["extremal_family"]
@@ -94,7 +96,7 @@ class TestLemmas:
         s = family["s"]
         first_order = (1 - s - 2 * s * s) * math.sqrt(2 * math.sqrt(s * (1 - s)) / math.log((1 - s) / s))
         assert family["ratio_to_sqrt_e_C_L"] == pytest.approx(first_order, rel=1e-6)
-        assert mod_extended.check_prop4(quick=True, constant=0.6).verdict == HOLDS
+        assert suboptimal.check_prop4(quick=True, constant=0.6).verdict == HOLDS
 
 
 class TestAppendices:
@@ -107,7 +109,7 @@ class TestAppendices:
 
     def test_d2_assertion_holds_if_the_js_rule_were_the_reverse_kl_rule(self, monkeypatch):
         # Were JS's Thm 5 rule Σ w log π (π_ref cancelling as for reverse KL), the shortcut would be exact.
-        real_rule, real_closed = mod_extended.thm5_log_scores, mod_extended._closed_form_log_scores
+        real_rule, real_closed = appendix.thm5_log_scores, appendix._closed_form_log_scores
 
         def rule(log_policies, weights, log_reference, *, divergence):
             if divergence == "js":
@@ -117,15 +119,15 @@ class TestAppendices:
         def closed(name, log_pi, weights, log_q):
             return real_closed("reverse_kl" if name == "js" else name, log_pi, weights, log_q)
 
-        monkeypatch.setattr(mod_extended, "thm5_log_scores", rule)
-        monkeypatch.setattr(mod_extended, "_closed_form_log_scores", closed)
-        result = mod_extended.check_decoding_rules(quick=True, asserted_js_disagreement=0.0)
+        monkeypatch.setattr(appendix, "thm5_log_scores", rule)
+        monkeypatch.setattr(appendix, "_closed_form_log_scores", closed)
+        result = appendix.check_decoding_rules(quick=True, asserted_js_disagreement=0.0)
         assert result.verdict == HOLDS
         assert result.evidence["js_shortcut_grid"]["grid_disagreements"] == 0
 
     def test_d3_refutes_a_wrong_modpo_minimizer(self, monkeypatch):
-        monkeypatch.setattr(mod_extended, "_modpo_minimizer", lambda log_reference, *a, **k: log_reference)
-        result = mod_extended.check_extended_variants(quick=True)
+        monkeypatch.setattr(appendix, "_modpo_minimizer", lambda log_reference, *a, **k: log_reference)
+        result = appendix.check_extended_variants(quick=True)
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["agrees"] is True
 

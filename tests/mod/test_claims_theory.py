@@ -5,8 +5,13 @@ import math
 import numpy as np
 import pytest
 
-import pmtheory.mod.claims_theory as mod
-import pmtheory.mod.claims_extended as mod_extended
+import pmtheory.mod._claims_common as common
+import pmtheory.mod.claims_appendix as appendix
+import pmtheory.mod.claims_decoding as decoding_claims
+import pmtheory.mod.claims_merging as merging
+import pmtheory.mod.claims_strong_barrier as strong_barrier
+import pmtheory.mod.claims_suboptimal as suboptimal
+import pmtheory.mod.claims_token as token_claims
 from pmtheory.claims import HOLDS, HOLDS_WITH_CONDITION, REFUTED
 
 MOD_IDS = ("MOD-L1", "MOD-P1", "MOD-P2", "MOD-T5", "MOD-E7", "MOD-T2", "MOD-T3", "MOD-T4", "MOD-L2", "MOD-P3",
@@ -29,12 +34,12 @@ class TestPinnedVerdicts:
         assert [r.verdict for r in outcome.readings] == [HOLDS, HOLDS]
         assert "Def 2" in outcome.readings[0].reading
         def2 = outcome.evidence["def2_strong_barrier"]
-        assert set(def2) == {k.name for k in mod.STRONG_BARRIER_FUNCTIONS}
+        assert set(def2) == {k.name for k in strong_barrier.STRONG_BARRIER_FUNCTIONS}
         for record in def2.values():
             assert record["strongly_convex_on_R_plus"] is True and record["barrier"] is True
             assert record["cvxpy_comparisons"] == record["instances"]
             assert record["recovered_reward_spread"] <= 1e-12
-        for name in mod.BARRIER_DIVERGENCES:
+        for name in common.BARRIER_DIVERGENCES:
             assert outcome.evidence[name]["strongly_convex_on_R_plus"] is False
             assert outcome.evidence[name]["f_second_derivative_limit_at_infinity"] == "0"
             assert outcome.evidence[name]["form_kkt_residual"] <= 1e-12
@@ -53,7 +58,7 @@ class TestPinnedVerdicts:
         assert outcome.evidence["forward_kl"]["instances_with_phi_undefined_at_t1"] > 0
         first = outcome.evidence["forward_kl"]["first_undefined_instance"]
         assert first["max_argument_at_t1"] >= first["sup_f_prime"] == 0.0
-        for name in mod.BARRIER_DIVERGENCES:
+        for name in common.BARRIER_DIVERGENCES:
             assert outcome.evidence[name]["formula_vs_direct"] <= 1e-9
 
     def test_prop_2_holds_to_rounding(self, quick_results):
@@ -62,7 +67,7 @@ class TestPinnedVerdicts:
         assert not outcome.proof_gaps
         for record in outcome.evidence["def2_strong_barrier"].values():
             assert record["max_difference_error"] <= 1e-12 and record["pairs_compared"] > 0
-        for name in mod.BARRIER_DIVERGENCES:
+        for name in common.BARRIER_DIVERGENCES:
             assert outcome.evidence[name]["max_difference_error"] <= 1e-12
             assert outcome.evidence[name]["pairs_compared"] > 0
 
@@ -70,9 +75,9 @@ class TestPinnedVerdicts:
         outcome = quick_results["MOD-T5"]
         assert outcome.verdict == HOLDS
         assert [r.verdict for r in outcome.readings] == [HOLDS, HOLDS]
-        assert set(outcome.evidence["def2_strong_barrier"]) == {k.name for k in mod.STRONG_BARRIER_FUNCTIONS}
+        assert set(outcome.evidence["def2_strong_barrier"]) == {k.name for k in strong_barrier.STRONG_BARRIER_FUNCTIONS}
         assert outcome.evidence["reverse_kl"]["mode_differs"] == 0  # eq 7: Z cancels
-        assert sum(outcome.evidence[n]["mode_differs"] for n in mod.BARRIER_DIVERGENCES) > 0
+        assert sum(outcome.evidence[n]["mode_differs"] for n in common.BARRIER_DIVERGENCES) > 0
 
     def test_eq_7_holds_symbolically(self, quick_results):
         outcome = quick_results["MOD-E7"]
@@ -87,12 +92,13 @@ class TestPinnedVerdicts:
         assert evidence["parts_hold"] == {"i": True, "ii": True, "iii": True}
         assert evidence["i_tv"]["exact_ratio_y1_y3_at_half"] == "sqrt(3)/2"
         assert evidence["i_tv"]["min_gap_over_lambda_grid"] > 1e-2
-        assert sorted(evidence["which_def2_f_satisfy_iii"]) == sorted(k.name for k in mod.STRONG_BARRIER_FUNCTIONS)
+        def2_names = sorted(k.name for k in strong_barrier.STRONG_BARRIER_FUNCTIONS)
+        assert sorted(evidence["which_def2_f_satisfy_iii"]) == def2_names
         (gap,) = outcome.proof_gaps
         assert "Theorem 3" in gap.step and "one-hot" in gap.finding
         assert [r.verdict for r in outcome.readings] == [HOLDS, HOLDS]
         assert evidence["iii_reverse_kl_identically_zero"] is True
-        assert sorted(evidence["which_f_satisfy_iii"]) == sorted(mod._T2_DIVERGENCES)
+        assert sorted(evidence["which_f_satisfy_iii"]) == sorted(merging._T2_DIVERGENCES)
         # forward KL: the non-trivial root is x0 = (3 − √3)/12, i.e. β0 = (√3 − 1)/2.
         roots = evidence["iii_roots"]["forward_kl"]
         assert roots["exact_root_at_one_third"] is True
@@ -178,13 +184,13 @@ class TestPinnedVerdicts:
 
 class TestChecksCanFail:
     def test_lemma_1_family_reading_refutes_a_reward_inversion_without_beta(self, monkeypatch):
-        real = mod.implied_rewards
+        real = strong_barrier.implied_rewards
 
         def without_beta(policy, reference, *, divergence, beta):
             return real(policy, reference, divergence=divergence, beta=1.0)
 
-        monkeypatch.setattr(mod, "implied_rewards", without_beta)
-        result = mod.check_lemma1(quick=True)
+        monkeypatch.setattr(strong_barrier, "implied_rewards", without_beta)
+        result = strong_barrier.check_lemma1(quick=True)
         # The family is Reading 2; the headline (Def 2) does not use the package's inversion.
         assert result.verdict == HOLDS
         assert [r.verdict for r in result.readings] == [HOLDS, REFUTED]
@@ -193,14 +199,14 @@ class TestChecksCanFail:
         assert counterexample["inputs"]["beta"] != 1.0
 
     def test_prop_1_refutes_a_shrunken_bracket(self, monkeypatch):
-        real = mod.prop1_bracket
+        real = strong_barrier.prop1_bracket
 
         def shrunken(*args, **kwargs):
             t1, t2 = real(*args, **kwargs)
             return t1, t1 + (t2 - t1) * 1e-3 - 1e-3
 
-        monkeypatch.setattr(mod, "prop1_bracket", shrunken)
-        result = mod.check_prop1(quick=True)
+        monkeypatch.setattr(strong_barrier, "prop1_bracket", shrunken)
+        result = strong_barrier.check_prop1(quick=True)
         assert result.verdict == HOLDS  # the headline (Def 2) computes its own bracket
         assert [r.verdict for r in result.readings] == [HOLDS, REFUTED]
         counterexample = result.evidence["family_counterexample"]
@@ -208,13 +214,13 @@ class TestChecksCanFail:
         assert counterexample["recheck"]["agrees"] is True
 
     def test_prop_2_refutes_a_map_with_the_weights_reversed(self, monkeypatch):
-        real = mod.weighted_f_prime
+        real = decoding_claims.weighted_f_prime
 
         def reversed_weights(log_policies, weights, log_reference, *, divergence):
             return real(log_policies, np.asarray(weights)[::-1], log_reference, divergence=divergence)
 
-        monkeypatch.setattr(mod, "weighted_f_prime", reversed_weights)
-        result = mod.check_prop2(quick=True)
+        monkeypatch.setattr(decoding_claims, "weighted_f_prime", reversed_weights)
+        result = decoding_claims.check_prop2(quick=True)
         assert result.verdict == HOLDS  # the headline (Def 2) does not use the package's map
         assert [r.verdict for r in result.readings] == [HOLDS, REFUTED]
         recheck = result.evidence["family_counterexample"]["recheck"]
@@ -223,42 +229,42 @@ class TestChecksCanFail:
     def test_prop_2_does_not_confirm_a_tie_as_a_reversal(self, monkeypatch):
         # The first model alone, with all-zero rewards, ties the map on pairs Σ w R orders strictly:
         # the search counts the tie, the recheck counts only strict reversals beyond the tolerance.
-        real = mod.weighted_f_prime
+        real = decoding_claims.weighted_f_prime
 
         def first_model_only(log_policies, weights, log_reference, *, divergence):
             one = np.zeros(len(weights))
             one[0] = 1.0
             return real(log_policies, one, log_reference, divergence=divergence)
 
-        monkeypatch.setattr(mod, "weighted_f_prime", first_model_only)
+        monkeypatch.setattr(decoding_claims, "weighted_f_prime", first_model_only)
         with pytest.raises(RuntimeError, match="recheck does not confirm"):
-            mod.check_prop2(quick=True)
+            decoding_claims.check_prop2(quick=True)
 
     def test_prop_2_cvxpy_recheck_certifies_its_radius(self):
         # The Frank-Wolfe radius bounds cvxpy's distance to Lemma 1's optimum (found without cvxpy).
         rng = np.random.default_rng(5)
-        for kit in mod.STRONG_BARRIER_FUNCTIONS:
+        for kit in strong_barrier.STRONG_BARRIER_FUNCTIONS:
             for _ in range(5):
                 k = int(rng.integers(2, 5))
                 rewards, reference, beta = rng.normal(size=k), rng.dirichlet(np.ones(k)), 0.5
-                policy = mod._kit_cvxpy(kit, rewards, reference, beta)
-                form, _ = mod._lemma1_form(kit, rewards, reference, beta)
-                radius = mod._cvxpy_certified_radius(kit, policy, rewards, reference, beta)
+                policy = strong_barrier._kit_cvxpy(kit, rewards, reference, beta)
+                form, _ = strong_barrier._lemma1_form(kit, rewards, reference, beta)
+                radius = decoding_claims._cvxpy_certified_radius(kit, policy, rewards, reference, beta)
                 assert np.linalg.norm(policy - form) <= radius < 1e-2
 
     def test_thm_5_family_reading_refutes_the_argmin(self, monkeypatch):
-        real = mod.thm5_log_scores
-        monkeypatch.setattr(mod, "thm5_log_scores", lambda *a, **k: -real(*a, **k))
-        result = mod.check_thm5(quick=True)
+        real = decoding_claims.thm5_log_scores
+        monkeypatch.setattr(decoding_claims, "thm5_log_scores", lambda *a, **k: -real(*a, **k))
+        result = decoding_claims.check_thm5(quick=True)
         assert result.verdict == HOLDS  # the argmin as a statement is the registered mutant
         assert [r.verdict for r in result.readings] == [HOLDS, REFUTED]
         assert result.evidence["family_counterexample"]["recheck"]["agrees"] is True
 
     def test_eq_7_refutes_a_biased_claimed_score(self, monkeypatch):
-        real = mod._eq7_claimed_scores
-        monkeypatch.setattr(mod, "_eq7_claimed_scores",
+        real = decoding_claims._eq7_claimed_scores
+        monkeypatch.setattr(decoding_claims, "_eq7_claimed_scores",
                             lambda logits, *a: real(logits, *a) + 0.5 * np.arange(np.shape(logits)[-1]))
-        result = mod.check_eq7(quick=True)
+        result = decoding_claims.check_eq7(quick=True)
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["agrees"] is True
 
@@ -267,53 +273,53 @@ class TestChecksCanFail:
         def arithmetic(log_policies, lambdas):
             return np.log(np.asarray(lambdas) @ np.exp(log_policies))
 
-        monkeypatch.setattr(mod, "rewarded_soup_softmax_linear", arithmetic)
-        result = mod.check_thm2(quick=True)
+        monkeypatch.setattr(merging, "rewarded_soup_softmax_linear", arithmetic)
+        result = merging.check_thm2(quick=True)
         assert result.verdict == REFUTED
         assert result.counterexample["inputs"]["divergence"] == "chi2"
         assert result.counterexample["recheck"]["agrees"] is True
 
     def test_thm_3_refutes_a_construction_without_s(self):
-        result = mod.check_thm3(quick=True, s_scale=0.0)  # also the registered mutant "s = 0"
+        result = merging.check_thm3(quick=True, s_scale=0.0)  # also the registered mutant "s = 0"
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["agrees"] is True
         assert result.counterexample["recheck"]["computed"]["margin_reward"] < 0
 
     def test_thm_4_refutes_a_smaller_l(self, monkeypatch):
-        real = mod_extended._thm4_constants
-        monkeypatch.setattr(mod_extended, "_thm4_constants", lambda *a: (real(*a)[0] / 1000.0, real(*a)[1]))
-        result = mod_extended.check_thm4(quick=True)
+        real = suboptimal._thm4_constants
+        monkeypatch.setattr(suboptimal, "_thm4_constants", lambda *a: (real(*a)[0] / 1000.0, real(*a)[1]))
+        result = suboptimal.check_thm4(quick=True)
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["agrees"] is True
 
     def test_d3_refutes_a_wrong_modpo_minimizer(self, monkeypatch):
-        monkeypatch.setattr(mod_extended, "_modpo_minimizer", lambda log_reference, *a, **k: log_reference)
-        result = mod_extended.check_extended_variants(quick=True)
+        monkeypatch.setattr(appendix, "_modpo_minimizer", lambda log_reference, *a, **k: log_reference)
+        result = appendix.check_extended_variants(quick=True)
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["agrees"] is True
 
     def test_par_answers_no_gap_when_the_soups_sit_on_the_front(self, monkeypatch):
-        real = mod_extended.pareto_fronts
+        real = appendix.pareto_fronts
 
         def on_front(*args, **kwargs):
             fronts = real(*args, **kwargs)
-            for soup in mod_extended._SOUPS:
+            for soup in appendix._SOUPS:
                 fronts.points[soup] = fronts.points["mod"]
             return fronts
 
-        monkeypatch.setattr(mod_extended, "pareto_fronts", on_front)
-        outcome = mod_extended.check_pareto(quick=True)
+        monkeypatch.setattr(appendix, "pareto_fronts", on_front)
+        outcome = appendix.check_pareto(quick=True)
         assert outcome.verdict == "answered" and "every rewarded-soup point lies on or below" in outcome.answer
-        assert mod_extended.check_pareto(quick=True, asserted_rs_beyond_front=0).verdict == HOLDS
+        assert appendix.check_pareto(quick=True, asserted_rs_beyond_front=0).verdict == HOLDS
 
     def test_tok_answers_no_gap_when_token_level_is_exact(self, monkeypatch):
-        real = mod_extended.compare_token_and_sequence_level
+        real = token_claims.compare_token_and_sequence_level
 
         def exact(*args, **kwargs):
             result = real(*args, **kwargs)
             return type(result)(**{**result.__dict__, "objective_gap": 0.0})
 
-        monkeypatch.setattr(mod_extended, "compare_token_and_sequence_level", exact)
-        outcome = mod_extended.check_token_level(quick=True)
+        monkeypatch.setattr(token_claims, "compare_token_and_sequence_level", exact)
+        outcome = token_claims.check_token_level(quick=True)
         assert outcome.verdict == "answered" and outcome.answer.startswith("Token-level MOD equals")
-        assert mod_extended.check_token_level(quick=True, asserted_gap=0.0).verdict == HOLDS
+        assert token_claims.check_token_level(quick=True, asserted_gap=0.0).verdict == HOLDS

@@ -3,7 +3,8 @@ cvxpy), its bracket and bisection, the implied rewards, and input validation."""
 
 import numpy as np
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 from scipy.special import log_softmax
 
 from pmtheory import optimal_policy
@@ -12,10 +13,12 @@ from pmtheory.mod import (
     check_weights,
     implied_rewards,
     optimal_log_policy,
-    optimal_policy as mod_optimal_policy,
     prop1_bracket,
     prop1_normalizer,
     weighted_f_prime,
+)
+from pmtheory.mod import (
+    optimal_policy as mod_optimal_policy,
 )
 from pmtheory.testing import CVXPY_ATOL
 

@@ -1,4 +1,5 @@
-"""Tests of the PMR bias / collapse / metric checks: pinned verdicts, and changes to the
+"""Tests of the PMR bias / collapse / preference / metric checks (pmtheory.pmr.claims_bias,
+claims_f_rlhf, claims_beta, claims_preferences, claims_metrics): pinned verdicts, and changes to the
 computation under test that must flip them (so every check can come out either way)."""
 
 from fractions import Fraction
@@ -9,9 +10,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy.special import log_softmax, logit
 
-import pmtheory.pmr.claims_bias as C
+import pmtheory.pmr.claims_beta as claims_beta
+import pmtheory.pmr.claims_bias as claims_bias
+import pmtheory.pmr.claims_f_rlhf as claims_f_rlhf
+import pmtheory.pmr.claims_metrics as claims_metrics
+import pmtheory.pmr.claims_preferences as claims_preferences
 import pmtheory.pmr.figures as F
-from pmtheory.pmr import metrics, preferences, rlhf
 from pmtheory.claims import (
     ERROR,
     HOLDS,
@@ -19,6 +23,7 @@ from pmtheory.claims import (
     REFUTED,
     default_registry,
 )
+from pmtheory.pmr import metrics, preferences, rlhf
 
 IDS = ("PMR-P3.7", "PMR-E5.2", "PMR-FIG2", "PMR-E5.3", "PMR-COL", "PMR-F5.1", "PMR-A3", "PMR-PA2", "PMR-A1",
        "PMR-MET")
@@ -109,7 +114,7 @@ class TestPinnedVerdicts:
         assert [r.verdict for r in o.readings] == [REFUTED, HOLDS, REFUTED]
 
     def test_f5_1_family_as_printed_is_refuted_by_the_integration_constant(self):
-        result = C.check_f_bias_unless_kl(quick=True, up_to_constant=False)
+        result = claims_f_rlhf.check_f_bias_unless_kl(quick=True, up_to_constant=False)
         assert result.verdict == REFUTED
         assert result.counterexample["inputs"]["f"] == "u*log(u) - u + 1"
         assert result.counterexample["recheck"]["computed"]["difference_at_u_2"] == ["1"]
@@ -174,19 +179,19 @@ class TestChecksCanFlip:
     def test_p3_7_refutes_a_wrong_pm_reference(self, monkeypatch):
         monkeypatch.setattr(rlhf, "kl_rlhf_pm_log_reference",
                             lambda rewards, beta: log_softmax(np.asarray(rewards) / beta))
-        result = C.check_kl_rlhf_not_pm(quick=True)
+        result = claims_bias.check_kl_rlhf_not_pm(quick=True)
         assert result.verdict == REFUTED
 
     def test_fig2_refutes_a_wrong_printed_formula(self, monkeypatch):
         monkeypatch.setattr(F, "renormalized_product_preference", lambda p_reward, p_ref: p_reward + 0 * p_ref)
-        result = C.check_fig2(quick=True)
+        result = claims_bias.check_fig2(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
         assert "matches_eq_5_2_vs_cvxpy" in result.counterexample["inputs"]["failed"]
 
     def test_e5_3_holds_once_the_multiplier_is_kept(self, monkeypatch):
         # Eq (5.3) with (f')⁻¹(r/β − Z) instead of (f')⁻¹(r/β) is the exact answer.
         monkeypatch.setattr(rlhf, "eq53_log_odds", rlhf.f_rlhf_pair_log_odds)
-        result = C.check_f_rlhf_binary_preference(quick=True)
+        result = claims_f_rlhf.check_f_rlhf_binary_preference(quick=True)
         assert result.verdict == HOLDS
 
     def test_col_holds_if_every_divergence_behaved_like_kl(self, monkeypatch):
@@ -195,12 +200,12 @@ class TestChecksCanFlip:
                             lambda gap, odds, divergence="reverse_kl", beta=1.0: real(gap, odds, beta=beta))
         monkeypatch.setattr(rlhf, "preference_collapse_limit",
                             lambda gap, divergence="reverse_kl", beta=1.0: np.zeros_like(np.asarray(gap, float)))
-        result = C.check_preference_collapse(quick=True)
+        result = claims_f_rlhf.check_preference_collapse(quick=True)
         assert result.verdict == HOLDS
 
     def test_a3_refuted_at_beta_one(self):
         # With β = 1 the 0.99 statement fails even at the uniform reference: p_rlhf = p_reward = 0.71.
-        result = C.check_beta_bias(quick=True, a3_beta="1")
+        result = claims_beta.check_beta_bias(quick=True, a3_beta="1")
         assert result.verdict == REFUTED
         assert result.counterexample["recheck"]["computed"] == "71/100"
 
@@ -209,7 +214,7 @@ class TestChecksCanFlip:
         real = preferences.btl_comparison_probabilities
         monkeypatch.setattr(preferences, "btl_comparison_probabilities",
                             lambda rewards, mu: real(2 * np.asarray(rewards), mu))
-        result = C.check_btl_population_mle(quick=True)
+        result = claims_preferences.check_btl_population_mle(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
     def test_a1_refutes_a_choice_rule_without_iia(self, monkeypatch):
@@ -222,33 +227,33 @@ class TestChecksCanFlip:
             return real(rewards * np.sum(subset) / rewards.size, subset)
 
         monkeypatch.setattr(preferences, "plackett_luce_log_choice", size_tempered)
-        result = C.check_pl_subsets(quick=True)
+        result = claims_preferences.check_pl_subsets(quick=True)
         assert result.verdict == REFUTED
 
     def test_met_refutes_the_code_metric_passed_off_as_kl(self, monkeypatch):
         monkeypatch.setattr(metrics, "instance_pm_divergence",
                             lambda *a: metrics.instance_squared_log_ratio_pm_divergence(*a) / 8)
-        result = C.check_metrics(quick=True)
+        result = claims_metrics.check_metrics(quick=True)
         assert result.verdict == REFUTED
         cx = result.counterexample
         assert cx["inputs"]["failed"] == "definition" and cx["recheck"]["agrees"] is True
         assert "quadrature" in cx["recheck"]["method"]
 
     def test_p3_7_rationals_disagreeing_with_the_solver_is_an_error(self, monkeypatch):
-        real = C._rational_kl_rlhf
-        monkeypatch.setattr(C, "_rational_kl_rlhf", lambda w, ref, beta_half: real(w, ref[::-1], beta_half))
+        real = claims_bias._rational_kl_rlhf
+        monkeypatch.setattr(claims_bias, "_rational_kl_rlhf", lambda w, ref, beta_half: real(w, ref[::-1], beta_half))
         outcome = default_registry().run(["PMR-P3.7"], quick=True).claims[0]
         assert outcome.verdict == ERROR and "rational" in outcome.evidence["message"]
 
     def test_a3_tempered_reading_follows_the_computed_gap(self, monkeypatch):
         # With a 0.69 bound the extreme case holds under the tempered reading too (p_rlhf → 7/10 there), so
         # that reading's verdict is decided by the computed tempered gap alone: no bias, refuted ...
-        result = C.check_beta_bias(quick=True, a3_p_rlhf="69/100")
+        result = claims_beta.check_beta_bias(quick=True, a3_p_rlhf="69/100")
         assert result.verdict == HOLDS and result.readings[3].verdict == REFUTED
         assert result.evidence["tempered_reading"]["biased_off_one"] is False
         # ... and, were §5.1's tempered p_reward the BTL one (a gap like Figure 9's), it would hold.
         monkeypatch.setattr(rlhf, "tempered_preference", lambda p_reward, beta: np.asarray(p_reward, float))
-        result = C.check_beta_bias(quick=True, a3_p_rlhf="69/100")
+        result = claims_beta.check_beta_bias(quick=True, a3_p_rlhf="69/100")
         assert result.readings[3].verdict == HOLDS and result.evidence["tempered_reading"]["biased_off_one"] is True
 
     def test_pa2_disconnected_methods_disagreeing_is_an_error(self, monkeypatch):
@@ -279,7 +284,7 @@ class TestMetricsRecheckPerFailure:
     ])
     def test_each_failure_kind_is_rechecked_independently(self, monkeypatch, name, make, kind, method):
         monkeypatch.setattr(metrics, name, make(getattr(metrics, name)))
-        result = C.check_metrics(quick=True)
+        result = claims_metrics.check_metrics(quick=True)
         assert result.verdict == REFUTED
         cx = result.counterexample
         assert cx["inputs"]["failed"] == kind and cx["recheck"]["agrees"] is True
@@ -287,8 +292,8 @@ class TestMetricsRecheckPerFailure:
 
     def test_a_failure_the_recheck_does_not_confirm_is_an_error(self, monkeypatch):
         # A wrong primary reference flags a correct metric; the quadrature sides with the metric.
-        real = C._mp_bernoulli_kl
-        monkeypatch.setattr(C, "_mp_bernoulli_kl", lambda a, b: real(a, b) * 1.01)
+        real = claims_metrics._mp_bernoulli_kl
+        monkeypatch.setattr(claims_metrics, "_mp_bernoulli_kl", lambda a, b: real(a, b) * 1.01)
         outcome = default_registry().run(["PMR-MET"], quick=True).claims[0]
         assert outcome.verdict == ERROR and "did not confirm" in outcome.evidence["message"]
 
@@ -297,8 +302,8 @@ class TestMetricsRecheckPerFailure:
     @example(-1e4, 1e4)
     @example(2.0, 2.0 + 1e-9)
     def test_quadrature_kl_matches_the_log_form(self, a, b):
-        exact = C._quad_bernoulli_kl(a, b)
-        reference = C._mp_bernoulli_kl(a, b)
+        exact = claims_metrics._quad_bernoulli_kl(a, b)
+        reference = claims_metrics._mp_bernoulli_kl(a, b)
         if reference > 1e-290:
             assert abs(float(exact) - reference) <= 1e-13 * reference
         else:
@@ -310,15 +315,15 @@ class TestMetricsRecheckPerFailure:
 
         with mpmath.workdps(50):
             expected = mpmath.exp(-690) - 11 * mpmath.exp(-700)
-            assert abs(C._quad_bernoulli_kl(-700.0, -690.0) - expected) <= mpmath.mpf("1e-20") * expected
-        assert C._quad_bernoulli_kl(3.0, 3.0) == 0
+            assert abs(claims_metrics._quad_bernoulli_kl(-700.0, -690.0) - expected) <= mpmath.mpf("1e-20") * expected
+        assert claims_metrics._quad_bernoulli_kl(3.0, 3.0) == 0
 
 
 class TestA3Property:
     @given(st.floats(0.0, 1.0), st.floats(7e-4, 0.2999))
     def test_above_the_threshold_p_reward_over_0_7_gives_over_0_99(self, u, excess):
         # p_ref anywhere in [threshold, 1 − 1e-9], p_reward in (0.7, 1): exact solver, β = 0.1.
-        t = float(C.a3_threshold())
+        t = float(claims_beta.a3_threshold())
         p_ref = t + u * (1 - 1e-9 - t)
         p = float(rlhf.f_rlhf_pair_preference(logit(0.7 + excess), logit(p_ref), beta=0.1))
         assert p > 0.99
@@ -328,7 +333,7 @@ class TestA3Property:
     def test_below_the_threshold_some_p_reward_over_0_7_fails(self, u):
         # p_ref ≤ threshold·(1 − 1e-6) lowers logit p_rlhf by ≥ 1e-6 at p_reward → 0.7; p_reward =
         # 0.7 + 1e-12 raises it by only 10·1e-12/(0.7·0.3) ≈ 5e-11, so p_rlhf < 0.99 there.
-        t = float(C.a3_threshold())
+        t = float(claims_beta.a3_threshold())
         p_ref = t * u * (1 - 1e-6)
         p = float(rlhf.f_rlhf_pair_preference(logit(0.7 + 1e-12), logit(p_ref), beta=0.1))
         assert p < 0.99
@@ -345,32 +350,33 @@ class TestCollapseProperty:
 
 class TestHelpers:
     def test_a3_threshold_is_exact(self):
-        t = C.a3_threshold()
+        t = claims_beta.a3_threshold()
         assert t == Fraction(99 * 3**10, 99 * 3**10 + 7**10)
         # At the threshold the infimum p_reward → 0.7 gives exactly 0.99.
-        assert C._rational_pair_preference(t, Fraction(7, 10), 10) == Fraction(99, 100)
+        assert claims_beta._rational_pair_preference(t, Fraction(7, 10), 10) == Fraction(99, 100)
 
     def test_a3_threshold_with_other_numbers(self):
-        assert C.a3_threshold(Fraction(1), Fraction(7, 10), Fraction(99, 100)) == Fraction(99 * 3, 99 * 3 + 7)
+        assert claims_beta.a3_threshold(Fraction(1), Fraction(7, 10), Fraction(99, 100)) == Fraction(99 * 3, 99 * 3 + 7)
         with pytest.raises(ValueError, match="whole number"):
-            C.a3_threshold(Fraction(3, 10))
+            claims_beta.a3_threshold(Fraction(3, 10))
 
     def test_kl_family_iff(self):
-        literal = C._kl_family_iff("u*log(u) + c1*u")
+        literal = claims_f_rlhf._kl_family_iff("u*log(u) + c1*u")
         assert literal["if"] and not literal["only_if"] and literal["members_with_f(1)=0"] == ["u*log(u)"]
         assert literal["witness"]["f"] == "u*log(u) - u + 1" and literal["witness"]["two_point_recheck"]
-        repaired = C._kl_family_iff("u*log(u) + c1*(u - 1)")
+        repaired = claims_f_rlhf._kl_family_iff("u*log(u) + c1*(u - 1)")
         assert repaired["if"] and repaired["only_if"] and repaired["witness"] is None
         # A family that is not KL at all fails both directions.
-        wrong = C._kl_family_iff("u**2 + c1*u")
+        wrong = claims_f_rlhf._kl_family_iff("u**2 + c1*u")
         assert not wrong["only_if"] and not wrong["if"]
 
     def test_two_response_loophole(self):
-        example = C._two_response_loophole(quick=True)
+        example = claims_f_rlhf._two_response_loophole(quick=True)
         assert example["in_hypotheses_and_not_kl"] and example["two_response_identity_sympy"]
         assert example["two_responses_unbiased"] and example["three_responses_biased"]
 
     def test_chi2_rational_pair(self):
-        assert C._chi2_rational_pair(Fraction(1, 2), Fraction(1), Fraction(0)) == [Fraction(5, 8), Fraction(3, 8)]
+        assert claims_f_rlhf._chi2_rational_pair(Fraction(1, 2), Fraction(1), Fraction(0)) == [
+            Fraction(5, 8), Fraction(3, 8)]
         with pytest.raises(ValueError, match="inactive"):
-            C._chi2_rational_pair(Fraction(1, 2), Fraction(10), Fraction(0))
+            claims_f_rlhf._chi2_rational_pair(Fraction(1, 2), Fraction(10), Fraction(0))

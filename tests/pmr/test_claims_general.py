@@ -1,10 +1,12 @@
 """Tests of the checks in pmtheory.pmr.claims_general (seed 001: §3.4, Theorem 3, Remark 3.8,
-App B.1; §4, Theorem 4, Definition 4.1; Table 1): the verdict of each claim as the paper states
+App B.1), pmtheory.pmr.claims_conditional (§4, Theorem 4, Definition 4.1) and
+pmtheory.pmr.claims_table1 (Table 1): the verdict of each claim as the paper states
 it, with its proof gaps, readings and conventions, and every registered mutant and repair killed
 (the same check, called with the variant's statement, returns the variant's expected verdict)."""
 
 import pytest
 
+import pmtheory.pmr.claims_conditional as pmr_conditional
 import pmtheory.pmr.claims_general as pmr_general
 from pmtheory.claims import HOLDS, MUTANT, REFUTED, REPAIR, default_registry
 
@@ -115,4 +117,4 @@ class TestVariants:
         with pytest.raises(ValueError):
             pmr_general.check_remark_3_8(quick=True, g="log(u)")
         with pytest.raises(ValueError):
-            pmr_general.check_theorem_4(quick=True, mass_limit="epsilon->1")
+            pmr_conditional.check_theorem_4(quick=True, mass_limit="epsilon->1")

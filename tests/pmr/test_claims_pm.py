@@ -1,16 +1,19 @@
-"""Tests of the PMR claim checks: pinned verdicts, and mutations of the computation under
-test that must flip the verdict (so the checks can come out either way)."""
+"""Tests of the PMR claim checks of §3-§4, Table 1 and Props 3.1 / 5.1 (pmtheory.pmr.claims_optima,
+claims_pm, claims_constants, claims_general, claims_conditional, claims_table1): pinned verdicts,
+and mutations of the computation under test that must flip the verdict (so the checks can come out
+either way)."""
 
 import numpy as np
 import pytest
 from scipy.special import log_softmax
 
-import pmtheory.pmr.claims_pm as pmr
+import pmtheory.pmr.claims_conditional as pmr_conditional
+import pmtheory.pmr.claims_constants as pmr_constants
 import pmtheory.pmr.claims_general as pmr_general
-from pmtheory.claims import ERROR, HOLDS, REFUTED, default_registry
-
-
-from pmtheory.claims import HOLDS_WITH_CONDITION
+import pmtheory.pmr.claims_optima as pmr_optima
+import pmtheory.pmr.claims_pm as pmr
+import pmtheory.pmr.claims_table1 as pmr_table1
+from pmtheory.claims import ERROR, HOLDS, HOLDS_WITH_CONDITION, REFUTED, default_registry
 
 THEORY_IDS = ("PMR-P3.1", "PMR-P5.1", "PMR-E3.7", "PMR-ODE", "PMR-E3.8", "PMR-T1", "PMR-R3.4", "PMR-EX1",
               "PMR-EX2", "PMR-EX3", "PMR-T2", "PMR-R3.6", "PMR-GODE", "PMR-T3", "PMR-R3.8", "PMR-PF1",
@@ -43,8 +46,8 @@ class TestChecksCanFail:
         def without_reference(rewards, log_reference, beta=1.0):
             return log_softmax(np.asarray(rewards) / beta)
 
-        monkeypatch.setattr(pmr, "kl_rlhf_log_policy", without_reference)
-        result = pmr.check_kl_rlhf_closed_form(quick=True)
+        monkeypatch.setattr(pmr_optima, "kl_rlhf_log_policy", without_reference)
+        result = pmr_optima.check_kl_rlhf_closed_form(quick=True)
         assert result.verdict == REFUTED
         cx = result.counterexample
         assert cx["recheck"]["agrees"] is True
@@ -62,7 +65,7 @@ class TestChecksCanFail:
                 return Fraction(0), [Fraction(1, k)] * k
             return Fraction(1, 2), [Fraction(1, k)] * k
 
-        monkeypatch.setattr(pmr, "_max_mass_off_argmax", broken)
+        monkeypatch.setattr(pmr_optima, "_max_mass_off_argmax", broken)
         outcome = default_registry().run(["PMR-P3.1"], quick=True).claims[0]
         assert outcome.verdict == ERROR
         assert "did not confirm" in outcome.evidence["message"]
@@ -70,12 +73,12 @@ class TestChecksCanFail:
 
 class TestMaxMassOffArgmax:
     def test_ties_share_the_optimal_face(self):
-        mass, point = pmr._max_mass_off_argmax(np.array([1.0, 1.0, 0.0]))
+        mass, point = pmr_optima._max_mass_off_argmax(np.array([1.0, 1.0, 0.0]))
         assert mass == 0 and sum(point) == 1 and point[2] == 0
 
     def test_a_gap_of_1e_300_still_counts(self):
         # HiGHS treats such a gap as zero; rational enumeration does not.
-        mass, _ = pmr._max_mass_off_argmax(np.array([0.0, 1e-300]))
+        mass, _ = pmr_optima._max_mass_off_argmax(np.array([0.0, 1e-300]))
         assert mass == 0
 
 
@@ -171,7 +174,8 @@ class TestTheoryVerdicts:
         outcome = quick_results["PMR-TAB1"]
         assert outcome.verdict == HOLDS
         assert [r.verdict for r in outcome.readings] == [HOLDS, REFUTED, REFUTED, REFUTED]
-        assert not any(t["pm"] for t in outcome.evidence["tied_rewards_non_uniform_reference"]["by_divergence"].values())
+        assert not any(t["pm"]
+                       for t in outcome.evidence["tied_rewards_non_uniform_reference"]["by_divergence"].values())
         matching = outcome.evidence["uniform_reference_matching_beta"]
         assert [n for n, m in matching.items() if m["common_beta"]] == ["reverse_kl"]
         assert matching["reverse_kl"]["beta_for_r_(0,1)_(0,2)_(0,3)"] == pytest.approx([1.0] * 3, rel=1e-9)
@@ -194,10 +198,12 @@ class TestTheoryChecksCanFail:
         result = getattr(pmr, check)(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
-    @pytest.mark.parametrize("check", ["check_theorem_1", "check_theorem_2", "check_pm_identity"])
-    def test_wrong_pl_policy_refutes(self, monkeypatch, check):
-        monkeypatch.setattr(pmr, "pm_log_policy", _log_softmax_half)
-        result = getattr(pmr, check)(quick=True)
+    @pytest.mark.parametrize(("module", "check"), [(pmr, "check_theorem_1"), (pmr, "check_theorem_2"),
+                                                   (pmr_constants, "check_pm_identity")],
+                             ids=["check_theorem_1", "check_theorem_2", "check_pm_identity"])
+    def test_wrong_pl_policy_refutes(self, monkeypatch, module, check):
+        monkeypatch.setattr(module, "pm_log_policy", _log_softmax_half)
+        result = getattr(module, check)(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
     def test_theorem_1_without_the_corner_cases_has_no_condition_anywhere(self, monkeypatch):
@@ -210,8 +216,8 @@ class TestTheoryChecksCanFail:
         assert {r.verdict for r in result.readings} == {HOLDS}
 
     def test_remark_3_4_with_a_wrong_sum_is_refuted(self, monkeypatch):
-        monkeypatch.setattr(pmr, "PAPER_REMARK_3_4_SUM", "(k - 1)*C2")
-        result = pmr.check_remark_3_4(quick=True)
+        monkeypatch.setattr(pmr_constants, "PAPER_REMARK_3_4_SUM", "(k - 1)*C2")
+        result = pmr_constants.check_remark_3_4(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["method"].startswith("exact rational")
 
     def test_max_entropy_at_the_wrong_temperature(self, monkeypatch):
@@ -219,30 +225,31 @@ class TestTheoryChecksCanFail:
         # (the mpmath optimum confirms). For Table 1 the wrong formula is not a failure of the
         # claim: the independent recheck does not confirm, so the verdict is an error.
         wrong_temperature = lambda r, tau: log_softmax(np.asarray(r) / (2 * tau))  # noqa: E731
-        monkeypatch.setattr(pmr, "max_entropy_log_policy", wrong_temperature)
-        monkeypatch.setattr(pmr_general, "max_entropy_log_policy", wrong_temperature)
-        assert pmr.check_example_1(quick=True).verdict == REFUTED
+        monkeypatch.setattr(pmr_constants, "max_entropy_log_policy", wrong_temperature)
+        monkeypatch.setattr(pmr_table1, "max_entropy_log_policy", wrong_temperature)
+        assert pmr_constants.check_example_1(quick=True).verdict == REFUTED
         outcome = default_registry().run(["PMR-TAB1"], quick=True).claims[0]
         assert outcome.verdict == ERROR and "did not confirm" in outcome.evidence["message"]
 
     def test_table_1_without_pm_instances_holds_plainly(self, monkeypatch):
         # The headline reading (the reference model, with tied rewards) does not use these.
-        monkeypatch.setattr(pmr_general, "_matching_beta", lambda name, rewards: (None, 1.0))
-        monkeypatch.setattr(pmr_general, "_tailored_reference", lambda name, rewards, beta: None)
-        monkeypatch.setattr(pmr_general, "SOLVER_DIVERGENCES", tuple(n for n in pmr_general.SOLVER_DIVERGENCES if n != "tv"))
-        result = pmr_general.check_table_1(quick=True)
+        monkeypatch.setattr(pmr_table1, "_matching_beta", lambda name, rewards: (None, 1.0))
+        monkeypatch.setattr(pmr_table1, "_tailored_reference", lambda name, rewards, beta: None)
+        monkeypatch.setattr(pmr_table1, "SOLVER_DIVERGENCES",
+                            tuple(n for n in pmr_table1.SOLVER_DIVERGENCES if n != "tv"))
+        result = pmr_table1.check_table_1(quick=True)
         assert result.verdict == HOLDS
         # ... and the readings that allow a uniform or tailored reference then hold too.
         assert [r.verdict for r in result.readings][1:3] == [HOLDS, HOLDS]
 
     def test_a_response_dependent_constant_refutes_example_2(self, monkeypatch):
-        monkeypatch.setattr(pmr, "_prompt_constant", lambda c1, k: c1 + np.arange(k, dtype=float))
-        result = pmr.check_example_2(quick=True)
+        monkeypatch.setattr(pmr_constants, "_prompt_constant", lambda c1, k: c1 + np.arange(k, dtype=float))
+        result = pmr_constants.check_example_2(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
     def test_heading_constant_refutes_example_3(self, monkeypatch):
-        monkeypatch.setattr(pmr, "PAPER_EXAMPLE_3_C1", "1/k")
-        result = pmr.check_example_3(quick=True)
+        monkeypatch.setattr(pmr_constants, "PAPER_EXAMPLE_3_C1", "1/k")
+        result = pmr_constants.check_example_3(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["method"].startswith("sympy at 50 digits")
 
     def test_theorem_3_holds_if_the_target_were_the_optimum(self, monkeypatch):
@@ -272,31 +279,32 @@ class TestTheoryChecksCanFail:
 
     def test_theorem_4_with_a_wrong_prediction_is_refuted(self, monkeypatch):
         # Were Theorem 4 to predict a uniform conditional on M, the mpmath optimum refutes it.
-        monkeypatch.setattr(pmr_general, "_theorem_4_prediction",
+        monkeypatch.setattr(pmr_conditional, "_theorem_4_prediction",
                             lambda r, mask, normalizer="M": np.full(int(mask.sum()), 1.0 / mask.sum()))
-        result = pmr_general.check_theorem_4(quick=True)
+        result = pmr_conditional.check_theorem_4(quick=True)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
         assert sum(result.counterexample["inputs"]["M"]) >= 2
 
     def test_theorem_4_broken_solver_is_an_error_not_a_refutation(self, monkeypatch):
         # A solver that ignores ε gets the value wrong but the conditional right: the claim is
         # not refuted, and the independent recheck says so.
-        real = pmr_general.conditional_pm_optimal_policy
+        real = pmr_conditional.conditional_pm_optimal_policy
 
         def ignores_epsilon(rewards, mask, epsilon=None, *, log_epsilon=None, c1=0.0, c2=0.0):
             return real(rewards, mask, log_epsilon=np.zeros_like(np.asarray(rewards, dtype=float)), c1=c1, c2=c2)
 
-        monkeypatch.setattr(pmr_general, "conditional_pm_optimal_policy", ignores_epsilon)
+        monkeypatch.setattr(pmr_conditional, "conditional_pm_optimal_policy", ignores_epsilon)
         outcome = default_registry().run(["PMR-T4"], quick=True).claims[0]
         assert outcome.verdict == ERROR and "did not confirm" in outcome.evidence["message"]
 
     def test_definition_4_1_with_eps_one_off_the_set_is_refuted(self):
         # The statement "∝ e^r off M" (ε = 1 off the set) is refuted; a toolkit closed form that
         # computed it instead is a toolkit error, not a verdict on the paper.
-        result = pmr_general.check_definition_4_1(quick=True, off_set_reference_power=0.0)
+        result = pmr_conditional.check_definition_4_1(quick=True, off_set_reference_power=0.0)
         assert result.verdict == REFUTED and result.counterexample["recheck"]["agrees"] is True
 
     def test_definition_4_1_broken_library_is_an_error(self, monkeypatch):
-        monkeypatch.setattr(pmr_general, "conditional_pm_log_policy", lambda r, lq, *, alpha: log_softmax(np.asarray(r)))
+        monkeypatch.setattr(pmr_conditional, "conditional_pm_log_policy",
+                            lambda r, lq, *, alpha: log_softmax(np.asarray(r)))
         outcome = default_registry().run(["PMR-D4.1"], quick=True).claims[0]
         assert outcome.verdict == ERROR and "conditional_pm_log_policy" in outcome.evidence["message"]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.special import logit
 
-from pmtheory.pmr import figures as F
 from pmtheory.figures import figure_names, figure_spec, make_figures
+from pmtheory.pmr import figures as F
 
 
 class TestFig2Curves:

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from scipy.special import log_softmax
 from scipy.stats import entropy as scipy_entropy
 
-from pmtheory import metrics as M
 from pmtheory.divergences import f_divergence_from_log
+from pmtheory.pmr import metrics as M
 
 LOGPROB = st.one_of(st.sampled_from([0.0, -1e-12, -1.0, -1e4]), st.floats(-1e4, 0.0))
 REWARD = st.one_of(st.sampled_from([0.0, 1e4, -1e4]), st.floats(-1e4, 1e4))

@@ -8,8 +8,8 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from scipy.special import log_softmax, logsumexp
 
-from pmtheory import pm
 from pmtheory.certified import solve_pointwise_regularized
+from pmtheory.pmr import pm
 from pmtheory.pmr.rlhf import kl_rlhf_log_policy
 from pmtheory.solvers import optimal_policy
 from pmtheory.testing import betas, log_references, reward_vectors

@@ -10,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy.special import log_softmax
 
-from pmtheory import preferences as P
+from pmtheory.pmr import preferences as P
 from pmtheory.testing import CVXPY_ATOL, reward_vectors
 
 
@@ -62,7 +62,8 @@ class TestPlackettLuceChoice:
         r = np.array([1.0, -2.0, 0.5])
         np.testing.assert_allclose(P.plackett_luce_log_choice(r), log_softmax(r), atol=1e-15)
 
-    @given(st.integers(1, 7).flatmap(lambda k: st.tuples(reward_vectors(k), st.lists(st.booleans(), min_size=k, max_size=k))))
+    @given(st.integers(1, 7).flatmap(lambda k: st.tuples(reward_vectors(k),
+                                                         st.lists(st.booleans(), min_size=k, max_size=k))))
     def test_iia_subset_equals_conditioned_full_rule(self, problem):
         rewards, mask = problem
         mask = np.array(mask)

@@ -8,8 +8,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy.special import expit, log_softmax, logit
 
-from pmtheory import rlhf as R
 from pmtheory.highprec import high_precision_optimal_policy
+from pmtheory.pmr import rlhf as R
 from pmtheory.testing import SOLVER_DIVERGENCES, betas, instances
 
 
@@ -78,7 +78,8 @@ class TestFRlhfPairLogOdds:
         log_q = log_softmax(rng.normal(size=(5, 4)), axis=-1)
         for name in ("forward_kl", "js", "chi2"):
             batched = R.f_rlhf_pair_log_odds(rewards, log_q, divergence=name, pair=(2, 0))
-            looped = [float(R.f_rlhf_pair_log_odds(rewards[b], log_q[b], divergence=name, pair=(2, 0))) for b in range(5)]
+            looped = [float(R.f_rlhf_pair_log_odds(rewards[b], log_q[b], divergence=name, pair=(2, 0)))
+                      for b in range(5)]
             np.testing.assert_array_equal(batched, looped)
 
     def test_zero_mass(self):

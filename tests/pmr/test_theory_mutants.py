@@ -1,5 +1,6 @@
-"""PMR §3 and Props 3.1 / 5.1 (pmtheory.pmr.claims_pm): pinned verdicts with their proof gaps,
-readings and conventions, and every registered mutant killed by the same check."""
+"""PMR §3 and Props 3.1 / 5.1 (pmtheory.pmr.claims_optima, claims_pm, claims_constants): pinned
+verdicts with their proof gaps, readings and conventions, and every registered mutant killed by the
+same check."""
 
 import numpy as np
 import pytest
@@ -111,14 +112,14 @@ def test_e3_8_generality_kills_a_particular_family():
 
 
 def test_prop_3_1_recheck_is_an_exact_optimality_certificate():
-    import pmtheory.pmr.claims_pm as pmr
+    import pmtheory.pmr.claims_optima as optima
 
-    result = pmr.check_unregularized_collapse(quick=True, claimed_set="argmin")
+    result = optima.check_unregularized_collapse(quick=True, claimed_set="argmin")
     recheck = result.counterexample["recheck"]
     assert result.verdict == REFUTED and recheck["method"].startswith("sympy exact rationals")
     assert recheck["computed"]["value_gap"] == "0" and recheck["computed"]["mass_off_claimed_set_positive"] is True
     # The certificate reads only the witness policy: a non-optimal policy is not confirmed.
-    bad = pmr._p31_optimality_certificate(np.array([0.0, 1.0]), [pmr.Fraction(1), pmr.Fraction(0)], "argmin")
+    bad = optima._p31_optimality_certificate(np.array([0.0, 1.0]), [optima.Fraction(1), optima.Fraction(0)], "argmin")
     assert bad["value_gap"] == "1" and bad["mass_off_claimed_set_positive"] is False
 
 
