@@ -1,50 +1,59 @@
 """pmtheory: checks the theory of RLHF alignment papers by exact computation.
 
-Public names are re-exported here one per line; anything else is private.
+Public names are re-exported here, one per line; anything else is private. They are loaded
+on first use (PEP 562), so that ``import pmtheory.papers`` or the pytest plugin does not pay
+for sympy, scipy and cvxpy.
 """
 
-from pmtheory.certified import CertifiedSolution
-from pmtheory.certified import solve_pointwise_regularized
-from pmtheory.iia.choice import iia_test
-from pmtheory.divergences import Divergence
-from pmtheory.divergences import DIVERGENCE_NAMES
-from pmtheory.divergences import f_divergence
-from pmtheory.divergences import f_divergence_from_log
-from pmtheory.divergences import get_divergence
-from pmtheory.iia import failure_threshold
-from pmtheory.iia import population_reward_gap
-from pmtheory.iia import population_reward_gap_grid
-from pmtheory.iia import reward_gap_sign_law
-from pmtheory.pmr.metrics import instance_pm_divergence
-from pmtheory.pmr.metrics import pm_divergence
-from pmtheory.pmr.metrics import population_pm_divergence
-from pmtheory.pmr.metrics import squared_log_ratio_pm_divergence
-from pmtheory.pmr.pm import conditional_pm_log_policy
-from pmtheory.pmr.pm import conditional_pm_objective
-from pmtheory.pmr.pm import conditional_pm_optimal_policy
-from pmtheory.pmr.pm import ConditionalPMSolution
-from pmtheory.pmr.pm import generalized_pm_log_policy
-from pmtheory.pmr.pm import generalized_pm_optimal_policy
-from pmtheory.pmr.pm import generalized_pm_regularizer
-from pmtheory.pmr.pm import max_entropy_log_policy
-from pmtheory.pmr.pm import max_entropy_objective
-from pmtheory.pmr.pm import pm_log_policy
-from pmtheory.pmr.pm import pm_objective
-from pmtheory.pmr.pm import pm_optimal_value
-from pmtheory.pmr.pm import pm_regularizer
-from pmtheory.pmr.pm import pm_regularizer_from_log
-from pmtheory.pmr.preferences import btl_maximum_likelihood
-from pmtheory.pmr.preferences import btl_preference
-from pmtheory.pmr.preferences import BTLFit
-from pmtheory.pmr.preferences import plackett_luce_log_choice
-from pmtheory.pmr.preferences import policy_preference
-from pmtheory.pmr.rlhf import f_rlhf_binary_preference
-from pmtheory.pmr.rlhf import kl_rlhf_log_policy
-from pmtheory.pmr.rlhf import preference_collapse_limit
-from pmtheory.solvers import kkt_residual
-from pmtheory.solvers import optimal_policy
-from pmtheory.solvers import regularized_objective
-from pmtheory.solvers import Solution
+from __future__ import annotations
+
+import importlib
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "CertifiedSolution": "pmtheory.certified",
+    "solve_pointwise_regularized": "pmtheory.certified",
+    "iia_test": "pmtheory.iia.choice",
+    "Divergence": "pmtheory.divergences",
+    "DIVERGENCE_NAMES": "pmtheory.divergences",
+    "f_divergence": "pmtheory.divergences",
+    "f_divergence_from_log": "pmtheory.divergences",
+    "get_divergence": "pmtheory.divergences",
+    "failure_threshold": "pmtheory.iia",
+    "population_reward_gap": "pmtheory.iia",
+    "population_reward_gap_grid": "pmtheory.iia",
+    "reward_gap_sign_law": "pmtheory.iia",
+    "instance_pm_divergence": "pmtheory.pmr.metrics",
+    "pm_divergence": "pmtheory.pmr.metrics",
+    "population_pm_divergence": "pmtheory.pmr.metrics",
+    "squared_log_ratio_pm_divergence": "pmtheory.pmr.metrics",
+    "conditional_pm_log_policy": "pmtheory.pmr.pm",
+    "conditional_pm_objective": "pmtheory.pmr.pm",
+    "conditional_pm_optimal_policy": "pmtheory.pmr.pm",
+    "ConditionalPMSolution": "pmtheory.pmr.pm",
+    "generalized_pm_log_policy": "pmtheory.pmr.pm",
+    "generalized_pm_optimal_policy": "pmtheory.pmr.pm",
+    "generalized_pm_regularizer": "pmtheory.pmr.pm",
+    "max_entropy_log_policy": "pmtheory.pmr.pm",
+    "max_entropy_objective": "pmtheory.pmr.pm",
+    "pm_log_policy": "pmtheory.pmr.pm",
+    "pm_objective": "pmtheory.pmr.pm",
+    "pm_optimal_value": "pmtheory.pmr.pm",
+    "pm_regularizer": "pmtheory.pmr.pm",
+    "pm_regularizer_from_log": "pmtheory.pmr.pm",
+    "btl_maximum_likelihood": "pmtheory.pmr.preferences",
+    "btl_preference": "pmtheory.pmr.preferences",
+    "BTLFit": "pmtheory.pmr.preferences",
+    "plackett_luce_log_choice": "pmtheory.pmr.preferences",
+    "policy_preference": "pmtheory.pmr.preferences",
+    "f_rlhf_binary_preference": "pmtheory.pmr.rlhf",
+    "kl_rlhf_log_policy": "pmtheory.pmr.rlhf",
+    "preference_collapse_limit": "pmtheory.pmr.rlhf",
+    "kkt_residual": "pmtheory.solvers",
+    "optimal_policy": "pmtheory.solvers",
+    "regularized_objective": "pmtheory.solvers",
+    "Solution": "pmtheory.solvers",
+}
 
 __all__ = [
     "btl_maximum_likelihood",
@@ -90,3 +99,15 @@ __all__ = [
     "solve_pointwise_regularized",
     "squared_log_ratio_pm_divergence",
 ]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'pmtheory' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

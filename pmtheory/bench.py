@@ -25,7 +25,8 @@ enough back-to-back calls to last ``_MIN_TIMING_SECONDS`` (as :mod:`timeit` does
 garbage collector off); the reported seconds are the min of the timings (``--statistic``
 switches to the median; the JSON has both). The exact solver's timings are interleaved with
 a fresh set of floor timings, and ×floor divides by those, so that a burst of load from other
-processes hits both sides of the ratio alike (the JSON row keeps that ``floor_seconds``). A cvxpy solve costs 0.1 to 100 s, so cvxpy is
+processes hits both sides of the ratio alike (the JSON row keeps that ``floor_seconds``). A cvxpy
+solve costs 0.1 to 100 s, so cvxpy is
 warmed up once per (divergence, solver) on a K = 100 instance and timed ``--cvxpy-repeats``
 times (default 1), under a per-solve time limit.
 
@@ -567,8 +568,9 @@ def _bridge_rows(settings: _Settings, progress: Callable[[str], None]) -> tuple[
     if settings.bridge_model == "none":
         return [], []
     try:
-        from pmtheory.bridge.bench import sequence_log_prob_throughput
         import torch  # noqa: F401  (the bridge's optional dependency)
+
+        from pmtheory.bridge.bench import sequence_log_prob_throughput
     except ModuleNotFoundError as error:
         return [{**base, "status": f"skipped: {error.name} is not installed (pip install -e '.[bridge]')"}], []
     progress(f"bridge: sequence log-prob throughput on {base['model']} ({settings.bridge_device}, "

@@ -227,7 +227,8 @@ def _check_parameters(parameters, variable, k):
     if parameters is None:
         return (), {}
     if not isinstance(parameters, dict):
-        raise TypeError(f"parameters must be a dict name -> scalar or array of shape (K,), got {type(parameters).__name__}")
+        raise TypeError("parameters must be a dict name -> scalar or array of shape (K,), "
+                        f"got {type(parameters).__name__}")
     values = {}
     for name, value in parameters.items():
         if not isinstance(name, str) or not name.isidentifier():
@@ -265,7 +266,8 @@ def _parse_regularizer(regularizer, variable, names, values):
         raise ValueError(f"regularizer must be an expression in {variable!r}, got {type(expr).__name__} {_short(expr)}")
     undefined = sorted(str(f.func) for f in expr.atoms(sp.core.function.AppliedUndef))
     if undefined:
-        raise ValueError(f"regularizer uses functions sympy does not know: {undefined}; write them with sympy's functions")
+        raise ValueError(f"regularizer uses functions sympy does not know: {undefined}; "
+                         "write them with sympy's functions")
     if expr.has(sp.I) or expr.has(sp.zoo) or expr.has(sp.nan):
         raise ValueError(f"regularizer must be real-valued, got {_short(expr)}")
     x = sp.Symbol(variable, positive=True)
@@ -586,7 +588,8 @@ def _decide_concavity(symbolic: _Symbolic, problem: _Instance):
             )
         return True, "numeric grid"
     # Confirm the worst grid witness exactly: h'' > 0 at a rational point proves non-concavity.
-    row, col = np.unravel_index(np.argmax(np.where(positive, second / np.maximum(scale, _TINY), -np.inf)), positive.shape)
+    row, col = np.unravel_index(np.argmax(np.where(positive, second / np.maximum(scale, _TINY), -np.inf)),
+                                positive.shape)
     subs = {s: sp.Rational(float(v[col])) for s, v in zip(symbolic.symbols, problem.values)}
     subs[symbolic.x] = sp.Rational(float(grid[row, 0]))
     try:
@@ -846,7 +849,8 @@ class _GlobalInner:
             )
         if np.any(np.isnan(self.psi_grid)):
             row, col = np.argwhere(np.isnan(self.psi_grid))[0]
-            raise ValueError(f"ψ_{col}(π) is not a number at π = {self.grid[row]!r}; the regularizer must be differentiable on (0, 1]")
+            raise ValueError(f"ψ_{col}(π) is not a number at π = {self.grid[row]!r}; the regularizer must be "
+                             "differentiable on (0, 1]")
 
     def __call__(self, lam: float):
         problem, grid = self.problem, self.grid

@@ -17,7 +17,8 @@ Subcommands:
 Exit status: 0 when no check errored (a refuted claim is a finding, not a failure), 1 when a
 check errored, a mutant survived under ``--mutants`` (a check that cannot fail earns
 nothing), or a report could not be written, 2 for usage errors (an unknown option, an ID
-that matches no claim, a paper that does not load or whose prefix clashes), 130 when interrupted (``verify`` still writes what it finished, marked
+that matches no claim, a paper that does not load or whose prefix clashes), 130 when interrupted
+(``verify`` still writes what it finished, marked
 ``"complete": false``).
 
 Adding a subcommand: write ``_setup_<name>(parser)``, which
@@ -38,9 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pmtheory import claims
-from pmtheory.report import report_to_json_text
-from pmtheory.report import report_to_markdown
-from pmtheory.report import report_to_table
+from pmtheory.report import report_to_json_text, report_to_markdown, report_to_table
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
 

@@ -78,7 +78,8 @@ def _log_expm1(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     small = x < 1.0
     with np.errstate(divide="ignore"):
-        return np.where(small, np.log(np.expm1(np.where(small, x, 1.0))), x + np.log1p(-np.exp(-np.where(small, 1.0, x))))
+        return np.where(small, np.log(np.expm1(np.where(small, x, 1.0))),
+                        x + np.log1p(-np.exp(-np.where(small, 1.0, x))))
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class Divergence:
         return _T
 
     def f(self, t):
-        """f(t) for t ≥ 0 (f(0) is the limit f(0+), +inf where it diverges)."""
+        """The generator f at t ≥ 0 (f(0) is its limit at 0+, +inf where it diverges)."""
         return self._f(np.asarray(t, dtype=np.float64))
 
     def f_prime(self, t):

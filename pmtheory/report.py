@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import json
 
-from pmtheory.claims import ANSWERED
-from pmtheory.claims import ERROR
-from pmtheory.claims import HOLDS
-from pmtheory.claims import HOLDS_WITH_CONDITION
-from pmtheory.claims import REFUTED
-from pmtheory.claims import VACUOUS
-from pmtheory.claims import VERDICTS
-from pmtheory.claims import ClaimOutcome
-from pmtheory.claims import Report
-from pmtheory.claims import to_jsonable
+from pmtheory.claims import (
+    ANSWERED,
+    ERROR,
+    HOLDS,
+    HOLDS_WITH_CONDITION,
+    REFUTED,
+    VACUOUS,
+    VERDICTS,
+    ClaimOutcome,
+    Report,
+    to_jsonable,
+)
 
 __all__ = [
     "REPORT_SCHEMA",

@@ -344,7 +344,8 @@ def kkt_residual(policy=None, rewards=None, reference=None, *, log_policy=None, 
     shift = rewards_2d[rows, top]
     gap = _scaled_gap(rewards_2d, shift, beta)
     if multiplier is not None:
-        z = (np.broadcast_to(as_float_array(multiplier, "multiplier", min_ndim=0), shape[:-1]).reshape(-1) - shift) / beta
+        z = (np.broadcast_to(as_float_array(multiplier, "multiplier", min_ndim=0), shape[:-1]).reshape(-1)
+             - shift) / beta
     elif div.name == "tv":
         z = (rewards_2d.max(axis=-1) - shift) / beta - 0.5  # the dual optimum max a − 1/2
     else:
@@ -641,7 +642,8 @@ def _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper, tried)
     leaves the open bracket (lo, hi) it is clamped to the end it crossed if that end is
     still the initial bound ``lower`` or ``upper`` and not yet evaluated (``tried``, a pair
     of (B,) masks the caller keeps), since a root can sit on that bound to rounding (the top
-    response alone nearly exhausting the mass); it is replaced by bisection otherwise. ``stalled`` marks rows whose step rounds to ℓ itself: F is then zero to the
+    response alone nearly exhausting the mass); it is replaced by bisection otherwise.
+    ``stalled`` marks rows whose step rounds to ℓ itself: F is then zero to the
     resolution of ℓ (a correction below half an ulp of ℓ), and no iteration can improve it."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # caught by isfinite
         correction = value / slope
@@ -820,7 +822,9 @@ def _final_linear_pass(div: Divergence, gap, q, ell, offset, blocks):
     smallest = np.full(count, np.inf)
     worst = np.zeros(count)
     work = zip(*_scratch(gap.shape, blocks, 3))
-    with np.errstate(divide="ignore", under="ignore", invalid="ignore"):
+    # q/π overflows to +inf where π underflows below ~1e-308·q (extreme alpha and β); the
+    # distance of +inf is the barrier's limit, which the residual below handles, so no warning.
+    with np.errstate(divide="ignore", under="ignore", invalid="ignore", over="ignore"):
         for (rows, columns), (distance, policy, violation) in zip(blocks, work):
             block_gap = gap[rows, columns]
             block = q[rows, columns]

@@ -13,38 +13,43 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from proofs.conditional_pm import conditional_pm_identity
-from proofs.generalized_pl import Link
-from proofs.generalized_pl import exp_asinh_link
-from proofs.generalized_pl import exp_link
-from proofs.generalized_pl import generalized_pl_reduces_to_pl
-from proofs.generalized_pl import generalized_pl_reward_shift
-from proofs.generalized_pl import generalized_pm_differential_equation
-from proofs.generalized_pl import generalized_pm_exact_condition
-from proofs.generalized_pl import generalized_pm_ode_residual
-from proofs.generalized_pl import generalized_pm_ode_solution
-from proofs.generalized_pl import generalized_pm_regularizer
-from proofs.generalized_pl import power_link
-from proofs.generalized_pl import scaled_exp_link
-from proofs.generalized_pl import softplus_link
-from proofs.generalized_pl import symbolic_link
-from proofs.generalized_pl import theorem3_counterexample
-from proofs.pm_identity import pm_objective_hessian
-from proofs.pm_identity import pm_objective_identity
-from proofs.pm_ode import pm_constant_term
-from proofs.pm_ode import pm_differential_equation
-from proofs.pm_ode import pm_first_order_condition
-from proofs.pm_ode import pm_first_order_constant
-from proofs.pm_ode import pm_ode_general_solution
-from proofs.pm_ode import pm_ode_residual
-from proofs.pm_ode import pm_two_response_regularizer
-from proofs.pm_ode import response_dependent_constant_term
-from proofs.pm_ode import uniform_penalty_objective
-from proofs.preferences import kl_rlhf_binary_preference
-from proofs.preferences import kl_rlhf_matching_conditions
-from proofs.preferences import pl_ranking_marginals
-from proofs.preferences import pl_subset_consistency
-from proofs.preferences import plackett_luce_choice
-from proofs.preferences import plackett_luce_ranking
+from proofs.generalized_pl import (
+    Link,
+    exp_asinh_link,
+    exp_link,
+    generalized_pl_reduces_to_pl,
+    generalized_pl_reward_shift,
+    generalized_pm_differential_equation,
+    generalized_pm_exact_condition,
+    generalized_pm_ode_residual,
+    generalized_pm_ode_solution,
+    generalized_pm_regularizer,
+    power_link,
+    scaled_exp_link,
+    softplus_link,
+    symbolic_link,
+    theorem3_counterexample,
+)
+from proofs.pm_identity import pm_objective_hessian, pm_objective_identity
+from proofs.pm_ode import (
+    pm_constant_term,
+    pm_differential_equation,
+    pm_first_order_condition,
+    pm_first_order_constant,
+    pm_ode_general_solution,
+    pm_ode_residual,
+    pm_two_response_regularizer,
+    response_dependent_constant_term,
+    uniform_penalty_objective,
+)
+from proofs.preferences import (
+    kl_rlhf_binary_preference,
+    kl_rlhf_matching_conditions,
+    pl_ranking_marginals,
+    pl_subset_consistency,
+    plackett_luce_choice,
+    plackett_luce_ranking,
+)
 
 __all__ = [
     "DERIVATIONS",

@@ -14,12 +14,7 @@ from typing import Sequence
 
 import sympy as sp
 
-from proofs._symbolic import C1
-from proofs._symbolic import C2
-from proofs._symbolic import is_identically_zero
-from proofs._symbolic import policy_symbols
-from proofs._symbolic import reward_symbols
-from proofs._symbolic import simplified
+from proofs._symbolic import C1, C2, is_identically_zero, policy_symbols, reward_symbols, simplified
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,17 @@ from typing import Sequence
 
 import sympy as sp
 
-from proofs._symbolic import C1
-from proofs._symbolic import C2
-from proofs._symbolic import C_PRIME
-from proofs._symbolic import PI
-from proofs._symbolic import R
-from proofs._symbolic import is_identically_zero
-from proofs._symbolic import is_provably_nonzero
-from proofs._symbolic import log_family_constants
-from proofs._symbolic import simplified
+from proofs._symbolic import (
+    C1,
+    C2,
+    C_PRIME,
+    PI,
+    R,
+    is_identically_zero,
+    is_provably_nonzero,
+    log_family_constants,
+    simplified,
+)
 
 # A reward value r on the whole real line, and one restricted to r > 0 (power links).
 U = sp.Symbol("u", real=True)

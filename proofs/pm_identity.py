@@ -14,16 +14,18 @@ from typing import Callable
 
 import sympy as sp
 
-from proofs._symbolic import C1
-from proofs._symbolic import C2
-from proofs._symbolic import IDX
-from proofs._symbolic import K_SYM
-from proofs._symbolic import Z
-from proofs._symbolic import check_num_responses
-from proofs._symbolic import is_identically_zero
-from proofs._symbolic import policy_symbols
-from proofs._symbolic import reward_symbols
-from proofs._symbolic import simplified
+from proofs._symbolic import (
+    C1,
+    C2,
+    IDX,
+    K_SYM,
+    Z,
+    check_num_responses,
+    is_identically_zero,
+    policy_symbols,
+    reward_symbols,
+    simplified,
+)
 
 # The paper's π-independent offset in §3.5: log Z + C_1 + k·C_2 (log Z is added below).
 PAPER_OFFSET = C1 + K_SYM * C2

@@ -19,21 +19,23 @@ from typing import Callable
 
 import sympy as sp
 
-from proofs._symbolic import C1
-from proofs._symbolic import C2
-from proofs._symbolic import C_PRIME
-from proofs._symbolic import IDX
-from proofs._symbolic import K_SYM
-from proofs._symbolic import LAM
-from proofs._symbolic import PI
-from proofs._symbolic import R
-from proofs._symbolic import Z
-from proofs._symbolic import check_num_responses
-from proofs._symbolic import is_identically_zero
-from proofs._symbolic import log_family_constants
-from proofs._symbolic import policy_symbols
-from proofs._symbolic import reward_symbols
-from proofs._symbolic import simplified
+from proofs._symbolic import (
+    C1,
+    C2,
+    C_PRIME,
+    IDX,
+    K_SYM,
+    LAM,
+    PI,
+    R,
+    Z,
+    check_num_responses,
+    is_identically_zero,
+    log_family_constants,
+    policy_symbols,
+    reward_symbols,
+    simplified,
+)
 
 # The paper's claims, written once: (3.7) as ``lhs - rhs``, the PM ODE and (3.8).
 PM_FIRST_ORDER_CONDITION = sp.Eq(R(PI) + PI * R(PI).diff(PI), -sp.log(PI) + C_PRIME)

@@ -18,8 +18,7 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from proofs._symbolic import check_num_responses
-from proofs._symbolic import is_identically_zero
+from proofs._symbolic import check_num_responses, is_identically_zero
 
 # The weights passed to these callables are elements of Q(w_1..w_K) (sympy FracElement):
 # use field arithmetic (+, −, ·, /, integer powers), not sympy functions.

@@ -8,11 +8,10 @@ Thin wrapper over :func:`pmtheory.iia.simulate_rlpo_dpo` and :func:`pmtheory.iia
 from __future__ import annotations
 
 import numpy as np
+from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
 
 from pmtheory import iia
 from pmtheory.iia.data import mean_interval
-
-from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
 
 
 def main(argv: list[str] | None = None) -> dict:

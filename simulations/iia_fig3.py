@@ -9,11 +9,10 @@ the population limits.
 from __future__ import annotations
 
 import numpy as np
+from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
 
 from pmtheory import iia
 from pmtheory.iia.data import mean_interval
-
-from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from pmtheory import iia
-
 from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
+
+from pmtheory import iia
 
 
 def main(argv: list[str] | None = None) -> dict:

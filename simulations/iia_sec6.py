@@ -8,10 +8,10 @@ Thin wrapper over :func:`pmtheory.iia.simulate_query_format_study`.
 
 from __future__ import annotations
 
+from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
+
 from pmtheory import iia
 from pmtheory.iia.data import mean_interval
-
-from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
 
 
 def main(argv: list[str] | None = None) -> dict:

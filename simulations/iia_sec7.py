@@ -8,9 +8,9 @@ Thin wrapper over :func:`pmtheory.iia.simulate_pairwise_conversion` and
 
 from __future__ import annotations
 
-from pmtheory import iia
-
 from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
+
+from pmtheory import iia
 
 
 def main(argv: list[str] | None = None) -> dict:

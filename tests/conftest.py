@@ -1,29 +1,19 @@
-"""Hypothesis profiles: ``ci`` (default; derandomized, no deadline) and ``fuzz`` (many more
-examples, random seeds). Pick one with HYPOTHESIS_PROFILE=fuzz."""
+"""Shared fixtures. The hypothesis profiles come from pmtheory's pytest plugin
+(pmtheory/pytest_plugin.py, installed with the package): ``ci`` by default (derandomized, no
+deadline); ``--pmtheory-profile fuzz`` or HYPOTHESIS_PROFILE=fuzz for many more examples with
+random seeds."""
 
-import os
-
-from hypothesis import HealthCheck, settings
-
-settings.register_profile(
-    "ci",
-    derandomize=True,
-    deadline=None,
-    max_examples=60,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "fuzz",
-    deadline=None,
-    max_examples=2000,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+import pytest
 
 
-import pytest  # noqa: E402
+@pytest.fixture
+def isolated_registry():
+    """A registry of fresh copies of the installed papers: their catalogues, no checks yet."""
+    from pmtheory.claims import Registry, default_registry
+    from pmtheory.papers import Paper
+
+    return Registry([Paper(paper.prefix, paper.title, paper.citation, paper.claims)
+                     for paper in default_registry().papers])
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +28,7 @@ def quick_outcomes():
     def outcomes(ids):
         missing = [claim_id for claim_id in ids if claim_id not in cache]
         if missing:
-            for outcome in default_registry.run(missing, quick=True, mutants=True).claims:
+            for outcome in default_registry().run(missing, quick=True, mutants=True).claims:
                 cache[outcome.id] = outcome
         return {claim_id: cache[claim_id] for claim_id in ids}
 

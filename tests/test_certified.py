@@ -9,7 +9,8 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import example, given, note, settings, strategies as st, target
+from hypothesis import example, given, note, settings, target
+from hypothesis import strategies as st
 from scipy.special import logsumexp, softmax
 
 from pmtheory import certified

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pmtheory import optimal_policy, regularized_objective
 from pmtheory.cvx import cvxpy_optimal_policy

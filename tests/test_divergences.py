@@ -4,7 +4,8 @@
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pmtheory.divergences import f_divergence, f_divergence_from_log, get_divergence
 from pmtheory.testing import SOLVER_DIVERGENCES
@@ -48,7 +49,8 @@ class TestAgainstSympy:
         np.testing.assert_allclose(div.log_ratio_at_distance(np.log(distances)), np.log(h), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(div.log_distance_at_log_ratio(np.log(h)), np.log(distances), rtol=1e-9, atol=1e-12)
         step = 1e-6
-        numeric = (div.log_ratio_at_distance(np.log(distances) + step) - div.log_ratio_at_distance(np.log(distances) - step)) / (2 * step)
+        numeric = (div.log_ratio_at_distance(np.log(distances) + step)
+                   - div.log_ratio_at_distance(np.log(distances) - step)) / (2 * step)
         np.testing.assert_allclose(div.distance_elasticity(distances) * np.ones_like(distances), numeric, rtol=1e-6)
 
     @pytest.mark.parametrize("name", DISTANCE_FORM)
@@ -159,3 +161,31 @@ class TestValidation:
     def test_f_prime_inverse_outside_range(self):
         with pytest.raises(ValueError, match="below sup f'"):
             get_divergence("forward_kl").f_prime_inverse(0.5)
+
+
+def test_every_divergence_of_the_table_is_known_everywhere():
+    """CONTRIBUTING.md: a divergence is one entry of ``divergences._FIXED`` (plus its builder); this
+    test names each other place that must learn the new name: the public name list, the cvxpy
+    forms (pmtheory.cvx), the mpmath reference (pmtheory.highprec, for every strictly convex f;
+    tv is a linear program) and the property-test kit (pmtheory.testing)."""
+    import cvxpy as cp
+
+    from pmtheory import cvx, divergences, highprec
+
+    q = np.array([0.2, 0.3, 0.5])
+    for name in (*divergences._FIXED, "alpha:0.5"):
+        where = f"divergence {name!r}"
+        assert name in divergences.DIVERGENCE_NAMES, f"{where} is missing from DIVERGENCE_NAMES"
+        family = "alpha:" if name.startswith("alpha:") else name
+        assert any(n.startswith(family) for n in SOLVER_DIVERGENCES), (
+            f"{where} is missing from testing.SOLVER_DIVERGENCES")
+        try:
+            cvx.f_divergence_expression(cp.Variable(3), q, name)
+        except ValueError as error:
+            pytest.fail(f"{where} has no cvxpy form in pmtheory.cvx: {error}")
+        div = get_divergence(name)
+        if div.strictly_convex:
+            try:
+                highprec._inverse_derivative(div.name, div.alpha)
+            except ValueError as error:
+                pytest.fail(f"{where} has no mpmath reference in pmtheory.highprec: {error}")

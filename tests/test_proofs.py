@@ -7,23 +7,15 @@ paper, the ones sympy found); and a wrong input makes the same machinery report 
 
 from __future__ import annotations
 
-import sympy as sp
 import pytest
+import sympy as sp
 from hypothesis import example, given, settings, target
 from hypothesis import strategies as st
 
 import proofs
 from proofs import generalized_pl as gpl
-from proofs import pm_identity
-from proofs import pm_ode
-from proofs import preferences
-from proofs._symbolic import C1
-from proofs._symbolic import C2
-from proofs._symbolic import C_PRIME
-from proofs._symbolic import K_SYM
-from proofs._symbolic import PI
-from proofs._symbolic import R
-from proofs._symbolic import is_identically_zero
+from proofs import pm_identity, pm_ode, preferences
+from proofs._symbolic import C1, C2, C_PRIME, K_SYM, PI, R, is_identically_zero
 
 # Symbolic work per example is ~0.1 s; cap the property tests so the file stays fast.
 FEW_EXAMPLES = settings(max_examples=20)

@@ -3,7 +3,8 @@ KKT certificates, invariances, and input validation."""
 
 import numpy as np
 import pytest
-from hypothesis import assume, example, given, note, strategies as st, target
+from hypothesis import assume, example, given, note, target
+from hypothesis import strategies as st
 from scipy.optimize import linprog
 from scipy.special import log_softmax
 
@@ -312,7 +313,8 @@ class TestInvariances:
         np.testing.assert_allclose(a.policy, b.policy, atol=1e-15)
 
     def test_uniform_default_reference(self):
-        np.testing.assert_allclose(optimal_policy([1.0, 2.0, 3.0]).policy, optimal_policy([1.0, 2.0, 3.0], [1 / 3] * 3).policy)
+        np.testing.assert_allclose(optimal_policy([1.0, 2.0, 3.0]).policy,
+                                   optimal_policy([1.0, 2.0, 3.0], [1 / 3] * 3).policy)
 
 
 class TestBadInput:

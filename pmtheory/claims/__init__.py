@@ -25,44 +25,39 @@ Sources: the verdict rules are the project's ``shared/CLAIMS.md``; the catalogue
 transcribed from it beside each paper (``pmtheory/<paper>/catalogue.py``).
 """
 
-from pmtheory.claims.catalogue import METHOD_WORDS
-from pmtheory.claims.catalogue import ClaimInfo
-from pmtheory.claims.catalogue import UnknownClaimError
-from pmtheory.claims.catalogue import select_claim_ids
+from pmtheory.claims.catalogue import METHOD_WORDS, ClaimInfo, UnknownClaimError, select_claim_ids
 from pmtheory.claims.jsonable import to_jsonable
-from pmtheory.claims.outcomes import ClaimOutcome
-from pmtheory.claims.outcomes import Report
-from pmtheory.claims.registry import Registry
-from pmtheory.claims.registry import default_registry
-from pmtheory.claims.registry import pmtheory_version
-from pmtheory.claims.registry import run_claims
-from pmtheory.claims.verdicts import ANSWERED
-from pmtheory.claims.verdicts import CLAIM
-from pmtheory.claims.verdicts import ERROR
-from pmtheory.claims.verdicts import HOLDS
-from pmtheory.claims.verdicts import HOLDS_WITH_CONDITION
-from pmtheory.claims.verdicts import KINDS
-from pmtheory.claims.verdicts import MUTANT
-from pmtheory.claims.verdicts import NOT_CHECKED
-from pmtheory.claims.verdicts import QUESTION
-from pmtheory.claims.verdicts import REFUTED
-from pmtheory.claims.verdicts import REPAIR
-from pmtheory.claims.verdicts import VACUOUS
-from pmtheory.claims.verdicts import VERDICTS
-from pmtheory.claims.verdicts import VERDICTS_FOR_KIND
-from pmtheory.claims.verdicts import CheckResult
-from pmtheory.claims.verdicts import Convention
-from pmtheory.claims.verdicts import ProofGap
-from pmtheory.claims.verdicts import Reading
-from pmtheory.claims.verdicts import Variant
-from pmtheory.claims.verdicts import VariantOutcome
-from pmtheory.claims.verdicts import answered
-from pmtheory.claims.verdicts import holds
-from pmtheory.claims.verdicts import holds_with_condition
-from pmtheory.claims.verdicts import mutant
-from pmtheory.claims.verdicts import refuted
-from pmtheory.claims.verdicts import repair
-from pmtheory.claims.verdicts import vacuous
+from pmtheory.claims.outcomes import ClaimOutcome, Report
+from pmtheory.claims.registry import Registry, default_registry, pmtheory_version, run_claims
+from pmtheory.claims.verdicts import (
+    ANSWERED,
+    CLAIM,
+    ERROR,
+    HOLDS,
+    HOLDS_WITH_CONDITION,
+    KINDS,
+    MUTANT,
+    NOT_CHECKED,
+    QUESTION,
+    REFUTED,
+    REPAIR,
+    VACUOUS,
+    VERDICTS,
+    VERDICTS_FOR_KIND,
+    CheckResult,
+    Convention,
+    ProofGap,
+    Reading,
+    Variant,
+    VariantOutcome,
+    answered,
+    holds,
+    holds_with_condition,
+    mutant,
+    refuted,
+    repair,
+    vacuous,
+)
 
 __all__ = [
     "ANSWERED",

@@ -34,11 +34,11 @@ from pmtheory.claims import (
     Registry,
     Report,
     UnknownClaimError,
+    default_registry,
     holds,
     holds_with_condition,
     refuted,
     select_claim_ids,
-    default_registry,
     to_jsonable,
 )
 from pmtheory.claims.catalogue import claim_info_from_row

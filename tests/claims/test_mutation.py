@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from pmtheory import cli
-from pmtheory import claims
+from pmtheory import claims, cli
 from pmtheory.claims import (
     ANSWERED,
     CLAIM,
@@ -24,7 +23,6 @@ from pmtheory.claims import (
     Convention,
     ProofGap,
     Reading,
-    Registry,
     Variant,
     answered,
     holds,
@@ -132,7 +130,8 @@ class TestRunnerKinds:
     def test_question_answered_and_extras_reach_the_report(self, isolated_registry):
         registry = isolated_registry
         gap = ProofGap("§7, the conversion step", "drops ties", "K = 3, all tied")
-        registry.paper_of("IIA-SEC7").check("IIA-SEC7")(lambda *, quick: answered("Yes: P(M1) → 1.", {"p": 1.0}, "limit",
+        registry.paper_of("IIA-SEC7").check("IIA-SEC7")(lambda *, quick: answered("Yes: P(M1) → 1.",
+                                                                {"p": 1.0}, "limit",
                                                                 proof_gaps=[gap]))
         outcome = registry.run(["IIA-SEC7"]).claims[0]
         assert (outcome.kind, outcome.verdict, outcome.answer, outcome.proof_gaps) == (
@@ -173,7 +172,8 @@ class TestVariants:
 
     def test_killed_mutant_and_repair(self, isolated_registry):
         registry = isolated_registry
-        registry.paper_of("PMR-P3.1").check("PMR-P3.1", mutants=[mutant("1 + 1 = 3", "one and one make three", total=3)])(
+        registry.paper_of("PMR-P3.1").check("PMR-P3.1",
+                                            mutants=[mutant("1 + 1 = 3", "one and one make three", total=3)])(
             one_plus_one)
         # A refuted claim "1 + 1 = 3" (default total 3) with its repair.
         registry.paper_of("PMR-T1").check("PMR-T1", mutants=[repair("1 + 1 = 2", "one and one make two", total=2)])(
@@ -189,7 +189,9 @@ class TestVariants:
 
     def test_a_weak_check_lets_its_mutant_survive(self, isolated_registry):
         registry = isolated_registry
-        registry.paper_of("PMR-P3.1").check("PMR-P3.1", mutants=[mutant("1 + 1 = 3", "one and one make three", total=3)])(weak_check)
+        registry.paper_of("PMR-P3.1").check("PMR-P3.1",
+                                            mutants=[mutant("1 + 1 = 3", "one and one make three", total=3)])(
+            weak_check)
         report = registry.run(["PMR-P3.1"], mutants=True)
         (survivor,) = report.claims[0].mutants
         assert survivor.verdict == HOLDS and survivor.killed is False
