@@ -153,6 +153,15 @@ class TestTheToyPaper:
         assert done.returncode == 2
         assert "two papers use the prefix 'PMR'" in done.stderr and "Traceback" not in done.stderr
 
+    def test_a_malformed_row_is_a_usage_error_that_names_it(self, tmp_path):
+        source = readme_toy_paper()
+        assert '"statement": "2 + 2 = 5", "method": "exact"' in source
+        (tmp_path / "bad_paper.py").write_text(source.replace('"statement": "2 + 2 = 5", "method": "exact"',
+                                                              '"statement": "2 + 2 = 5", "method": "guess"'))
+        done = run_pmtheory(["verify", "--paper", "bad_paper:PAPER", "TOY-1"], tmp_path)
+        assert done.returncode == 2
+        assert "paper TOY, catalogue row 2" in done.stderr and "Traceback" not in done.stderr
+
     def test_a_figure_of_a_plugin_paper(self, tmp_path):
         figure = textwrap.dedent('''
             from pmtheory.figures import new_figure, save_figure
