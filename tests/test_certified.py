@@ -13,8 +13,7 @@ from hypothesis import example, given, note, settings, target
 from hypothesis import strategies as st
 from scipy.special import logsumexp, softmax
 
-from pmtheory import certified
-from pmtheory.certified import CertifiedSolution, solve_pointwise_regularized
+from pmtheory.certified import CertifiedSolution, _concave, solve_pointwise_regularized
 from pmtheory.testing import references, reward_vectors
 
 PM = "-log(pi) + C1 + C2/pi"
@@ -182,8 +181,9 @@ class TestOtherConcaveRegularizers:
         np.testing.assert_allclose(sol.policy, exact.policy, atol=CVXPY_ATOL, rtol=0)
 
     def test_scs_fallback(self, monkeypatch):
-        solvers = tuple(s for s in certified._CVXPY_SOLVERS if s[0] == "SCS")
-        monkeypatch.setattr(certified, "_CVXPY_SOLVERS", solvers)
+        # Patched in pmtheory.certified._concave, where _solve_cvxpy reads the list.
+        solvers = tuple(s for s in _concave._CVXPY_SOLVERS if s[0] == "SCS")
+        monkeypatch.setattr(_concave, "_CVXPY_SOLVERS", solvers)
         sol = solve_pointwise_regularized(REWARDS, "-log(pi)")
         assert sol.method == "cvxpy-scs"
         np.testing.assert_allclose(sol.policy, softmax(REWARDS), atol=1e-4, rtol=0)

@@ -173,7 +173,7 @@ class TestCertificate:
 
 class TestBlockedPasses:
     """The passes over (B, K) arrays run in blocks of ``_BLOCK`` elements and take their dot
-    products in chunks of ``_DOT_CHUNK`` (solvers module); the hand-derived and property
+    products in chunks of ``_DOT_CHUNK`` (pmtheory.solvers._common); the hand-derived and property
     tests above use K ≤ 8, inside one block. These sizes cross both boundaries (several
     column blocks and a partial last one; rows sharing a block; a partial last chunk), and
     the answer must not depend on where they fall: the same solve with one block and one
@@ -189,14 +189,16 @@ class TestBlockedPasses:
     @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
     @pytest.mark.parametrize("batch, k", [(1, 3 * 32768 + 123), (2, 40000), (3, 12000), (5, 9000)])
     def test_block_boundaries_do_not_change_the_answer(self, divergence, batch, k, monkeypatch):
-        import pmtheory.solvers as solvers
+        # Patched where they are read: _blocks and _row_dot live in pmtheory.solvers._common,
+        # and pmtheory.solvers does not re-export the two constants, so a stale target raises.
+        from pmtheory.solvers import _common
 
-        assert k > solvers._DOT_CHUNK  # every row has at least two chunks
+        assert k > _common._DOT_CHUNK  # every row has at least two chunks
         rewards, log_q = self._instance(batch, k, seed=k + batch)
         blocked = optimal_policy(rewards, log_reference=log_q, divergence=divergence, beta=0.5)
         assert np.all(blocked.kkt_residual <= KKT_TOL)
-        monkeypatch.setattr(solvers, "_BLOCK", 1 << 30)
-        monkeypatch.setattr(solvers, "_DOT_CHUNK", 1 << 30)
+        monkeypatch.setattr(_common, "_BLOCK", 1 << 30)
+        monkeypatch.setattr(_common, "_DOT_CHUNK", 1 << 30)
         whole = optimal_policy(rewards, log_reference=log_q, divergence=divergence, beta=0.5)
         np.testing.assert_allclose(blocked.policy, whole.policy, rtol=0, atol=1e-14)
         np.testing.assert_allclose(blocked.multiplier, whole.multiplier, rtol=1e-12, atol=1e-12)

@@ -1,0 +1,190 @@
+"""Certified maximizers of pointwise-regularized reward over the probability simplex.
+
+For rewards ``r`` on K responses and a regularizer R_i applied to each response's own
+probability, the problem is
+
+.. math::  \\max_π Σ_i h_i(π_i),   h_i(π) = π·(r_i + R_i(π)),   π ≥ 0,  Σ_i π_i = 1.
+
+This is eq 3.5 of the PMR seed (eq 3.12 with a response-dependent R_i, the form of eq 3.11).
+The regularizer is given symbolically (sympy), so the module can decide, per response,
+whether h_i is concave on (0, 1], and pick a solve it can stand behind:
+
+- ``"cvxpy-clarabel"`` / ``"cvxpy-scs"``: every h_i is concave and π·R(π) translates to a DCP
+  expression; cvxpy solves it (Clarabel, SCS as the fallback).
+- ``"monotone-root"``: every h_i is concave; ψ_i = h_i' is non-increasing, so the
+  maximizer of h_i(π) − λπ on [0, 1] is a root or a boundary, Σ_i π_i(λ) is non-increasing
+  in λ, and a bisection on λ inside a bracket taken from the math finds Σπ = 1.
+- ``"dual-global"``: some h_i is not concave; the Lagrangian dual g(λ) (below), an upper
+  bound on the optimum for every λ, is minimized with globally computed inner maxima, and a
+  primal point is built from the inner maximizers and polished.
+
+Every answer carries a certificate computed here from the returned π, independently of the
+path that produced it:
+
+.. math::  g(λ) = λ + Σ_i \\max_{π∈[0,1]} (h_i(π) − λπ)  ≥  \\max_{π ∈ Δ} Σ_i h_i(π_i)
+
+(weak duality: for π on the simplex, Σ_i h_i(π_i) = λ + Σ_i (h_i(π_i) − λπ_i) ≤ g(λ)), so
+``dual_bound − objective`` bounds how far the returned π is from optimal, whatever solver
+found it.
+
+Shape letters: ``K`` is the number of responses.
+Source: seed 001 (shared/seeds/001_c8a06c444314e79a.txt) (Xiao et al., PMR), §3: eq 3.1 (the
+regularized objective), eq 3.5 / 3.12 (its finite form), eq 3.11 (response-dependent R),
+eq 3.8 and Theorem 1 (the PM regularizer −log π + C1 + C2/π, whose optimum is softmax(r)).
+
+Tolerances, and why:
+
+- Bisections (on log π for the inner maximizers, on λ for the multiplier) run to the float64
+  resolution: log π to an absolute eps (a relative eps in π), λ to adjacent floats (halving
+  the number of floats in its bracket, ≤ 64 steps); the last step interpolates between the
+  two bracket ends so that Σπ = 1 holds to rounding.
+- cvxpy's interior-point solvers stop at their own gap/feasibility tolerances (1e-8 by
+  default, tightened to 1e-12 for Clarabel here). π is then off by about the square root of
+  the tolerance, since the objective is flat at the optimum; Clarabel often stops
+  "inaccurate" before that, so three settings are tried and the best π kept; and entries
+  far below the tolerances come back as noise (tiny positive values where the optimum has
+  0, or the reverse). That is why a cvxpy answer is re-certified: π is clipped at 0 and
+  renormalized, and λ (the π-weighted mean of ψ_i(π_i)), the objective, the dual bound and
+  the KKT residual are all recomputed here from that π.
+- The global path is global up to its grid of (0, 1] (below): the inner maxima take the
+  best of the grid nodes, the endpoints and every local maximum bracketed between two
+  nodes (refined by bisection), so two stationary points inside one grid cell can be
+  missed. Its primal point is the best of several starts, each improved by Newton on the
+  KKT system of its support and by the best two-response mass transfers; a positive
+  ``duality_gap`` after that is reported as it is.
+- Concavity on (0, 1] is decided by sympy where it can (the sign of h'' for every π > 0, for
+  π = 1/(1 + u) with u ≥ 0, or ``solveset`` of h'' > 0 on (0, 1]); otherwise by the sign of
+  h'' on a dense grid of (0, 1] (log-spaced down to the smallest normal float, plus
+  uniform), where h'' counts as positive only above 64·eps times the sum of the absolute
+  values of its terms (the rounding error of evaluating that sum). A grid point with
+  h'' > 0 that sympy confirms exactly at that rational point proves non-concavity
+  ("symbolic"). Regularizers with kinks (Abs, Piecewise, Max, ...) are judged by ψ being
+  non-increasing on the grid, since h'' misses a kink.
+
+Layout. ``pmtheory.certified`` is a package: this ``__init__`` holds the public API (this
+guide, :func:`solve_pointwise_regularized`, and :class:`CertifiedSolution` re-exported), and
+the internals sit in private topic modules, one per stage of a solve: ``_analysis`` (input
+handling, the symbolic analysis, numeric evaluation for one instance, concavity),
+``_concave`` (the concave paths, cvxpy and the monotone root solve, with the certificate
+that every path assembles) and ``_nonconvex`` (the nonconvex path). A package rather than
+private sibling modules (``pmtheory/_certified_*.py``) keeps one solver's pieces in one
+folder, as ``pmtheory/claims/`` and the paper folders do, with the import path unchanged.
+"""
+
+from __future__ import annotations
+
+from pmtheory._validation import as_float_array, check_finite
+from pmtheory.certified._analysis import (
+    _analyse,
+    _check_parameters,
+    _decide_concavity,
+    _Instance,
+    _parse_regularizer,
+    _short,
+)
+from pmtheory.certified._concave import (
+    _CVXPY_SOLVERS,
+    CertifiedSolution,
+    _build_cvxpy,
+    _certify_concave,
+    _solve_cvxpy,
+    _solve_monotone,
+)
+from pmtheory.certified._nonconvex import _solve_dual_global
+
+__all__ = ["CertifiedSolution", "solve_pointwise_regularized"]
+
+_METHODS = ("auto", "cvxpy", "monotone", "dual-global")
+
+
+def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", parameters=None,
+                                method: str = "auto") -> CertifiedSolution:
+    """Certified maximizer of Σ_i π_i (r_i + R_i(π_i)) over the probability simplex.
+
+    .. math::  \\max_{π ∈ Δ_K} Σ_i h_i(π_i),  h_i(π) = π (r_i + R_i(π));
+               ψ_i(π) = h_i'(π);  g(λ) = λ + Σ_i \\max_{[0,1]} (h_i(π) − λπ).
+
+    Source: seed 001 (PMR), §3, eq 3.1 and 3.5 (objective), eq 3.11 / 3.12 (R depending on
+    the response through ``parameters``), eq 3.8 (PM regularizer: optimum softmax(r)).
+
+    Args:
+      rewards: r, shape (K,), finite, K ≥ 1.
+      regularizer: R as a sympy expression or a string sympy can parse, in ``variable``,
+        e.g. ``"-log(pi) + C1 + C2/pi"`` or ``"-beta*log(pi/q)"``. In a string, a bare name
+        not followed by ``(`` is a symbol (``E``, and ``pi`` when it is not the variable or
+        a parameter, are the constants e and π); ``^`` means power. Strings are parsed with
+        sympy's ``parse_expr``, which evaluates Python: pass only trusted text.
+      variable: the name of the probability variable in ``regularizer``.
+      parameters: dict name -> scalar or array of shape (K,) (one value per response, the
+        response dependence of eq 3.11), for every other free symbol of ``regularizer``.
+      method: "auto" (cvxpy if every h_i is concave and π·R translates to DCP, else the
+        monotone root solve if concave, else the dual-global solve; a cvxpy failure falls
+        back to the monotone solve), or one of "cvxpy", "monotone", "dual-global" to force
+        a path ("cvxpy" and "monotone" need every h_i concave).
+
+    Returns:
+      :class:`CertifiedSolution`. ``kkt_residual`` is computed from the returned π and λ:
+      the largest of |Σπ − 1| and, divided by 1 + max|r| (the size of the reward terms that
+      ψ_i − λ cancels), max over i of |ψ_i(π_i) − λ| for 0 < π_i < 1, max(0, ψ_i(0+) − λ)
+      for π_i = 0 (ψ probed at the smallest normal float, 2.2e-308) and max(0, λ − ψ_i(1))
+      for π_i = 1. Its floor is eps times the size of the terms in ψ, so when the
+      regularizer's terms dwarf the rewards (β·|log q| ≫ |r| in KL) an exact solve can show
+      more than eps. ``dual_bound`` is g at the returned λ with inner maxima computed here
+      (exact roots for concave h_i, a global grid-and-refine search otherwise), so it is an
+      upper bound on the optimum up to float rounding; ``duality_gap`` is reported as
+      computed, positive gaps included (a nonconvex problem may have one). For
+      "dual-global" a positive gap also shows in ``kkt_residual``, since the returned λ
+      is the dual minimizer rather than the primal point's own multiplier.
+
+    Raises:
+      ValueError: bad ``rewards``, ``regularizer``, ``variable``, ``parameters`` or
+        ``method``; a forced method that does not apply; a regularizer whose objective is
+        unbounded or not finite on (0, 1].
+      RuntimeError: cvxpy failed with every solver under ``method="cvxpy"``.
+
+    >>> import numpy as np
+    >>> sol = solve_pointwise_regularized(np.array([0.0, np.log(3.0)]), "-log(pi)", method="monotone")
+    >>> np.round(sol.policy, 12).tolist(), sol.method, sol.concavity_proof
+    ([0.25, 0.75], 'monotone-root', 'symbolic')
+    """
+    rewards = as_float_array(rewards, "rewards")
+    if rewards.ndim != 1:
+        raise ValueError(f"rewards must have shape (K,) for one prompt, got shape {rewards.shape}")
+    check_finite(rewards, "rewards")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    k = rewards.size
+    names, values = _check_parameters(parameters, variable, k)
+    expr, x, symbols = _parse_regularizer(regularizer, variable, names, values)
+    symbolic = _analyse(expr, x, symbols)
+    problem = _Instance(symbolic, rewards, tuple(values[s.name] for s in symbols))
+    concave, proof = _decide_concavity(symbolic, problem)
+
+    if method in ("cvxpy", "monotone") and not concave:
+        raise ValueError(
+            f"method={method!r} needs every h_i(π) = π(r_i + R_i(π)) concave on (0, 1], but "
+            f"regularizer {_short(expr)} is not ({proof}); use method='dual-global' or 'auto'"
+        )
+    if method == "dual-global" or not concave:
+        return _solve_dual_global(problem, concave, proof)
+    if method in ("auto", "cvxpy"):
+        built = _build_cvxpy(symbolic, problem)
+        if built is None and method == "cvxpy":
+            raise ValueError(
+                f"method='cvxpy' needs π·R(π) to translate to a DCP expression, but regularizer "
+                f"{_short(expr)} does not (supported: constants, c·π, c·π·log π with c ≤ 0, "
+                "c·log π with c ≥ 0, c·π^p with the DCP sign, c·exp(a·π) with c ≤ 0); "
+                "use method='monotone' or 'auto'"
+            )
+        if built is not None:
+            solved = _solve_cvxpy(*built, problem)
+            if solved is not None:
+                policy, solver = solved
+                return _certify_concave(problem, policy, None, f"cvxpy-{solver.lower()}", proof)
+            if method == "cvxpy":
+                raise RuntimeError(
+                    f"cvxpy failed with every solver ({', '.join(sorted({s for s, _ in _CVXPY_SOLVERS}))}) "
+                    "on this input; use method='monotone'"
+                )
+    policy, lam = _solve_monotone(problem)
+    return _certify_concave(problem, policy, lam, "monotone-root", proof)

@@ -1,0 +1,207 @@
+"""The chi2 solver of :mod:`pmtheory.solvers` (not a barrier): an exact active-set Newton.
+
+π(y) = q(y)·max(0, 1 + (a(y) − Z)/2); Z by Newton on the convex, piecewise-linear
+normalizer, which solves each linear piece exactly and stops on the exact breakpoint
+solution in finitely many steps.
+
+Shape letters: ``K`` responses, ``B`` rows (the flattened batch). "The module doc" below is
+that of :mod:`pmtheory.solvers` (its tolerances and the KKT residual's scaling).
+Sources: seed 004 (MOD), Lemma 1 / eq 3 (the optimum π = q·(f')⁻¹(r/β − Z)) and Prop 1 (its
+t1 = min a as the start); seed 001 (PMR), §5.2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pmtheory._validation import check_log_normalization
+from pmtheory.divergences import get_divergence
+from pmtheory.solvers._common import (
+    _LINEAR_FLOOR,
+    _SUBSAMPLE,
+    _blocks,
+    _Inputs,
+    _kkt_residual,
+    _row_dot,
+    _scaled_gap,
+    _scratch,
+    _setup_block,
+    _subsample_columns,
+)
+
+
+def _solve_chi2(inputs: _Inputs):
+    """Exact active-set solve of Σ q·max(0, 1 + (a − Z)/2) = 1, a = r/β (shifted below).
+
+    φ(Z) = Σ q·max(0, 1 + (a − Z)/2) − 1 is convex, decreasing and piecewise linear, so
+    Newton's step solves the current linear piece exactly: on the active set A at Z,
+    Z⁺ = (2(W − 1) + Σ_A q·a)/W with W = Σ_A q. From the left of the root (φ ≥ 0) the steps
+    increase monotonically, the active set only shrinks, and they stop on the exact
+    breakpoint solution (Z⁺ = Z) after at most K steps; a start on the right takes one step
+    to the left first. The start is the root for a subsample of the responses when K is
+    large (:func:`_chi2_warm_start`), else Prop 1's t1 = min a, where every response is
+    active. Each step is one blocked pass (a comparison, a sum and a dot product).
+
+    Rewards are measured from a pivot, the response with the largest q (re-chosen among the
+    active ones, and the solve repeated from there, in the rare case it ends inactive), so
+    that the terms that dominate W enter with small |a| and the slack 1 + (a − Z)/2 is not a
+    difference of two large numbers. ``inputs`` from :func:`_prepare` (its deferred check of
+    log_reference is made in the first pass here). Returns (log π, π, λ, residual, passes),
+    ``passes`` counting the Newton passes and the final one.
+    """
+    rewards, log_q, beta = inputs.rewards, inputs.log_q, inputs.beta
+    count = rewards.shape[0]
+    blocks = list(_blocks(rewards.shape))
+    rows = np.arange(count)
+    # The two outputs serve as work arrays until the final pass: log π holds a − a_pivot,
+    # π holds q.
+    centred = np.empty_like(rewards)
+    q = np.empty_like(rewards)
+    pivot = np.argmax(log_q, axis=-1)
+    shift = rewards[rows, pivot]
+    lowest = (inputs.lowest - shift) / beta  # min a, measured from the pivot
+    z = _chi2_warm_start(lambda columns: (rewards[:, columns] - shift[:, None]) / beta, log_q, lowest)
+    # The first pass writes a − a_pivot and q, checks the reference, and takes the sums of
+    # the first Newton step at the warm start.
+    mass, smallest, sums = _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z)
+    if inputs.unchecked is not None:
+        check_log_normalization(inputs.unchecked, "log_reference", mass, float(smallest.min()))
+    passes = 0
+    for attempt in range(2):
+        z, steps = _chi2_newton(centred, q, z, lowest, blocks, sums)
+        mass, worst = _chi2_final_pass(centred, q, log_q, z, shift / beta, blocks)
+        passes += steps + 1
+        log_policy, policy = centred, q  # overwritten by the final pass
+        inactive = np.isneginf(log_policy[rows, pivot])
+        if attempt or not inactive.any():
+            break
+        # The pivot ended inactive: re-centre on the largest active q and solve again from
+        # the same Z (measured from the new pivot). The certificate judges the second solve.
+        pivot = np.argmax(np.where(np.isneginf(log_policy), -np.inf, log_q), axis=-1)
+        moved = (shift - rewards[rows, pivot]) / beta
+        z, lowest, shift = z + moved, lowest + moved, rewards[rows, pivot]
+        _, smallest, sums = _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z)
+    residual = np.maximum(np.abs(mass - 1.0), worst)
+    if not smallest.min() >= -_LINEAR_FLOOR:
+        # q underflows in linear space: certify those rows from log π and log q instead.
+        tiny = np.flatnonzero(smallest < -_LINEAR_FLOOR)
+        gap = _scaled_gap(rewards[tiny], shift[tiny], beta)
+        residual[tiny] = _kkt_residual(get_divergence("chi2"), gap, log_q[tiny], log_policy[tiny], policy[tiny],
+                                       z[tiny], shift[tiny] / beta)
+    # λ = β·Z + r_pivot, formed from the pivot so that it keeps its digits when |max r| ≫ |λ|.
+    return log_policy, policy, beta * z + shift, residual, passes
+
+
+def _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z):
+    """One blocked pass that writes (r − shift)/β into ``centred`` and q = e^{log q} into ``q``
+    (shape (B, K)) and takes the sums of :func:`_chi2_sums` at ``z`` on each block while it
+    is in cache; returns per row, shapes (B,): Σ q, min log q, and (W, Σ_A q·a)."""
+    count = rewards.shape[0]
+    mass = np.zeros(count)
+    smallest = np.full(count, np.inf)
+    weight = np.zeros(count)
+    moment = np.zeros(count)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for (rows, columns), active in zip(blocks, _scratch(rewards.shape, blocks, 1)[0]):
+            block, block_q = _setup_block(rewards, shift, beta, log_q, centred, q, rows, columns, mass, smallest,
+                                          from_shift=False)
+            _add_chi2_sums(block, block_q, z[rows], active, weight, moment, rows)
+    return mass, smallest, (weight, moment)
+
+
+def _chi2_sums(centred, q, z, blocks):
+    """W = Σ_A q and Σ_A q·a on the active set A = {a − Z > −2} at Z, shapes (B,), as two
+    dot products with the indicator of A."""
+    count = centred.shape[0]
+    weight = np.zeros(count)
+    moment = np.zeros(count)
+    for (rows, columns), active in zip(blocks, _scratch(centred.shape, blocks, 1)[0]):
+        _add_chi2_sums(centred[rows, columns], q[rows, columns], z[rows], active, weight, moment, rows)
+    return weight, moment
+
+
+def _add_chi2_sums(centred, q, z, active, weight, moment, rows):
+    """Adds one block's W and Σ_A q·a (``active``: a scratch array of the block's shape)."""
+    np.copyto(active, centred > (z - 2.0)[:, None])
+    weight[rows] += _row_dot(q, active)
+    active *= q
+    moment[rows] += _row_dot(active, centred)
+
+
+def _chi2_newton(centred, q, z, lowest, blocks, sums=None):
+    """Newton's steps Z⁺ = (2(W − 1) + Σ_A q·a)/W from ``z`` to the fixed point (see
+    :func:`_solve_chi2`), shape (B,); returns (Z, passes). ``sums``, when given, are the
+    sums at ``z`` (taken by the caller's pass). A start with no active response restarts from
+    min a (everything active); after the first step to the right, a step back to the left can
+    only be rounding at the fixed point, and ends the iteration there."""
+    moved_right = np.zeros(z.shape, dtype=bool)
+    passes = 0
+    for _ in range(centred.shape[-1] + 3):
+        if sums is None:
+            passes += 1
+            weight, moment = _chi2_sums(centred, q, z, blocks)
+        else:
+            (weight, moment), sums = sums, None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = (2.0 * (weight - 1.0) + moment) / weight
+        step = np.where(weight > 0, step, lowest)
+        stalled = moved_right & (step < z)
+        done = (step == z) | stalled
+        if done.all():
+            return np.where(stalled, step, z), passes
+        moved_right |= step > z
+        z = np.where(done, z, step)
+    raise RuntimeError("chi2: the active-set iteration did not settle; please report this input")
+
+
+def _chi2_warm_start(centred_at, log_q, lowest):
+    """A starting Z: the fixed point for a spread subsample of the responses (reweighted as in
+    :func:`_warm_start`), when K is large; else Prop 1's t1 = min a (shapes (B,)).
+    ``centred_at(columns)`` gives a − a_pivot at those columns, shape (B, len(columns))."""
+    k = log_q.shape[-1]
+    if k <= 4 * _SUBSAMPLE:
+        return lowest.copy()
+    columns = _subsample_columns(k, _SUBSAMPLE)
+    sub_centred = centred_at(columns)
+    sub_q = np.exp(log_q[:, columns] + np.log(k / columns.size))
+    start = sub_centred.min(axis=-1)
+    z, _ = _chi2_newton(sub_centred, sub_q, start, start, list(_blocks(sub_centred.shape)))
+    return z
+
+
+def _chi2_final_pass(centred, q, log_q, z, offset, blocks):
+    """π = q·max(0, 1 + (a − Z)/2) written over ``q`` and log π = log q + log max(0, ·) over
+    ``centred`` (a measured from the pivot), block by block, with the certificate of what was
+    written. Returns (Σπ, max scaled KKT violation), shapes (B,).
+
+    With u = a − Z + 2 and ρ = π/q, the KKT conditions of f(ρ) = (ρ − 1)² are stationarity
+    u = 2ρ where π > 0 and complementary slackness u ≤ 0 where π = 0; both read
+    max(u, 0) − 2ρ = 0, whose size is scaled by 1 + |a| + |Z| (module doc), a = offset + centred.
+    """
+    count = centred.shape[0]
+    scale_offset = 1.0 + np.abs(z + offset)
+    mass = np.zeros(count)
+    worst = np.zeros(count)
+    work = zip(*_scratch(centred.shape, blocks, 3))
+    with np.errstate(divide="ignore", under="ignore", invalid="ignore"):
+        for (rows, columns), (doubled, slack, policy) in zip(blocks, work):
+            block_centred = centred[rows, columns]
+            block = q[rows, columns]
+            np.subtract(block_centred, (z[rows] - 2.0)[:, None], out=doubled)  # u
+            np.maximum(doubled, 0.0, out=doubled)
+            np.multiply(doubled, 0.5, out=slack)
+            np.multiply(block, slack, out=policy)
+            violation = np.divide(policy, block, out=block)  # ρ
+            violation *= 2.0
+            np.subtract(doubled, violation, out=violation)
+            np.abs(violation, out=violation)
+            scale = np.add(block_centred, offset[rows, None], out=doubled)
+            np.abs(scale, out=scale)
+            scale += scale_offset[rows, None]
+            violation /= scale
+            worst[rows] = np.maximum(worst[rows], violation.max(axis=-1))
+            block[...] = policy
+            mass[rows] += policy.sum(axis=-1)
+            np.log(slack, out=block_centred)
+            block_centred += log_q[rows, columns]
+    return mass, worst

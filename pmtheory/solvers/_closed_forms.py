@@ -1,0 +1,151 @@
+"""The closed forms of :mod:`pmtheory.solvers`: reverse KL and tv.
+
+- ``reverse_kl``: closed form in log space, ``log π = log q + r/β − logsumexp(log q + r/β)``.
+- ``tv``: a linear program with the exact solution below (see :func:`_solve_tv`).
+
+Shape letters: ``K`` responses, ``B`` rows (the flattened batch). "The module doc" below is
+that of :mod:`pmtheory.solvers` (its tolerances and the KKT residual's scaling).
+Sources: seed 001 (PMR), Prop 5.1 / eq 5.1 (reverse KL) and §5.2 (f-divergence RLHF).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pmtheory._validation import check_log_normalization, logsumexp
+from pmtheory.solvers._common import _TINY, _blocks, _Inputs, _scratch
+
+# The logits of reverse KL are measured from max r unless the most likely response lies more
+# than this many units of β below it: the extra rounding of its logit is then at most this
+# many ulps, as small as the rounding that log q ≈ −log K already brings.
+_PIVOT_SHIFT = 16.0
+# Σ e^x is summed without a shift when max x (≤ 0) is at least this: the sum is then
+# ≥ e^-600, and the entries that underflow (each below 5e-324) cannot change its digits.
+_UNSHIFTED_FLOOR = -600.0
+
+
+def _solve_reverse_kl(inputs: _Inputs):
+    """Seed 001 Prop 5.1: log π = log q + a − logsumexp(log q + a); Z = logsumexp − f'(1).
+
+    The logits are measured from a shift: max r, unless the most likely response (the pivot)
+    lies more than ``_PIVOT_SHIFT`` below it, in which case they are re-formed from the
+    pivot's reward, so that the responses carrying the mass never get logits that are sums
+    of two large numbers. The multiplier λ = β·Z + shift and the certificate are measured
+    from the same shift. Two blocked passes: the logits with their running maximum and
+    logsumexp; then log π, π and the KKT residual of the returned log π, taken block by
+    block as it is written. The first pass also makes the deferred check of log_reference
+    (see :func:`_prepare`). Returns (log π, π, λ, residual), shapes (B, K), (B, K), (B,), (B,).
+    """
+    rewards, log_q, beta, best, unchecked = inputs.rewards, inputs.log_q, inputs.beta, inputs.best, inputs.unchecked
+    count = rewards.shape[0]
+    blocks = list(_blocks(rewards.shape))
+    log_policy = np.empty_like(rewards)
+    policy = np.empty_like(rewards)  # e^x until the second pass scales it to π = e^x/e^L
+    shift = best
+    mass = np.zeros(count) if unchecked is not None else None
+    log_norm, peak = _shifted_logits(rewards, shift, beta, log_q, log_policy, policy, blocks, mass)
+    if unchecked is not None:
+        # A −inf entry of log q (a zero probability) is not looked for here: it makes the
+        # certificate NaN, and optimal_policy then runs the full check.
+        check_log_normalization(unchecked, "log_reference", mass, None)
+    # The pivot p (the argmax of the logits x = log q − Δ) has Δ_p = log q_p − max x ≤ −max x,
+    # so only rows with max x < −_PIVOT_SHIFT can need it.
+    far = np.flatnonzero(peak < -_PIVOT_SHIFT)
+    if far.size:
+        pivot = np.argmax(log_policy[far], axis=-1)
+        pivot_reward = rewards[far, pivot]
+        recentre = (best[far] - pivot_reward) / beta > _PIVOT_SHIFT
+        if recentre.any():
+            shift = best.copy()
+            shift[far[recentre]] = pivot_reward[recentre]
+            log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, policy, blocks)
+    # f'(t) = log t + 1, so a − Z = log(π/q) + 1 gives Z = log_norm − 1 from the shift.
+    z = log_norm - 1.0
+    offset = shift / beta
+    # Stationarity residual log π − log q − (a − Z) + 1 = log π − log q + w with
+    # w = (shift + β·log_norm − r)/β, formed in one subtraction per block; its scale is
+    # 1 + |a| + |Z| (module doc), with |a| = |r|/β.
+    numerator = shift + beta * log_norm
+    scale_offset = 1.0 + np.abs(z + offset)
+    mass = np.zeros(count)
+    worst = np.zeros(count)
+    # π = e^x·e^-L (more accurate than e^(x − L) once |x − L| ≫ 1), except in blocks where
+    # some e^x has fallen below the normal range and e^-L > 1 would scale up its few digits.
+    with np.errstate(over="ignore"):  # e^-L = inf only where every e^x is below e^-709: exp path
+        factor = np.exp(-log_norm)
+    violations, scales = _scratch(rewards.shape, blocks, 2)
+    with np.errstate(invalid="ignore"):  # a −inf input makes the certificate NaN (optimal_policy)
+        for (block_rows, columns), violation, scale in zip(blocks, violations, scales):
+            logits = log_policy[block_rows, columns]
+            logits -= log_norm[block_rows, None]
+            block = policy[block_rows, columns]
+            if block.min() < _TINY and np.any(factor[block_rows] > 1.0):
+                np.exp(logits, out=block)
+            else:
+                block *= factor[block_rows, None]
+            mass[block_rows] += block.sum(axis=-1)
+            block_rewards = rewards[block_rows, columns]
+            np.subtract(numerator[block_rows, None], block_rewards, out=violation)
+            if beta != 1.0:
+                violation /= beta
+            violation += logits
+            violation -= log_q[block_rows, columns]
+            np.abs(violation, out=violation)
+            np.abs(block_rewards, out=scale)
+            if beta != 1.0:
+                scale /= beta
+            scale += scale_offset[block_rows, None]
+            violation /= scale
+            worst[block_rows] = np.maximum(worst[block_rows], violation.max(axis=-1))
+    return log_policy, policy, beta * z + shift, np.maximum(np.abs(mass - 1.0), worst)
+
+
+def _shifted_logits(rewards, shift, beta, log_q, out, exp_out, blocks, reference_mass=None):
+    """Writes x = log q + (r − shift)/β into ``out`` and e^x into ``exp_out`` (shapes (B, K))
+    in one blocked pass and returns (logsumexp x, max x), shapes (B,).
+
+    The shift is max r or the reward of the argmax, so x ≤ log q ≤ 0 and Σ e^x is summed
+    without a shift; rows whose max x is below ``_UNSHIFTED_FLOOR`` (where the unshifted sum
+    could lose digits to underflow) are summed again from their maximum. ``reference_mass``,
+    when given, is a (B,) array that receives Σ e^{log q} of the same pass, for the deferred
+    check of ``log_reference``.
+    """
+    count = rewards.shape[0]
+    peak = np.full(count, -np.inf)
+    total = np.zeros(count)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for rows, columns in blocks:
+            logits = out[rows, columns]
+            block_q = log_q[rows, columns]
+            if reference_mass is not None:
+                reference_mass[rows] += np.exp(block_q).sum(axis=-1)
+            np.subtract(rewards[rows, columns], shift[rows, None], out=logits)
+            if beta != 1.0:
+                logits /= beta
+            logits += block_q
+            peak[rows] = np.maximum(peak[rows], logits.max(axis=-1))
+            total[rows] += np.exp(logits, out=exp_out[rows, columns]).sum(axis=-1)
+    with np.errstate(divide="ignore"):
+        log_norm = np.log(total)
+    low = ~(peak >= _UNSHIFTED_FLOOR)
+    if low.any():
+        log_norm[low] = logsumexp(out[low], axis=-1)
+    return log_norm, peak
+
+
+def _solve_tv(gap, log_q):
+    """Exact optimum of Σπa − Σ|π − q|/2 (rewards in units of β) over the simplex.
+
+    Moving mass δ from y to a best response gains δ·(a* − a(y)) and costs δ (δ/2 at each
+    end), so every response more than 1 below a* = max a (Δ > 1) gives up all its mass, and
+    the rest keep theirs. The dual optimum is Z = a* − 1/2 (the multiplier in units of β),
+    −1/2 measured from a*.
+    """
+    at_top = gap == 0.0
+    drop = gap > 1.0
+    log_moved = logsumexp(np.where(drop, log_q, -np.inf), axis=-1, keepdims=True)
+    log_top_mass = logsumexp(np.where(at_top, log_q, -np.inf), axis=-1, keepdims=True)
+    # Best responses: q·(Σ_top q + moved)/Σ_top q, in log space.
+    boost = np.logaddexp(log_top_mass, log_moved) - log_top_mass
+    log_policy = np.where(drop, -np.inf, np.where(at_top, log_q + boost, log_q))
+    return log_policy, np.full(gap.shape[0], -0.5)

@@ -1,0 +1,261 @@
+"""What the solvers of :mod:`pmtheory.solvers` share: the validated inputs, the blocked passes
+over (B, K) arrays and their dot products, the subsample of a warm start, and the KKT
+certificate of a returned policy.
+
+Every pass over a (B, K) array runs in cache-sized blocks (:func:`_blocks`). ``kkt_residual``
+is computed from the returned policy through the divergence's own f' (independently of the
+path that found it): max(|Σπ − 1|, max_y |a(y) − Z − f'(π/q)| / (1 + |a(y)| + |Z|)) with
+a = r/β and Z = λ/β; for chi2 and tv it measures the violation of the sub-gradient /
+complementary-slackness conditions instead.
+
+Shape letters: ``K`` responses, ``B`` rows (the flattened batch). "The module doc" below is
+that of :mod:`pmtheory.solvers` (its tolerances and the KKT residual's scaling).
+Sources: seed 001 (PMR), Prop 5.1 / eq 5.1 and §5.2; seed 004 (MOD), Lemma 1 / eq 3.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from pmtheory._validation import (
+    as_float_array,
+    check_finite,
+    check_log_probabilities,
+    check_positive_scalar,
+    check_probabilities,
+)
+from pmtheory.divergences import Divergence
+
+# References at or above e^-690 are handled in linear space (h(d) ≤ 1/q stays below 1e300).
+_LINEAR_FLOOR = 690.0
+# Responses kept in the subsample that warm-starts Newton for large K, in runs of _CHUNK
+# adjacent ones (a strided gather would miss the cache once per response).
+_SUBSAMPLE = 16384
+_CHUNK = 64
+# Elements per block of the blocked passes over large arrays: 2^15 float64 = 256 KiB, so the
+# six block-sized arrays that reverse KL's final pass touches (r, log q, log π, π and two
+# scratch buffers) fit in a 2 MiB L2 cache together, and a K = 10^6 solve allocates no fresh
+# page-faulted full-size temporaries (which cost more than the arithmetic). On the bench
+# machine 2^15 was 5% faster than 2^16 for every divergence, and 2^14 slower (more blocks,
+# more interpreter overhead per element).
+_BLOCK = 1 << 15
+# Below this a linear-space probability has lost relative precision (subnormal range begins
+# at 2.2e-308); rows with smaller entries are assembled in log space instead.
+_TINY = 1e-290
+
+
+class _Inputs(NamedTuple):
+    """Validated inputs as (B, K) rows (see :func:`_prepare`)."""
+
+    rewards: np.ndarray  # r, shape (B, K)
+    log_q: np.ndarray  # log π_ref, shape (B, K) (a broadcast view where given broadcast)
+    beta: float
+    shape: tuple  # the broadcast shape (..., K) of the outputs
+    unchecked: np.ndarray | None  # the given log_reference while its check is deferred
+    first: np.ndarray  # the column of the first max r per row, shape (B,)
+    best: np.ndarray  # max r per row, shape (B,)
+    lowest: np.ndarray | None  # min r per row, shape (B,) (None without check_lowest)
+
+
+def _prepare(rewards, reference, log_reference, beta, *, defer_log_check=False, check_lowest=True) -> _Inputs:
+    """The inputs validated and broadcast to (B, K) rows, with the argmax and max of r per row.
+
+    With ``defer_log_check`` a ``log_reference`` is checked only for shape here and returned
+    as ``unchecked`` (else None): the caller must then pass it with the Σ e^{log q} of a pass
+    it makes anyway to :func:`check_log_normalization`, before returning anything. Without
+    ``check_lowest`` a −inf reward passes here (NaN and +inf never do); the caller's
+    certificate must then come out non-finite on it (see :func:`optimal_policy`).
+    """
+    rewards = given = as_float_array(rewards, "rewards")
+    beta = check_positive_scalar(beta, "beta")
+    if reference is not None and log_reference is not None:
+        raise ValueError("give either reference or log_reference, not both")
+    unchecked = None
+    if log_reference is not None:
+        log_q = as_float_array(log_reference, "log_reference")
+        if defer_log_check:
+            unchecked = log_q
+        else:
+            check_log_probabilities(log_q, "log_reference")
+        name = "log_reference"
+    elif reference is not None:
+        q = as_float_array(reference, "reference")
+        check_probabilities(q, "reference", strictly_positive=True)
+        log_q = np.log(q)
+        name = "reference"
+    else:
+        k = rewards.shape[-1]
+        log_q = np.full(k, -np.log(k))
+        name = "reference"
+    if log_q.shape[-1] != rewards.shape[-1]:
+        raise ValueError(
+            f"rewards and {name} must have the same number of responses K on the last axis, "
+            f"got shapes {rewards.shape} and {log_q.shape}"
+        )
+    try:
+        shape = np.broadcast_shapes(rewards.shape, log_q.shape)
+    except ValueError:
+        raise ValueError(
+            f"rewards {rewards.shape} and {name} {log_q.shape} do not broadcast to one batch shape"
+        ) from None
+    # (np.argmax is ~3× slower on a read-only broadcast view, so broadcast only when needed.)
+    rewards = (rewards if rewards.shape == shape else np.broadcast_to(rewards, shape)).reshape(-1, shape[-1])
+    log_q = (log_q if log_q.shape == shape else np.broadcast_to(log_q, shape)).reshape(-1, shape[-1])
+    first = np.argmax(rewards, axis=-1)
+    best = rewards[np.arange(rewards.shape[0]), first]
+    # argmax finds NaN and +inf (NaN counts as the max); only min sees −inf.
+    lowest = rewards.min(axis=-1) if check_lowest else None
+    if not (np.all(np.isfinite(best)) and (not check_lowest or np.all(np.isfinite(lowest)))):
+        check_finite(given, "rewards")
+    return _Inputs(rewards, log_q, beta, shape, unchecked, first, best, lowest)
+
+
+def _blocks(shape):
+    """(row slice, column slice) pairs covering a (B, K) array in blocks of about _BLOCK
+    elements: column blocks of one row when K is large, blocks of whole rows otherwise."""
+    rows, columns = shape
+    if columns >= _BLOCK:
+        for row in range(rows):
+            for start in range(0, columns, _BLOCK):
+                yield slice(row, row + 1), slice(start, start + _BLOCK)
+    else:
+        step = max(1, _BLOCK // max(columns, 1))
+        for start in range(0, rows, step):
+            yield slice(start, start + step), slice(None)
+
+
+def _scratch(shape, blocks, count):
+    """``count`` lists of work arrays, one per block of a (B, K) array of ``shape``, each of its
+    block's shape: views of ``count`` buffers of the largest block's size, allocated once per
+    solve rather than once per block."""
+    rows, columns = shape
+    block_shapes = [(len(range(*r.indices(rows))), len(range(*c.indices(columns)))) for r, c in blocks]
+    size = max(b * k for b, k in block_shapes)
+    buffers = [np.empty(size) for _ in range(count)]
+    return [[buffer[:b * k].reshape(b, k) for b, k in block_shapes] for buffer in buffers]
+
+
+def _scaled_gap(rewards, best, beta):
+    """Δ = (best − r)/β, shape (B, K): with ``best`` = max r (shape (B,)), Δ ≥ 0 and 0 exactly
+    at the best responses; any other per-row shift gives the same differences from it.
+
+    Shifting before dividing by β rounds the differences that decide the policy once,
+    relative to their own size rather than to max|r|/β.
+    """
+    gap = np.empty_like(rewards)
+    for rows, columns in _blocks(rewards.shape):
+        block = gap[rows, columns]
+        np.subtract(best[rows, None], rewards[rows, columns], out=block)
+        block /= beta
+    return gap
+
+
+# OpenBLAS hands a dot product of more than 10 000 entries to its thread pool; waking the
+# pool for each block costs more than the sum itself (chi2 at K = 10^6: 18.6 ms with it,
+# 14.3 ms in chunks of this length, which it sums on the calling thread).
+_DOT_CHUNK = 8192
+
+
+def _row_dot(a, b):
+    """Σ_k a·b along the last axis of two (B, k) arrays, shape (B,), by BLAS, in chunks of
+    at most ``_DOT_CHUNK`` entries."""
+    k = a.shape[-1]
+    if k <= _DOT_CHUNK:
+        return _stacked_dot(a, b)
+    whole = k - k % _DOT_CHUNK
+    rows = a.shape[0]
+    total = _stacked_dot(a[:, :whole].reshape(rows, -1, _DOT_CHUNK),
+                         b[:, :whole].reshape(rows, -1, _DOT_CHUNK)).sum(axis=-1)
+    if whole < k:
+        total += _stacked_dot(a[:, whole:], b[:, whole:])
+    return total
+
+
+def _stacked_dot(a, b):
+    """Σ a·b along the last axis, shape (..., k) -> (...), one BLAS dot per vector."""
+    return np.matmul(a[..., None, :], b[..., :, None])[..., 0, 0]
+
+
+def _setup_block(rewards, shift, beta, log_q, scaled, q, rows, columns, mass, smallest, *, from_shift):
+    """One block of a solver's first pass: writes (shift − r)/β (``from_shift``: Δ ≥ 0 from
+    max r) or (r − shift)/β into ``scaled`` and q = e^{log q} into ``q``, and accumulates Σ q
+    and min log q of the block's rows into ``mass`` and ``smallest`` (for the deferred check
+    of log_reference). Returns the two written blocks."""
+    block = scaled[rows, columns]
+    if from_shift:
+        np.subtract(shift[rows, None], rewards[rows, columns], out=block)
+    else:
+        np.subtract(rewards[rows, columns], shift[rows, None], out=block)
+    if beta != 1.0:
+        block /= beta
+    block_log_q = log_q[rows, columns]
+    smallest[rows] = np.minimum(smallest[rows], block_log_q.min(axis=-1))
+    block_q = np.exp(block_log_q, out=q[rows, columns])
+    mass[rows] += block_q.sum(axis=-1)
+    return block, block_q
+
+
+def _subsample_columns(k, size):
+    """About ``size`` of the columns 0..k−1 (k > 4·size), spread evenly: runs of _CHUNK
+    adjacent columns at a fixed spacing, so that a gather reads whole cache lines."""
+    runs = max(1, size // _CHUNK)
+    starts = np.arange(runs) * (k // runs)
+    return (starts[:, None] + np.arange(_CHUNK)).ravel()
+
+
+def _kkt_residual(div: Divergence, gap, log_q, log_policy, policy, z, offset):
+    """Scaled KKT violation of the returned policy (module doc), shape (B,), in blocks.
+
+    ``gap`` = Δ = (shift − r)/β and ``z`` are measured from ``offset`` = shift/β, for any
+    per-row shift (max r, or the reward of a response that carries mass).
+    """
+    feasibility = np.abs(policy.sum(axis=-1) - 1.0)
+    worst = np.zeros(gap.shape[0])
+    zeros_possible = not div.barrier
+    for rows, columns in _blocks(gap.shape):
+        worst[rows] = np.maximum(worst[rows], _block_violation(
+            div, gap[rows, columns], log_q[rows, columns], log_policy[rows, columns], z[rows], offset[rows],
+            zeros_possible=zeros_possible))
+    return np.maximum(feasibility, worst)
+
+
+def _block_violation(div: Divergence, gap, log_q, log_policy, z, offset, *, zeros_possible):
+    """max_y |a − Z − f'(π/q)| / (1 + |a| + |Z|) over one block, shape (b, k) -> (b,).
+
+    ``gap`` = Δ = (shift − r)/β and ``z`` (shape (b,)) are measured from ``offset`` =
+    shift/β, so a − Z = −Δ − z; the scale uses the unshifted sizes |r/β| and |λ/β| of the terms
+    that stationarity cancels. Where π = 0 (only when ``zeros_possible``: chi2, tv) the
+    condition is complementary slackness instead, and tv uses its sub-gradient.
+    """
+    z = z[:, None]
+    offset = offset[:, None]
+    scale = np.subtract(offset, gap)
+    np.abs(scale, out=scale)
+    scale += 1.0 + np.abs(z + offset)
+    if div.name == "tv":
+        excess = -gap - z  # a − Z, which stationarity equates with f'(π/q)
+        zero = np.isneginf(log_policy)
+        ratio_gt_one = log_policy > log_q
+        # ∂f(ρ) is {1/2} for ρ > 1, [−1/2, 1/2] at ρ = 1, (−∞, −1/2] at ρ = 0 (with μ ≥ 0).
+        violation = np.where(
+            ratio_gt_one,
+            np.abs(excess - 0.5),
+            np.where(zero, np.maximum(excess + 0.5, 0.0), np.maximum(np.abs(excess) - 0.5, 0.0)),
+        )
+    elif zeros_possible and np.isneginf(log_policy).any():
+        excess = -gap - z
+        zero = np.isneginf(log_policy)
+        log_ratio = np.where(zero, 0.0, log_policy - log_q)
+        stationarity = np.abs(excess - div.f_prime_of_log(log_ratio))
+        # Where π = 0 (chi2 only) complementary slackness needs a − Z ≤ f'(0+).
+        violation = np.where(zero, np.maximum(excess - div.f_prime_at_zero, 0.0), stationarity)
+    else:
+        # |f'(π/q) + Δ + z| = |a − Z − f'(π/q)|, in place.
+        violation = div.f_prime_of_log(np.subtract(log_policy, log_q))
+        violation += gap
+        violation += z
+        np.abs(violation, out=violation)
+    violation /= scale
+    return violation.max(axis=-1)
