@@ -8,7 +8,8 @@ profile     settings
 ==========  ========================================================================
 ``ci``      derandomize=True (the same examples on every run), deadline=None,
             max_examples=60, print_blob=True, HealthCheck.too_slow suppressed
-``fuzz``    deadline=None, max_examples=2000 (random seeds: new examples each run),
+``fuzz``    derandomize=False, deadline=None, max_examples=2000 (random seeds: new examples
+            each run, also on a CI service),
             print_blob=True, HealthCheck.too_slow suppressed
 ==========  ========================================================================
 
@@ -76,6 +77,9 @@ def register_profiles() -> None:
     )
     settings.register_profile(
         "fuzz",
+        # Explicit: under a CI=... environment hypothesis's own defaults derandomize, and fuzz must
+        # draw new examples on every run wherever it runs.
+        derandomize=False,
         deadline=None,
         max_examples=2000,
         print_blob=True,
