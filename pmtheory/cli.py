@@ -8,6 +8,11 @@ Subcommands:
   such as ``'PMR-*'``), print a progress line per claim on stderr and the verdict table on stdout, and
   write the JSON and markdown reports when asked. ``--mutants`` also reruns each check on its
   registered mutants (which must come out ``refuted``) and repairs (which must ``hold``).
+  ``--list`` prints the selected claims' IDs, kinds and statements and runs no check.
+- ``pmtheory show ID [--paper MODULE:ATTR] [--quick]``: run one claim's check and print its full
+  record (:func:`pmtheory.report.claim_record_text`): the paper's title and citation, where,
+  kind, statement, the verdict with its condition or answer, proof gaps, readings, conventions,
+  and the evidence and counterexample as JSON, nothing cut. An unknown ID exits 2.
 - ``pmtheory bench ...``: the solver benchmark; every argument after ``bench`` goes to
   :func:`pmtheory.bench.main` unparsed.
 - ``pmtheory figures [NAME ...] [--paper MODULE:ATTR] [--out DIR] [--quick] [--list]``: make the
@@ -39,9 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pmtheory import claims
-from pmtheory.report import report_to_json_text, report_to_markdown, report_to_table
+from pmtheory.report import claim_record_text, report_to_json_text, report_to_markdown, report_to_table
 
-__all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
+__all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main", "output_path_problem", "write_text_atomically"]
 
 # Exit statuses.
 _EXIT_OK = 0
@@ -112,6 +117,27 @@ class _ProgressLine:
         self._stream.flush()
 
 
+def output_path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot receive an output file, or None when it can: checked before a long
+    run, so that a bad path fails in a second rather than losing the results at the end.
+
+    Creates the missing folders, then creates and removes a temporary file next to ``path``
+    (the way :func:`write_text_atomically` writes), so a read-only or virtual folder such as
+    ``/proc`` is caught too.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return "is a folder; give a file name"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        return f"cannot write there ({error.strerror or error}); choose another file"
+    return None
+
+
 def write_text_atomically(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and
     ``os.replace``, so that ``path`` is either the old file or the whole new one."""
@@ -156,17 +182,43 @@ def _table_width() -> int:
     return _PIPED_TABLE_WIDTH
 
 
+def _list_claims(arguments: argparse.Namespace) -> int:
+    """``verify --list``: each selected claim's ID, kind, where and statement, one per line; no check runs."""
+    for option in ("json", "markdown", "mutants"):
+        if getattr(arguments, option):
+            print(f"pmtheory verify: --list runs no check, so --{option} has nothing to do; drop one of them",
+                  file=sys.stderr)
+            return _EXIT_USAGE
+    registry = _registry(arguments.papers, "verify")
+    if registry is None:
+        return _EXIT_USAGE
+    try:
+        selected = claims.select_claim_ids(arguments.ids, registry.ids)
+    except claims.UnknownClaimError as error:
+        print(f"pmtheory verify: {error}", file=sys.stderr)
+        return _EXIT_USAGE
+    try:
+        for claim_id in selected:
+            info = registry.claim_info(claim_id)
+            where = f", {info.where}" if info.where else ""
+            print(f"{info.id} [{info.kind}{where}]: {info.statement}", flush=True)
+    except BrokenPipeError:  # `pmtheory verify --list | head`: the reader has what it wanted
+        # Python's recipe (docs of signal, "Note on SIGPIPE"): point stdout at devnull so the
+        # interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return _EXIT_OK
+
+
 def _run_verify(arguments: argparse.Namespace) -> int:
+    if arguments.list:
+        return _list_claims(arguments)
     outputs = [(option, path) for option, path in (("--json", arguments.json), ("--markdown", arguments.markdown))
                if path is not None]
     for option, path in outputs:  # fail before the run, not after it
-        if path.is_dir():
-            print(f"pmtheory verify: {option} {path} is a directory; give a file name", file=sys.stderr)
-            return _EXIT_USAGE
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            print(f"pmtheory verify: cannot create the folder of {option} {path}: {error}", file=sys.stderr)
+        problem = output_path_problem(path)
+        if problem is not None:
+            print(f"pmtheory verify: {option} {path}: {problem}", file=sys.stderr)
             return _EXIT_USAGE
 
     # The BRG checks read their models from these variables (pmtheory.bridge.studies).
@@ -263,12 +315,50 @@ def _setup_verify(parser: argparse.ArgumentParser) -> None:
         help="also rerun each check on its mutants (nearby false statements, which must come out refuted) "
              "and repairs (corrected statements of refuted claims, which must hold); a survivor exits 1",
     )
+    parser.add_argument("--list", action="store_true",
+                        help="list the selected claims (ID, kind, where, statement) and exit; no check runs")
     bridge = parser.add_argument_group("bridge (BRG-*) options; default: tiny OPT and Llama built locally, on cpu")
     bridge.add_argument("--model", metavar="PATH", help="run the BRG checks on this causal LM (directory or hub id)")
     bridge.add_argument("--reward-model", metavar="PATH", help="sequence-classification reward model for --model")
     bridge.add_argument("--device", help="cpu, cuda, cuda:N, mps or auto for --model")
     bridge.add_argument("--dtype", help="float32, float64, bfloat16, float16 or auto for --model")
     parser.set_defaults(run=_run_verify)
+
+
+# ---------------------------------------------------------------------------------------
+# show
+# ---------------------------------------------------------------------------------------
+
+
+def _run_show(arguments: argparse.Namespace) -> int:
+    registry = _registry(arguments.papers, "show")
+    if registry is None:
+        return _EXIT_USAGE
+    try:
+        paper = registry.paper_of(arguments.id)
+    except ValueError as error:  # the message suggests the nearest IDs
+        print(f"pmtheory show: {error}; 'pmtheory verify --list' lists every ID", file=sys.stderr)
+        return _EXIT_USAGE
+    try:
+        report = registry.run([arguments.id], quick=arguments.quick)
+    except KeyboardInterrupt:
+        print("pmtheory show: interrupted", file=sys.stderr)
+        return _EXIT_INTERRUPTED
+    except Exception:  # a check module that fails to import: show why, count it as an error
+        print("pmtheory show: loading the claim checks failed:", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        return _EXIT_CHECK_ERROR
+    outcome = report.outcome(arguments.id)
+    sys.stdout.write(claim_record_text(outcome, title=paper.title, citation=paper.citation))
+    sys.stdout.flush()
+    return _EXIT_CHECK_ERROR if report.has_errors else _EXIT_OK
+
+
+def _setup_show(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("id", metavar="ID", help="one claim ID, e.g. PMR-T3 (pmtheory verify --list lists them)")
+    _add_paper_option(parser)
+    parser.add_argument("--quick", action="store_true", help="fewer random instances (the same kind of check)")
+    parser.set_defaults(run=_run_show)
 
 
 # ---------------------------------------------------------------------------------------
@@ -284,7 +374,11 @@ def _run_bench(bench_arguments: list[str]) -> int:
             raise
         print("pmtheory bench: pmtheory.bench is not available in this installation", file=sys.stderr)
         return _EXIT_CHECK_ERROR
-    return int(bench.main(list(bench_arguments)))
+    try:
+        return int(bench.main(list(bench_arguments)))
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (the report is written only at the end)
+        print("pmtheory bench: interrupted; no report written", file=sys.stderr)
+        return _EXIT_INTERRUPTED
 
 
 def _setup_bench(parser: argparse.ArgumentParser) -> None:
@@ -324,7 +418,10 @@ def _run_figures(arguments: argparse.Namespace) -> int:
         print("pmtheory figures: no figures are registered", file=sys.stderr)
         return _EXIT_CHECK_ERROR
 
+    started = [0]
+
     def progress(index: int, total: int, name: str) -> None:
+        started[0] = index
         print(f"[{index:>{len(str(total))}}/{total}] {name} ...", file=sys.stderr, flush=True)
 
     try:
@@ -333,6 +430,11 @@ def _run_figures(arguments: argparse.Namespace) -> int:
     except OSError as error:
         print(f"pmtheory figures: cannot write under {arguments.out}: {error}", file=sys.stderr)
         return _EXIT_CHECK_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; the finished figures stay on disk
+        finished = max(started[0] - 1, 0)
+        print(f"pmtheory figures: interrupted; {finished} of {len(chosen)} figures finished under {arguments.out}",
+              file=sys.stderr)
+        return _EXIT_INTERRUPTED
     for paths in written.values():
         for path in paths:
             print(path)
@@ -379,6 +481,8 @@ def _setup_bridge(parser: argparse.ArgumentParser) -> None:
 # name -> subcommand.
 SUBCOMMANDS: dict[str, Subcommand] = {
     "verify": Subcommand(help="run the claim checks and report a verdict per claim", setup=_setup_verify),
+    "show": Subcommand(help="run one claim's check and print its full record: paper, statement, verdict, evidence",
+                       setup=_setup_show),
     "bench": Subcommand(
         help="benchmark the exact solvers (options: pmtheory bench --help)",
         setup=_setup_bench,

@@ -3,14 +3,16 @@
 Everything here is generated from the report: no verdict, condition or number is written by
 hand. The three forms:
 
-- :func:`report_to_json`: the machine-readable report (schema 2, see its docstring), strict
+- :func:`report_to_json`: the machine-readable report (schema 3, see its docstring), strict
   JSON (no NaN).
-- :func:`report_to_markdown`: a table of every claim, then the proof gaps, readings and
+- :func:`report_to_markdown`: the run's provenance, a table of every claim, then the proof gaps, readings and
   conventions recorded beside the verdicts, one section per refuted claim with its
   counterexample as a JSON block, the mutants and repairs when they were run, and one section
   per errored check.
 - :func:`report_to_table`: fixed-width columns for a terminal, and a summary line with the
   count of each verdict.
+
+:func:`claim_record_text` is the full record of one claim (``pmtheory show``): nothing cut.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pmtheory.claims import (
     ERROR,
     HOLDS,
     HOLDS_WITH_CONDITION,
+    NOT_CHECKED,
     REFUTED,
     VACUOUS,
     VERDICTS,
@@ -32,6 +35,7 @@ from pmtheory.claims import (
 
 __all__ = [
     "REPORT_SCHEMA",
+    "claim_record_text",
     "report_to_json",
     "report_to_json_text",
     "report_to_markdown",
@@ -39,8 +43,8 @@ __all__ = [
 ]
 
 # The version of the JSON report's layout (``report_to_json``); 2 added kinds, answers,
-# proof gaps, readings, conventions and mutants.
-REPORT_SCHEMA = 2
+# proof gaps, readings, conventions and mutants; 3 added the top-level "provenance" object.
+REPORT_SCHEMA = 3
 
 # The narrowest terminal table still laid out in columns: ID, verdict and seconds take about
 # 45 characters, and a detail column narrower than 20 says nothing.
@@ -55,9 +59,17 @@ def _check_report(report) -> None:
 def report_to_json(report: Report) -> dict:
     """The report as JSON data (dicts, lists, strings, numbers; NaN/inf already strings).
 
-    Schema 2::
+    Schema 3::
 
-        {"schema": 2, "pmtheory_version": str, "complete": bool,
+        {"schema": 3, "pmtheory_version": str, "complete": bool,
+         "provenance": {"mode": "quick" | "full", "mutants": bool, "pmtheory_version": str,
+                        "git": {"commit": str, "dirty": bool} (only when run from a git checkout),
+                        "hypothesis_profile": str | None, "seeds": str,
+                        "versions": {"python", "numpy", "scipy", "sympy", "mpmath", "cvxpy",
+                                     "clarabel", "scs", "hypothesis", "torch",
+                                     "transformers": str | None (not installed)},
+                        "platform": str, "started_utc": ISO 8601 str, "seconds": float}
+                       ({} for a report not made by a run),
          "mutation": {"claims_with_mutants": int, "claims_without": [id], "killed": int,
                       "total": int, "survivors": ["ID: name"]} | None (mutants not run),
          "claims": [{"id", "verdict", "condition", "methods", "evidence", "counterexample",
@@ -73,6 +85,9 @@ def report_to_json(report: Report) -> dict:
     Verdict words: holds, holds-with-condition, refuted, vacuous, answered, error,
     not-checked. ``condition`` is the condition of holds-with-condition and the reason of
     vacuous. Claims are in run order; ``complete`` is False for an interrupted run.
+
+    Changes: schema 3 added ``provenance`` (:mod:`pmtheory.claims.provenance`); nothing was
+    removed or renamed, so a reader of schema 2 reads schema 3 by ignoring it.
     """
     _check_report(report)
     claims = [
@@ -98,7 +113,8 @@ def report_to_json(report: Report) -> dict:
         for outcome in report.claims
     ]
     return {"schema": REPORT_SCHEMA, "pmtheory_version": report.pmtheory_version, "complete": report.complete,
-            "mutation": report.mutation(), "claims": claims}
+            "provenance": to_jsonable(report.provenance, "provenance"), "mutation": report.mutation(),
+            "claims": claims}
 
 
 def report_to_json_text(report: Report) -> str:
@@ -163,11 +179,34 @@ def _markdown_cell(text: str) -> str:
     return _one_line(text).replace("\\", "\\\\").replace("|", "\\|")
 
 
+def _provenance_lines(provenance: dict) -> list[str]:
+    """The markdown lines of a run's provenance (empty for a report not made by a run)."""
+    if not provenance:
+        return []
+    lines = ["", "## Provenance", ""]
+    mode = provenance.get("mode", "?") + (" run, with mutants and repairs" if provenance.get("mutants") else " run")
+    lines.append(f"- Run: {mode}; started {provenance.get('started_utc', '?')} (UTC), took "
+                 f"{provenance.get('seconds', 0.0):.2f} s.")
+    git = provenance.get("git")
+    source = (f"git commit {git['commit']}" + (" with uncommitted changes" if git.get("dirty") else "")
+              if git else "not a git checkout")
+    lines.append(f"- pmtheory {provenance.get('pmtheory_version', '?')} ({source}).")
+    versions = provenance.get("versions", {})
+    if versions:
+        lines.append("- Versions: " + ", ".join(f"{name} {version if version is not None else 'not installed'}"
+                                                for name, version in versions.items()) + ".")
+    lines.append(f"- Platform: {provenance.get('platform', '?')}.")
+    lines.append(f"- Seeds: {provenance.get('seeds', '?')}; hypothesis profile loaded: "
+                 f"{provenance.get('hypothesis_profile') or 'none'}.")
+    return lines
+
+
 def report_to_markdown(report: Report) -> str:
     """The report as markdown: a table (ID, where, kind, verdict, condition / answer / backing,
-    seconds); the proof gaps, readings and conventions beside the verdicts; a section per
-    refuted claim with its counterexample as a JSON code block; the mutants and repairs when
-    they were run; a section per errored check with its exception."""
+    seconds); the run's provenance (mode, versions, git commit, platform, times); the proof
+    gaps, readings and conventions beside the verdicts; a section per refuted claim with its
+    counterexample as a JSON code block; the mutants and repairs when they were run; a section
+    per errored check with its exception."""
     _check_report(report)
     lines = [
         "# pmtheory claim verdicts",
@@ -181,6 +220,7 @@ def report_to_markdown(report: Report) -> str:
         cells = (outcome.id, outcome.where, outcome.kind, outcome.verdict, _detail(outcome),
                  f"{outcome.seconds:.2f}")
         lines.append("| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |")
+    lines += _provenance_lines(report.provenance)
     annotated = [outcome for outcome in report.claims
                  if outcome.proof_gaps or outcome.readings or outcome.conventions]
     if annotated:
@@ -277,4 +317,65 @@ def report_to_table(report: Report, *, width: int = 100) -> str:
         lines.append(row(outcome.id, outcome.verdict, f"{outcome.seconds:.2f}", _detail(outcome)))
     lines.append("")
     lines.append(_summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def _json_block(value, name: str) -> str:
+    return json.dumps(to_jsonable(value, name), indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def claim_record_text(outcome: ClaimOutcome, *, title: str = "", citation: str = "") -> str:
+    """The full record of one claim as plain text, nothing cut or folded (``pmtheory show``).
+
+    Lines: the ID, ``where`` and kind; the paper's title and citation (when given); the
+    statement and methods; the verdict and its seconds; the condition (holds-with-condition),
+    the reason (vacuous) or the answer (answered); the backing; each proof gap, reading and
+    convention; the evidence and the counterexample as indented JSON; for an errored check
+    the exception and traceback.
+
+    Args:
+      outcome: the claim's outcome, from a run.
+      title: the paper's title ("" leaves the line out).
+      citation: the paper's citation (authors, year, arXiv ID).
+    """
+    if not isinstance(outcome, ClaimOutcome):
+        raise TypeError(f"outcome must be a pmtheory.claims.ClaimOutcome, got a {type(outcome).__name__}")
+    where = f" ({outcome.where})" if outcome.where else ""
+    lines = [f"{outcome.id}{where}, {outcome.kind}"]
+    if title or citation:
+        lines.append("Paper: " + " - ".join(part for part in (title, citation) if part))
+    lines += [f"Statement: {outcome.statement}", f"Methods: {', '.join(outcome.methods) or 'none'}", "",
+              f"Verdict: {outcome.verdict} ({outcome.seconds:.2f} s)"]
+    if outcome.verdict == HOLDS_WITH_CONDITION:
+        lines.append(f"Condition: {outcome.condition}")
+    elif outcome.verdict == VACUOUS:
+        lines.append(f"Why vacuous: {outcome.condition}")
+    if outcome.answer is not None:
+        lines.append(f"Answer: {outcome.answer}")
+    if outcome.backing:
+        lines.append(f"Backing: {outcome.backing}")
+    if outcome.verdict == NOT_CHECKED:
+        lines.append("No check is registered for this claim.")
+    for gap in outcome.proof_gaps:
+        witness = gap.witness if isinstance(gap.witness, str) else _json_block(gap.witness, f"{outcome.id} witness")
+        lines += [f"Proof gap at {gap.step}: {gap.finding}", f"Witness: {witness}"]
+    for reading in outcome.readings:
+        condition = f" ({reading.condition})" if reading.condition else ""
+        lines.append(f"Reading: {reading.reading} -> {reading.verdict}{condition}")
+    for convention in outcome.conventions:
+        otherwise = f" under {convention.otherwise}" if convention.otherwise else ""
+        lines.append(f"Convention: {convention.convention}; the verdict would be {convention.verdict_otherwise}"
+                     f"{otherwise}")
+    if outcome.verdict == ERROR:
+        error = f"{outcome.evidence.get('exception_type', 'error')}: {outcome.evidence.get('message', '')}"
+        lines += ["", f"Error: {error}"]
+        if outcome.evidence.get("traceback"):
+            lines.append(outcome.evidence["traceback"].rstrip("\n"))
+    else:
+        lines += ["", "Evidence:", _json_block(outcome.evidence, f"{outcome.id} evidence")]
+    if outcome.counterexample is not None:
+        lines += ["", "Counterexample:", _json_block(outcome.counterexample, f"{outcome.id} counterexample")]
+    for variant in outcome.mutants:
+        lines.append(f"Variant ({variant.role}) {variant.name}: {variant.statement} -> {variant.verdict}, expected "
+                     f"{variant.expected}, {'killed' if variant.killed else 'NOT killed'}: {variant.detail}")
     return "\n".join(lines) + "\n"

@@ -3,7 +3,9 @@
 Each derivation performs its computation when called and returns a small frozen dataclass
 with the sympy objects it derived and a ``verified`` flag computed by the derivation. Where
 sympy disagrees with the paper, the derivation's docstring says so and the dataclass records
-both versions. :func:`run_all` runs every derivation with its defaults.
+both versions. :func:`run_all` runs every derivation with its defaults and returns the
+results; ``python -m proofs`` (:mod:`proofs.__main__`) runs them and prints a table of each
+one's result.
 
 Public names are re-exported here one per line; anything else is private.
 """

@@ -7,8 +7,17 @@ Thin wrapper over :func:`pmtheory.iia.simulate_rlpo_dpo` and :func:`pmtheory.iia
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
-from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
+from _cli import (  # simulations/_cli.py
+    integer_at_least,
+    parse_args,
+    positive_number,
+    run,
+    simulation_parser,
+    write_results,
+)
 
 from pmtheory import iia
 from pmtheory.iia.data import mean_interval
@@ -16,10 +25,11 @@ from pmtheory.iia.data import mean_interval
 
 def main(argv: list[str] | None = None) -> dict:
     parser = simulation_parser(__doc__, setup=True)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2, 3, 4, 5], help="choice-set sizes |Y|")
-    parser.add_argument("--max-data", type=int, default=5000, help="largest |D|")
-    parser.add_argument("--points", type=int, default=15, help="|D| values (log-spaced)")
-    parser.add_argument("--beta", type=float, default=1.0)
+    parser.add_argument("--sizes", type=integer_at_least(2), nargs="+", default=[2, 3, 4, 5],
+                        help="choice-set sizes |Y|")
+    parser.add_argument("--max-data", type=integer_at_least(1), default=5000, help="largest |D|")
+    parser.add_argument("--points", type=integer_at_least(1), default=15, help="|D| values (log-spaced)")
+    parser.add_argument("--beta", type=positive_number, default=1.0)
     args = parse_args(parser, argv)
     data_sizes = np.unique(np.round(np.logspace(0, np.log10(args.max_data), args.points)).astype(np.int64))
     results = {}
@@ -42,4 +52,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -8,8 +8,17 @@ the population limits.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
-from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
+from _cli import (  # simulations/_cli.py
+    integer_at_least,
+    parse_args,
+    positive_number,
+    run,
+    simulation_parser,
+    write_results,
+)
 
 from pmtheory import iia
 from pmtheory.iia.data import mean_interval
@@ -17,10 +26,10 @@ from pmtheory.iia.data import mean_interval
 
 def main(argv: list[str] | None = None) -> dict:
     parser = simulation_parser(__doc__)
-    parser.add_argument("--choice-set-size", type=int, default=2)
-    parser.add_argument("--num-data", type=int, default=1000)
-    parser.add_argument("--m2-sizes", type=float, nargs="+", default=[10, 30, 100, 300, 1000, 3000])
-    parser.add_argument("--delta", type=float, default=1.0, help="SLiC margin")
+    parser.add_argument("--choice-set-size", type=integer_at_least(2), default=2)
+    parser.add_argument("--num-data", type=integer_at_least(1), default=1000)
+    parser.add_argument("--m2-sizes", type=positive_number, nargs="+", default=[10, 30, 100, 300, 1000, 3000])
+    parser.add_argument("--delta", type=positive_number, default=1.0, help="SLiC margin")
     args = parse_args(parser, argv)
     sizes = np.asarray(args.m2_sizes)
     il = iia.simulate_il(choice_set_size=args.choice_set_size, num_data=args.num_data, m2_sizes=sizes,
@@ -41,4 +50,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -8,17 +8,18 @@ F − p in rationals, and the pairwise conversion of §7 on the same grid.
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 
-from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
+from _cli import integer_at_least, parse_args, run, simulation_parser, write_results  # simulations/_cli.py
 
 from pmtheory import iia
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = simulation_parser(__doc__, seeds=False)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[3, 4, 5, 8])
-    parser.add_argument("--grid", type=int, default=40, help="grid denominator for P_ref(M1) and p*(1)")
+    parser.add_argument("--sizes", type=integer_at_least(2), nargs="+", default=[3, 4, 5, 8])
+    parser.add_argument("--grid", type=integer_at_least(2), default=40, help="grid denominator for P_ref(M1) and p*(1)")
     args = parse_args(parser, argv)
     output = {}
     for n in args.sizes:
@@ -43,4 +44,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

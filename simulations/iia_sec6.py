@@ -8,7 +8,9 @@ Thin wrapper over :func:`pmtheory.iia.simulate_query_format_study`.
 
 from __future__ import annotations
 
-from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
+import sys
+
+from _cli import integer_at_least, parse_args, probability, run, simulation_parser, write_results  # simulations/_cli.py
 
 from pmtheory import iia
 from pmtheory.iia.data import mean_interval
@@ -16,8 +18,8 @@ from pmtheory.iia.data import mean_interval
 
 def main(argv: list[str] | None = None) -> dict:
     parser = simulation_parser(__doc__)
-    parser.add_argument("--p-informative", type=float, default=0.7)
-    parser.add_argument("--train-queries", type=int, default=800)
+    parser.add_argument("--p-informative", type=probability, default=0.7)
+    parser.add_argument("--train-queries", type=integer_at_least(1), default=800)
     args = parse_args(parser, argv)
     output = {}
     for k in (1, 3):
@@ -33,4 +35,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -8,15 +8,17 @@ Thin wrapper over :func:`pmtheory.iia.simulate_pairwise_conversion` and
 
 from __future__ import annotations
 
-from _cli import parse_args, simulation_parser, write_results  # simulations/_cli.py
+import sys
+
+from _cli import integer_at_least, parse_args, run, simulation_parser, write_results  # simulations/_cli.py
 
 from pmtheory import iia
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = simulation_parser(__doc__, setup=True)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2, 3, 4, 5])
-    parser.add_argument("--num-data", type=int, default=5000)
+    parser.add_argument("--sizes", type=integer_at_least(2), nargs="+", default=[2, 3, 4, 5])
+    parser.add_argument("--num-data", type=integer_at_least(1), default=5000)
     args = parse_args(parser, argv)
     output = {}
     for n in args.sizes:
@@ -35,4 +37,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

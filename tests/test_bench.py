@@ -15,7 +15,9 @@ import sys
 
 import pytest
 
+from pmtheory import cli
 from pmtheory.bench import main
+from pmtheory.bench._solver_section import QUICK_SKIPPED_METHODS
 from pmtheory.testing import KKT_TOL
 
 # --allocator system: the default (kept) changes malloc for the rest of the process, which is
@@ -102,6 +104,17 @@ class TestMainReport:
             assert _finite(row[metric]), row
             assert _finite(row["kkt_residual"]) or row["note"], row
 
+    def test_quick_skips_the_slow_baselines_and_says_so(self, quick_run):
+        # Issue 14 §6: --quick must not spend minutes on SCS solves that run to their time limit.
+        rows = _solver_rows(quick_run)
+        for method in QUICK_SKIPPED_METHODS:
+            skipped = [row for row in rows if row["method"] == method]
+            assert len(skipped) == 6, skipped  # 3 divergences × K = 100, 1000
+            assert all(row["status"].startswith("skipped: --quick") for row in skipped), skipped
+            assert f"--quick: {method} skipped" in quick_run["stdout"]
+        clarabel = [row for row in rows if row["method"] == "cvxpy+clarabel"]
+        assert clarabel and not any(row["status"].startswith("skipped") for row in clarabel), clarabel
+
     def test_exact_solver_is_certified(self, quick_run):
         exact = [row for row in _solver_rows(quick_run) if row["method"] == "exact"]
         assert len(exact) == 6
@@ -154,6 +167,13 @@ class TestMainOptions:
                                   "--divergences", "reverse_kl", "--max-cvxpy-k", "10"])
         assert status == 0
         assert stdout.count("skipped: K > max-cvxpy-k") == 2
+
+    def test_without_quick_the_slow_baselines_run(self):
+        status, stdout, _ = _run(["--allocator", "system", "--sizes", "100", "--repeats", "1",
+                                  "--divergences", "reverse_kl", "--bridge-model", "none"])
+        assert status == 0
+        assert "skipped: --quick" not in stdout and "--quick: cvxpy+scs skipped" not in stdout
+        assert "cvxpy+scs" in stdout
 
     def test_help_returns_zero(self):
         status, stdout, _ = _run(["--help"])
@@ -210,3 +230,16 @@ def test_bridge_section_can_be_skipped():
     status, stdout, _ = _run(["--allocator", "system", "--quick", "--sizes", "100", "--divergences", "reverse_kl",
                               "--max-cvxpy-k", "1", "--bridge-model", "none"])
     assert status == 0 and "== bridge ==" in stdout and "tiny-opt" not in stdout
+
+
+def test_ctrl_c_during_bench_is_one_line_and_exit_130(monkeypatch, capsys):
+    from pmtheory import bench
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "main", interrupted)
+    assert cli.main(["bench", "--quick"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "pmtheory bench: interrupted; no report written\n"
+    assert captured.out == ""

@@ -131,8 +131,10 @@ class TestVerifyOptions:
         status, _, _ = run(argv, capsys)
         assert status == 1
         data = json.loads(path.read_text(encoding="utf-8"))
-        assert set(data) == {"schema", "pmtheory_version", "complete", "mutation", "claims"}
-        assert data["schema"] == 2 and data["complete"] is True and data["mutation"] is None
+        assert set(data) == {"schema", "pmtheory_version", "complete", "provenance", "mutation", "claims"}
+        assert data["schema"] == 3 and data["complete"] is True and data["mutation"] is None
+        assert data["provenance"]["mode"] == "full" and data["provenance"]["mutants"] is False
+        assert data["provenance"]["pmtheory_version"] == claims.pmtheory_version()
         assert data["pmtheory_version"] == claims.pmtheory_version()
         for claim in data["claims"]:
             assert REQUIRED_CLAIM_KEYS <= set(claim) <= REQUIRED_CLAIM_KEYS | OPTIONAL_CLAIM_KEYS
@@ -160,7 +162,18 @@ class TestVerifyOptions:
 
     def test_directory_as_output_is_a_usage_error(self, fake_checks, capsys, tmp_path):
         status, _, err = run(["verify", "PMR-P3.1", "--json", str(tmp_path)], capsys)
-        assert status == 2 and "--json" in err
+        assert status == 2 and "--json" in err and "is a folder" in err
+        assert fake_checks == []  # refused before any check ran
+
+    @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, a folder no file can be made in")
+    def test_an_unwritable_output_fails_before_any_check(self, fake_checks, capsys):
+        status, _, err = run(["verify", "PMR-P3.1", "--markdown", "/proc/pmtheory-probe.md"], capsys)
+        assert status == 2 and "--markdown /proc/pmtheory-probe.md: cannot write there" in err
+        assert fake_checks == []
+
+    def test_missing_output_folders_are_created_before_the_run(self, fake_checks, capsys, tmp_path):
+        status, _, _ = run(["verify", "PMR-P3.1", "--json", str(tmp_path / "a" / "b" / "r.json")], capsys)
+        assert status == 0 and json.loads((tmp_path / "a" / "b" / "r.json").read_text())["claims"]
 
 
 class TestWriteTextAtomically:

@@ -615,3 +615,100 @@ class TestConditionalPmIdentity:
     def test_rejects_empty_set(self):
         with pytest.raises(ValueError, match="in_set"):
             proofs.conditional_pm_identity((False, False))
+
+
+class TestPythonMProofs:
+    """``python -m proofs`` (proofs/__main__.py): the table of derivations and their results."""
+
+    @staticmethod
+    def fake_derivations(monkeypatch):
+        import proofs.__main__ as entry
+
+        class Result:
+            def __init__(self, verified):
+                self.verified = verified
+
+        def good():
+            """Derive a good thing."""
+            return Result(True)
+
+        def bad():
+            """Derive a wrong thing.
+
+            More docstring that the table leaves out."""
+            return Result(False)
+
+        def unsimplified():
+            return Result(sp.Symbol("x") - sp.Symbol("x") + sp.Symbol("y"))  # not a bool: not verified
+
+        def broken():
+            raise ZeroDivisionError("division by zero")
+
+        monkeypatch.setattr(entry, "DERIVATIONS", {"t.good": good, "t.bad": bad, "t.unsimplified": unsimplified,
+                                                   "t.broken": broken})
+        return entry
+
+    def test_table_of_real_derivations(self, capsys):
+        from proofs.__main__ import main
+
+        assert main(["pmr.remark_3_[46]", "pmr.pm_ode"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].split() == ["derivation", "verified", "seconds", "what", "it", "derives"]
+        # DERIVATIONS order, not argument order; each row: name, yes, seconds, the docstring's first line.
+        names = [line.split()[0] for line in lines[2:-2]]
+        assert names == ["pmr.pm_ode", "pmr.remark_3_4", "pmr.remark_3_6"]
+        for line in lines[2:-2]:
+            assert line.split()[1] == "yes"
+        assert lines[3].endswith("Remark 3.4: E_{y∼π} C_2/π(y) = Σ_i π_i·C_2/π_i = k·C_2, independent of π.")
+        assert lines[-1].startswith("3 of 3 derivations verified in ")
+
+    def test_failures_are_rows_and_exit_one(self, monkeypatch, capsys):
+        entry = self.fake_derivations(monkeypatch)
+        assert entry.main([]) == 1
+        rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:6]}
+        assert rows["t.good"].split()[1] == "yes" and rows["t.good"].endswith("Derive a good thing.")
+        assert rows["t.bad"].split()[1] == "NO" and rows["t.bad"].endswith("Derive a wrong thing.")
+        assert rows["t.unsimplified"].split()[1] == "NO"
+        assert rows["t.broken"].split()[1] == "error"
+        assert rows["t.broken"].endswith("ZeroDivisionError: division by zero")  # the others still ran
+
+    def test_summary_counts(self, monkeypatch):
+        entry = self.fake_derivations(monkeypatch)
+        table = entry.derivation_table(entry.run_derivations(["t.*"]))
+        assert table.splitlines()[-1].startswith("1 of 4 derivations verified in ")
+        (row,) = entry.run_derivations(["t.good"])
+        assert (row.name, row.status, row.what) == ("t.good", "yes", "Derive a good thing.") and row.seconds >= 0
+
+    def test_unknown_name_exits_two_before_running(self, monkeypatch, capsys):
+        entry = self.fake_derivations(monkeypatch)
+        ran = []
+        monkeypatch.setitem(entry.DERIVATIONS, "t.good", lambda: ran.append(1))
+        assert entry.main(["t.good", "t.nope"]) == 2
+        captured = capsys.readouterr()
+        assert "'t.nope'" in captured.err and captured.out == "" and ran == []
+
+    def test_list_runs_nothing(self, monkeypatch, capsys):
+        entry = self.fake_derivations(monkeypatch)
+        assert entry.main(["--list"]) == 0
+        assert capsys.readouterr().out.splitlines() == ["t.good: Derive a good thing.", "t.bad: Derive a wrong thing.",
+                                                        "t.unsimplified: ", "t.broken: "]
+
+    def test_every_derivation_is_listed(self, capsys):
+        from proofs.__main__ import main
+
+        assert main(["--list"]) == 0
+        assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == list(proofs.DERIVATIONS)
+
+    def test_python_m_proofs(self):
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[1]
+        environment = dict(os.environ)
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), environment.get("PYTHONPATH")]))
+        done = subprocess.run([sys.executable, "-m", "proofs", "pmr.pm_ode"], capture_output=True, text=True,
+                              cwd=root, env=environment, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[2].split()[:2] == ["pmr.pm_ode", "yes"]

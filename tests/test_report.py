@@ -1,4 +1,4 @@
-"""Tests of pmtheory.report: the schema-2 JSON report, the markdown report and the terminal
+"""Tests of pmtheory.report: the schema-3 JSON report, the markdown report and the terminal
 table, rendered from Report / ClaimOutcome objects built by hand (no claim check runs), with
 the expected text written out in full: every key and its value, a row per verdict word
 (holds, holds-with-condition, refuted, vacuous, answered, error, not-checked), the proof
@@ -32,8 +32,8 @@ from pmtheory.claims import (
 )
 from pmtheory.report import report_to_json, report_to_json_text, report_to_markdown, report_to_table
 
-# The JSON schema 2, written out: report keys, claim keys, and those of the lists beside them.
-REPORT_KEYS = ["schema", "pmtheory_version", "complete", "mutation", "claims"]
+# The JSON schema 3, written out: report keys, claim keys, and those of the lists beside them.
+REPORT_KEYS = ["schema", "pmtheory_version", "complete", "provenance", "mutation", "claims"]
 CLAIM_KEYS = ["id", "verdict", "condition", "methods", "evidence", "counterexample", "seconds", "backing", "where",
               "statement", "kind", "answer", "proof_gaps", "readings", "conventions", "variants_registered",
               "mutants"]
@@ -102,8 +102,9 @@ class TestJson:
     def test_top_level(self, report):
         data = report_to_json(report)
         assert list(data) == REPORT_KEYS
-        assert data["schema"] == 2
+        assert data["schema"] == 3
         assert data["pmtheory_version"] == "9.9.9"
+        assert data["provenance"] == {}  # a report built by hand, not by a run
         assert data["complete"] is True and data["mutation"] is None  # mutants not run
         assert [claim["id"] for claim in data["claims"]] == [o.id for o in every_verdict()]  # run order kept
         assert [claim["verdict"] for claim in data["claims"]] == list(VERDICTS)
@@ -182,7 +183,7 @@ class TestJsonText:
     def test_round_trips_through_json_loads(self, report):
         text = report_to_json_text(report)
         assert json.loads(text) == report_to_json(report)
-        assert text.endswith("}\n") and text.startswith('{\n  "schema": 2,\n  "pmtheory_version": "9.9.9"')
+        assert text.endswith("}\n") and text.startswith('{\n  "schema": 3,\n  "pmtheory_version": "9.9.9"')
 
     def test_strict_json_and_characters_kept(self, report):
         text = report_to_json_text(report)
@@ -298,6 +299,43 @@ class TestMarkdown:
         text = report_to_markdown(Report("1", [], complete=False))
         assert "pmtheory 1. 0 claims in 0.00 s: 0 holds, 0 holds-with-condition, 0 refuted, 0 vacuous, 0 answered, " \
                "0 error, 0 not-checked; INCOMPLETE (interrupted)." in text
+
+
+PROVENANCE = {"mode": "quick", "mutants": True, "pmtheory_version": "9.9.9",
+              "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": True},
+              "hypothesis_profile": "default", "seeds": "fixed in each check",
+              "versions": {"python": "3.11.7", "numpy": "2.0.0", "torch": None},
+              "platform": "Linux-x86_64", "started_utc": "2026-01-01T10:00:00+00:00", "seconds": 12.345}
+
+
+class TestProvenance:
+    def test_json_has_it_whole(self):
+        data = report_to_json(Report("9.9.9", [], provenance=PROVENANCE))
+        assert data["provenance"] == PROVENANCE
+        assert list(data) == REPORT_KEYS
+
+    def test_markdown_section_written_out(self):
+        text = report_to_markdown(Report("9.9.9", [outcome("PMR-T1", HOLDS, backing="proof")],
+                                         provenance=PROVENANCE))
+        section = text.split("## Provenance\n", 1)[1]
+        assert section.splitlines() == [
+            "",
+            "- Run: quick run, with mutants and repairs; started 2026-01-01T10:00:00+00:00 (UTC), took 12.35 s.",
+            "- pmtheory 9.9.9 (git commit 0123456789abcdef0123456789abcdef01234567 with uncommitted changes).",
+            "- Versions: python 3.11.7, numpy 2.0.0, torch not installed.",
+            "- Platform: Linux-x86_64.",
+            "- Seeds: fixed in each check; hypothesis profile loaded: default.",
+        ]
+
+    def test_markdown_outside_a_checkout(self):
+        provenance = {key: value for key, value in PROVENANCE.items() if key != "git"} | {"mode": "full",
+                                                                                           "mutants": False}
+        text = report_to_markdown(Report("9.9.9", [], provenance=provenance))
+        assert "- Run: full run; started" in text
+        assert "- pmtheory 9.9.9 (not a git checkout)." in text
+
+    def test_no_section_without_provenance(self, report):
+        assert "Provenance" not in report_to_markdown(report)
 
 
 class TestTable:

@@ -176,7 +176,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bridge-dtype", default="float32",
                         help="its dtype: float32, bfloat16, float16, float64 or auto (default float32)")
     parser.add_argument("--quick", action="store_true",
-                        help="sizes 100,1000,10000 and 1 repeat unless given explicitly (for tests and CI)")
+                        help="sizes 100,1000,10000 and 1 repeat unless given explicitly, and no cvxpy+scs "
+                             "baseline (it often runs to its time limit); for tests and CI")
     parser.add_argument("--json", dest="json_path", default=None, metavar="FILE",
                         help="also write the full report as JSON to FILE (atomically)")
     parser.add_argument("--allocator", choices=("kept", "system"), default="kept",

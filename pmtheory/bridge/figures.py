@@ -203,5 +203,5 @@ def mod_figure(out_dir, *, quick: bool):
     ax.set_xlabel(r"retrained optimum $\log\pi^*(y)$ for $\sum_i w_i r_i$")
     ax.set_ylabel(r"$\log\pi_{\mathrm{MOD}}(y) - \log\pi^*(y)$")
     ax.set_title(f"({label}) all {data['sequences']} sequences, w = (0.5, 0.5)")
-    ax.legend(frameon=True, framealpha=0.9, fontsize=7, loc="best")
+    fig.legend(frameon=False, fontsize=7, ncol=2, loc="outside lower center")  # below the axes, off the points
     return save_figure(fig, out_dir, "bridge-mod")

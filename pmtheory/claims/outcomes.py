@@ -40,6 +40,9 @@ class Report:
     claims: list[ClaimOutcome] = field(default_factory=list)  # one outcome per selected claim
     mutants_run: bool = False  # whether the mutants and repairs were run too
     complete: bool = True  # False when the run was interrupted before every selected claim
+    # Where the verdicts came from (pmtheory.claims.provenance.run_provenance): mode, versions,
+    # git commit, platform, start time, run time. Empty for a report not made by a run.
+    provenance: dict = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """How many claims got each verdict, for every verdict word (zeros included)."""

@@ -11,6 +11,7 @@ its row's kind does not admit) and ``not-checked`` (no check is registered for t
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import importlib.metadata
 import json
@@ -22,6 +23,7 @@ import numpy as np
 
 from pmtheory.claims.catalogue import ClaimInfo, select_claim_ids, suggestion
 from pmtheory.claims.outcomes import ClaimOutcome, Report
+from pmtheory.claims.provenance import run_provenance
 from pmtheory.claims.verdicts import (
     CLAIM,
     ERROR,
@@ -168,10 +170,19 @@ class Registry:
             raise TypeError(f"mutants must be a bool, got {mutants!r}")
         if progress is not None and not callable(progress):
             raise TypeError(f"progress must be a callable (index, total, claim_id, outcome) or None, got {progress!r}")
+        started, start = datetime.datetime.now(datetime.timezone.utc), time.perf_counter()  # loading included
         selected = select_claim_ids(patterns, self.ids)  # before any import: typos fail fast
         for prefix in dict.fromkeys(claim_id.split("-", 1)[0] for claim_id in selected):
             self._papers[prefix].load()
         outcomes: list[ClaimOutcome] = []
+
+        def report(complete: bool) -> Report:
+            version = pmtheory_version()
+            provenance = run_provenance(quick=bool(quick), mutants=bool(mutants), started=started,
+                                        seconds=time.perf_counter() - start, pmtheory_version=version)
+            return Report(pmtheory_version=version, claims=outcomes, mutants_run=bool(mutants), complete=complete,
+                          provenance=provenance)
+
         try:
             for index, claim_id in enumerate(selected, start=1):
                 if progress is not None:
@@ -186,9 +197,9 @@ class Registry:
                 if progress is not None:
                     progress(index, len(selected), claim_id, outcome)
         except KeyboardInterrupt as interrupt:
-            interrupt.partial_report = Report(pmtheory_version(), outcomes, bool(mutants), complete=False)
+            interrupt.partial_report = report(complete=False)
             raise
-        return Report(pmtheory_version=pmtheory_version(), claims=outcomes, mutants_run=bool(mutants))
+        return report(complete=True)
 
     def _run_check(self, paper, info: ClaimInfo, quick: bool) -> ClaimOutcome:
         check = paper.check_for(info.id)
@@ -314,7 +325,9 @@ def run_claims(
       registry: the papers to run (default: :func:`default_registry`, every installed paper).
 
     Returns:
-      A :class:`~pmtheory.claims.Report` with one outcome per selected claim.
+      A :class:`~pmtheory.claims.Report` with one outcome per selected claim, and its
+      ``provenance`` (:func:`pmtheory.claims.provenance.run_provenance`): quick or full,
+      versions, git commit, platform, start time and run time.
 
     Raises:
       UnknownClaimError (a ValueError): a pattern matches no catalogue ID (checked before any

@@ -30,10 +30,21 @@ _SEEDS = 100
 _COLORS = {2: "tab:green", 3: "tab:orange", 4: "tab:red", 5: "tab:purple"}
 
 
-def _band(ax, x, samples, color, label):
-    mean, low, high = mean_interval(samples)
+_CONFIDENCE = 0.95  # level of every interval drawn (Student t over the seeds)
+
+
+def _band(ax, x, samples, color, label) -> float:
+    """Mean over the seeds (axis 0) with its _CONFIDENCE t-band; returns the band's widest half-width."""
+    mean, low, high = mean_interval(samples, confidence=_CONFIDENCE)
     ax.plot(x, mean, color=color, label=label)
-    ax.fill_between(x, np.clip(low, 0, 1), np.clip(high, 0, 1), color=color, alpha=0.2, linewidth=0)
+    ax.fill_between(x, np.clip(low, 0, 1), np.clip(high, 0, 1), color=color, alpha=0.3, linewidth=0)
+    return float(np.max((high - low) / 2))
+
+
+def _band_note(fig, half_width: float, seeds: int) -> None:
+    """Say, on the figure, what the lines and bands are (the bands can be thinner than a line)."""
+    fig.suptitle(f"lines: mean over {seeds} seeds; shaded: {_CONFIDENCE:.0%} t-interval of the mean "
+                 f"(half-width ≤ {half_width:.3f}, often thinner than the line)", fontsize=8)
 
 
 @PAPER.figure("iia-fig2", claims=("IIA-FIG2", "IIA-P4", "IIA-P5"),
@@ -45,6 +56,7 @@ def fig2(out_dir: Path, *, quick: bool) -> list[Path]:
     sizes = np.unique(np.round(np.logspace(0, np.log10(largest), 12 if quick else 20)).astype(np.int64))
     fig, axes = new_figure(2, 1, width=3.9, height=3.0, sharey=True)
     uniform = _M1 / (_M1 + _M2)
+    half_width = 0.0
     for n in (2, 3, 4, 5):
         sim = iia.simulate_rlpo_dpo(choice_set_size=n, data_sizes=sizes, num_seeds=_SEEDS, seed=200 + n,
                                     p_ref_m1=_ZETA, p_star_1=_P_STAR, m1_size=_M1, m2_size=_M2, beta=_BETA)
@@ -52,7 +64,7 @@ def fig2(out_dir: Path, *, quick: bool) -> list[Path]:
         rlpo_law = [law.favours_m1 + _ZETA * (law.tie + law.no_minimizer + law.constant_loss) for law in laws]
         dpo_law = [law.favours_m1 + _ZETA * law.tie + uniform * (law.no_minimizer + law.constant_loss) for law in laws]
         for ax, p_m1, law in ((axes[0], sim.p_m1_rlpo, rlpo_law), (axes[1], sim.p_m1_dpo, dpo_law)):
-            _band(ax, sizes, p_m1, _COLORS[n], f"|Y| = {n}")
+            half_width = max(half_width, _band(ax, sizes, p_m1, _COLORS[n], f"|Y| = {n}"))
             ax.plot(sizes, law, color=_COLORS[n], linestyle="--", linewidth=1.0)
     for ax, name in zip(axes, ("RLPO", "DPO")):
         ax.set_xscale("log")
@@ -61,7 +73,8 @@ def fig2(out_dir: Path, *, quick: bool) -> list[Path]:
         ax.set_ylim(-0.02, 1.02)
     axes[0].set_ylabel("P(M1) of the fine-tuned policy")
     axes[0].plot([], [], color="gray", linestyle="--", linewidth=1.0, label="exact sign law")
-    axes[0].legend(loc="lower left", ncol=1)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", frameon=False)
+    _band_note(fig, half_width, _SEEDS)
     return save_figure(fig, out_dir, "iia-fig2")
 
 
@@ -73,15 +86,16 @@ def fig3(out_dir: Path, *, quick: bool) -> list[Path]:
     num_data = 500 if quick else 1000
     m2_sizes = np.unique(np.round(np.logspace(1, np.log10(3000), 6 if quick else 12)))
     fig, axes = new_figure(2, 1, width=3.9, height=3.0, sharey=True)
+    half_width = 0.0
     for n in (2, 4):
         sweep = iia.simulate_il(choice_set_size=n, num_data=num_data, m2_sizes=m2_sizes, num_seeds=_SEEDS, seed=30 + n,
                                 p_ref_m1=_ZETA, p_star_1=_P_STAR, m1_size=_M1, beta=_BETA)
-        _band(axes[0], m2_sizes, sweep.p_m1, _COLORS[n], f"|Y| = {n}")
+        half_width = max(half_width, _band(axes[0], m2_sizes, sweep.p_m1, _COLORS[n], f"|Y| = {n}"))
         axes[0].plot(m2_sizes, iia.population_il_p_m1(n, _ZETA, _P_STAR, m1_size=_M1, m2_size=m2_sizes),
                      color=_COLORS[n], linestyle="--", linewidth=1.0)
     sweep = iia.simulate_slic(choice_set_size=2, num_data=num_data, m2_sizes=m2_sizes, num_seeds=_SEEDS, seed=40,
                               p_ref_m1=_ZETA, p_star_1=_P_STAR, m1_size=_M1, beta=_BETA, delta=1.0)
-    _band(axes[1], m2_sizes, sweep.p_m1, _COLORS[2], "|Y| = 2, δ = 1")
+    half_width = max(half_width, _band(axes[1], m2_sizes, sweep.p_m1, _COLORS[2], "|Y| = 2, δ = 1"))
     limit = iia.population_slic_limit(2, _ZETA, _P_STAR, m1_size=_M1, m2_size=m2_sizes, delta=1.0)
     axes[1].plot(m2_sizes, limit.p_m1_high, color=_COLORS[2], linestyle="--", linewidth=1.0)
     for ax, name in zip(axes, ("IL", "SLiC")):
@@ -95,6 +109,7 @@ def fig3(out_dir: Path, *, quick: bool) -> list[Path]:
     axes[0].plot([], [], color="gray", linestyle=":", linewidth=1.0, label="p*(1) = 0.6")
     axes[0].legend(loc="upper right")
     axes[1].legend(loc="upper right")
+    _band_note(fig, half_width, _SEEDS)
     return save_figure(fig, out_dir, "iia-fig3")
 
 
@@ -116,7 +131,7 @@ def phase_diagram(out_dir: Path, *, quick: bool) -> list[Path]:
         ax.contour(zeta, p, gap, levels=[0.0], colors="lime", linewidths=3.0)
         threshold = [iia.failure_threshold(n, z) for z in axis]
         ax.plot(axis, threshold, color="black", linewidth=1.0, label="p*(1) = F(P_ref(M1))")
-        ax.axhline(0.5, color="gray", linestyle=":", linewidth=1.0)
+        ax.axhline(0.5, color="gray", linestyle=":", linewidth=1.0, label="p*(1) = 1/2 (no preference)")
         ax.plot([_ZETA], [_P_STAR], marker="*", color="gold", markeredgecolor="black", markersize=10)
         ax.set_title(f"|Y| = {n}")
         ax.set_xlabel("P_ref(M1)")
@@ -125,7 +140,7 @@ def phase_diagram(out_dir: Path, *, quick: bool) -> list[Path]:
     axes[0].plot([], [], color="lime", linewidth=3.0, label="population gap = 0")
     axes[0].plot([], [], marker="*", color="gold", markeredgecolor="black", linestyle="none", label="§5.3 setup")
     axes[0].legend(loc="upper left", fontsize=6)
-    colorbar = fig.colorbar(image, ax=list(axes), fraction=0.015, pad=0.01)
+    colorbar = fig.colorbar(image, ax=list(axes), fraction=0.015, pad=0.03)
     colorbar.set_label("tanh(ψ̂2 − ψ̂1): > 0 favours M2")
     plt.setp(axes[0].get_legend().get_texts(), color="black")
     return save_figure(fig, out_dir, "iia-phase")
@@ -139,7 +154,6 @@ def sec6(out_dir: Path, *, quick: bool) -> list[Path]:
     means over seeds with 95% t-intervals; crosses: the category-level population values."""
     seeds = 30 if quick else _SEEDS
     fig, axes = new_figure(2, 1, width=3.4, height=2.9)
-    fig.subplots_adjust(wspace=0.45)
     labels, accuracy, higher = [], [], []
     for k in (1, 3):
         study = iia.simulate_query_format_study(informative_per_query=k, num_seeds=seeds, seed=600 + k)
@@ -151,17 +165,20 @@ def sec6(out_dir: Path, *, quick: bool) -> list[Path]:
     x = np.arange(2)
     for ax, values, population, ylabel in (
             (axes[0], accuracy, population_accuracy, "pairwise test accuracy"),
-            (axes[1], higher, population_higher, "P(score GPT-4-like > GPT-3.5-like)")):
+            (axes[1], higher, population_higher, "P(GPT-4-like scored higher)")):
         means = np.array([v[0] for v in values])
         errors = np.array([[v[0] - v[1], v[2] - v[0]] for v in values]).T
         ax.bar(x, means, yerr=errors, color=["tab:blue", "tab:red"], capsize=4, width=0.6)
-        ax.plot(x, population, linestyle="none", marker="x", color="black", label="population (category reward)")
+        # clip_on=False: the population value 0 sits on the axis and must show whole.
+        ax.plot(x, population, linestyle="none", marker="x", markersize=7, color="black", clip_on=False, zorder=4,
+                label="population (category reward)")
         ax.axhline(0.5, color="gray", linestyle="--", linewidth=1.0, label="random")
         ax.set_xticks(x, labels)
-        ax.set_xlabel("training query: concise + informative")
+        ax.set_xlabel("training query:\nconcise + informative")
         ax.set_ylabel(ylabel)
-        ax.set_ylim(0, 1.2)
-    axes[0].set_title(f"test accuracy ({seeds} seeds)")
+        ax.set_ylim(0, 1)  # both are probabilities
+    axes[0].set_title("test accuracy")
     axes[1].set_title("reward ranks GPT-4-like first")
-    axes[0].legend(loc="upper right", fontsize=6, ncol=2)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+    fig.suptitle(f"bars: mean over {seeds} seeds; error bars: {_CONFIDENCE:.0%} t-interval of the mean", fontsize=8)
     return save_figure(fig, out_dir, "iia-sec6")

@@ -64,16 +64,15 @@ def pareto_figure(out_dir: Path, *, quick: bool) -> list[Path]:
                         markerfacecolor="none", color="black", label=label, zorder=3)
             else:
                 ax.plot(points[:, 0], points[:, 1], linestyle=style, label=label, zorder=2)
-        ax.plot(*fronts.points["mod"][0], marker="s", color="gray", markersize=4)
-        ax.plot(*fronts.points["mod"][-1], marker="s", color="gray", markersize=4)
-        ax.set_title(name.replace("_", " "))
+        base = fronts.points["mod"][[0, -1]]  # w₁ = 0 and w₁ = 1: the base policies π₂ and π₁
+        ax.plot(base[:, 0], base[:, 1], linestyle="none", marker="s", markersize=7, color="gray",
+                markeredgecolor="black", zorder=4, label="base policies π₂ (w₁ = 0), π₁ (w₁ = 1)")
+        ax.set_title(name)
         ax.set_xlabel("E[R₁]")
         ax.set_ylabel("E[R₂]")
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, -0.06))
-    fig.suptitle(f"Two objectives, K = {rewards.shape[1]} responses, β = {beta:g}; squares: base policies π₂ (w₁ = 0) "
-                 "and π₁ (w₁ = 1)", fontsize=9)
-    fig.tight_layout()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
+    fig.suptitle(f"Two objectives, K = {rewards.shape[1]} responses, β = {beta:g}, w = (w₁, 1 − w₁)", fontsize=9)
     return save_figure(fig, out_dir, "mod-pareto")
 
 
@@ -108,19 +107,17 @@ def token_gap_figure(out_dir: Path, *, quick: bool) -> list[Path]:
     curves = token_gap_curves(weights, seeds)
     fig, (left, right) = new_figure(2, 1, width=3.8, height=3.0)
     for name, curve in curves.items():
-        line, = left.plot(weights, np.maximum(curve["mean"], 1e-12), label=f"{name} (mean)")
+        line, = left.plot(weights, np.maximum(curve["mean"], 1e-12), label=name)
         left.plot(weights, np.maximum(curve["max"], 1e-12), linestyle="--", color=line.get_color(), alpha=0.7)
         right.plot(weights, curve["greedy_miss"], marker="o", markersize=3, color=line.get_color(), label=name)
     left.set_yscale("log")
     left.set_xlabel("w₁ (w₂ = 1 − w₁)")
     left.set_ylabel("(J(π*) − J(π_tok)) / β  [nats]")
-    left.set_title("token-level sampling: gap (dashed: max)")
-    left.legend()
+    left.set_title("token-level sampling: gap\n(solid: mean, dashed: max over instances)")
     right.set_xlabel("w₁ (w₂ = 1 − w₁)")
     right.set_ylabel("fraction of instances")
     right.set_ylim(-0.03, 1.03)
-    right.set_title("greedy (eq 6) ≠ sequence-level Thm 5 choice")
-    right.legend()
+    right.set_title("greedy (eq 6) ≠ sequence-level\nThm 5 choice")
+    fig.legend(*left.get_legend_handles_labels(), loc="outside right center", frameon=False, title="divergence")
     fig.suptitle(f"Enumerable model: V = 3 tokens, T = 3 positions, {len(seeds)} random instances", fontsize=9)
-    fig.tight_layout()
     return save_figure(fig, out_dir, "mod-token-gap")

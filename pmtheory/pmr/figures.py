@@ -58,6 +58,8 @@ FIG9_P_REFS = (0.01, 0.0203, 0.1, 0.5, 0.9)
 COLLAPSE_DIVERGENCES = ("reverse_kl", "forward_kl", "js", "alpha:0.5", "hellinger", "chi2", "tv")
 # Reward preferences p_reward(y₁) of the collapse curves.
 COLLAPSE_P_REWARDS = (0.6, 0.8, 0.95)
+# Smallest p_ref(y₁) drawn in pmr-collapse (the curves are computed further, to 1e-16).
+_COLLAPSE_PLOT_MIN = 1e-6
 # Reference preferences of the f-divergence Fig 2 panels.
 FDIV_P_REFS = (0.1, 0.5, 0.9)
 
@@ -187,12 +189,12 @@ def _plot_curves(ax, curves: PreferenceCurves, *, label_key: str = "p_ref", show
 @PAPER.figure("pmr-fig2", claims=("PMR-FIG2", "PMR-E5.2"), title="Fig 2: KL-RLHF p_rlhf vs p_reward, β = 1")
 def make_fig2(out_dir, *, quick: bool):
     curves = fig2_curves(quick=quick)
-    fig, ax = new_figure(1, 1, width=4.2, height=4.0, layout="constrained")
+    fig, ax = new_figure(1, 1, width=5.6, height=4.0, layout="constrained")
     _diagonal(ax)
     _plot_curves(ax, curves)
     ax.plot([], [], color="black", linestyle=":", linewidth=1.0, label="eq (5.2)")
-    ax.set_title(r"KL RLHF, $\beta = 1$ (exact optimum; dotted: eq 5.2)")
-    ax.legend(loc="upper left", frameon=False)
+    ax.set_title(r"KL RLHF (reverse_kl), $\beta = 1$ (exact optimum; dotted: eq 5.2)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)  # beside the axes, off the curves
     return save_figure(fig, out_dir, "pmr-fig2")
 
 
@@ -206,7 +208,7 @@ def make_fig9(out_dir, *, quick: bool):
     for color, c in zip(_colors(len(by_beta)), by_beta):
         ax.plot(c.p_reward, c.exact[0], color=color, label=rf"$\beta={c.beta:g}$")
     ax.set_title(r"(a) $p_{\mathrm{ref}}(y_1)=0.5$: smaller $\beta$, more bias")
-    ax.legend(loc="upper left", frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2, frameon=False)
     ax = axes[1]
     _diagonal(ax)
     _plot_curves(ax, low, show_prediction=False)
@@ -214,7 +216,7 @@ def make_fig9(out_dir, *, quick: bool):
     ax.axhline(0.99, color="tab:orange", linewidth=0.8, linestyle="--",
                label=r"$p_{\mathrm{reward}}>0.7 \Rightarrow p_{\mathrm{rlhf}}>0.99$?")
     ax.set_title(r"(b) $\beta=0.1$, several $p_{\mathrm{ref}}(y_1)$")
-    ax.legend(loc="upper left", frameon=False, fontsize=7)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2, frameon=False, fontsize=7)
     ax = axes[2]  # zoom on App A.3's statement: p_reward > 0.7 gives p_rlhf > 0.99?
     _plot_curves(ax, low, show_prediction=False)
     ax.axvline(0.7, color="tab:orange", linewidth=1.0, linestyle="--")
@@ -236,14 +238,17 @@ def _divergence_panels(*, height: float):
 
 
 def _caption_panel(axes, text: str) -> None:
-    """Turn the panel after the last divergence into a text caption."""
+    """Turn the panel after the last divergence into a text caption (in its lower part; a legend may
+    take the upper part)."""
     last = axes[len(COLLAPSE_DIVERGENCES)]
     last.axis("off")
-    last.text(0.0, 0.5, text, fontsize=8, va="center")
+    last.text(0.0, 0.0, text, fontsize=8, va="bottom")
 
 
 @PAPER.figure("pmr-fdiv-fig2", claims=("PMR-E5.3",), title="Fig 2 for each f-divergence: exact vs eq 5.3")
 def make_fdiv_fig2(out_dir, *, quick: bool):
+    from matplotlib.lines import Line2D
+
     fig, axes = _divergence_panels(height=3.3)
     for ax, name in zip(axes, COLLAPSE_DIVERGENCES):
         curves = fdiv_curves(name, quick=quick)
@@ -253,13 +258,17 @@ def make_fdiv_fig2(out_dir, *, quick: bool):
             ax.plot(curves.p_reward, curves.exact[index], color=color,
                     label=rf"exact, $p_{{\mathrm{{ref}}}}={curves.p_ref[index]:g}$")
             if curves.predicted.count():
-                ax.plot(curves.p_reward, curves.predicted[index], color=color, linestyle="--",
-                        label="eq (5.3)" if index == 0 else None)
+                ax.plot(curves.p_reward, curves.predicted[index], color=color, linestyle="--")
         note = "" if curves.predicted.count() else " (eq 5.3 undefined)"
         ax.set_title(f"{name}{note}")
         ax.xaxis.label.set_size(8)
         ax.yaxis.label.set_size(8)
-    axes[0].legend(loc="upper left", frameon=False, fontsize=6)
+    # One legend for all panels, in the caption panel (off the data); eq (5.3) is drawn in each
+    # p_ref's colour, so its legend entry is black.
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(Line2D([], [], color="black", linestyle="--"))
+    labels.append("eq (5.3), in each p_ref's colour")
+    axes[len(COLLAPSE_DIVERGENCES)].legend(handles, labels, loc="upper left", frameon=False, fontsize=7)
     _caption_panel(axes, "β = 1. Solid: exact optimum of\nE r − β·I_f(π‖π_ref) on two responses.\n"
                          "Dashed: eq (5.3), (f')⁻¹(r/β) with\nr = log p_reward (it depends on the\n"
                          "rewards' level, not only r₁ − r₂).")
@@ -275,13 +284,18 @@ def make_collapse(out_dir, *, quick: bool):
             ax.plot(curves.p_ref, row, color=color, label=rf"$p_{{\mathrm{{reward}}}}={p:g}$")
             ax.axhline(lim, color=color, linestyle=":", linewidth=1.0)
         ax.set_xscale("log")
-        ax.invert_xaxis()
+        # Only where the curves move: every curve is on its limit (to the plotted width) well
+        # before 1e-6; the computed grid, which PMR-COL checks, runs on to 1e-16.
+        ax.set_xlim(curves.p_ref[0], _COLLAPSE_PLOT_MIN)
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(name)
         ax.set_xlabel(r"$p_{\mathrm{ref}}(y_1)$ (→ 0)", fontsize=8)
         ax.set_ylabel(r"$p_{\mathrm{rlhf}}(y_1)$", fontsize=8)
-    axes[0].legend(loc="upper right", frameon=False, fontsize=7)
+    axes[len(COLLAPSE_DIVERGENCES)].legend(*axes[0].get_legend_handles_labels(), loc="upper left", frameon=False,
+                                           fontsize=8)
     _caption_panel(axes, "β = 1. Solid: exact optimum.\nDotted: the exact limit as p_ref(y₁) → 0.\n"
-                         "Collapse (limit 0) for every reward gap\nonly where sup f' = ∞ (reverse KL, χ²).\n"
-                         "tv: p_reward = 0.8 and 0.95 coincide at 1.")
+                         "Collapse (limit 0) for every reward gap\nonly where sup f' = ∞ (reverse_kl, chi2).\n"
+                         "tv: p_reward = 0.8 and 0.95 coincide at 1.\n"
+                         f"Computed down to p_ref = {curves.p_ref[-1]:.0e}; drawn\nto {_COLLAPSE_PLOT_MIN:.0e}, "
+                         "flat on the limit beyond.")
     return save_figure(fig, out_dir, "pmr-collapse")

@@ -138,7 +138,7 @@ class TestRunnerKinds:
             QUESTION, ANSWERED, "Yes: P(M1) → 1.", (gap,))
         data = report_to_json(registry.run(["IIA-SEC7"]))
         claim = data["claims"][0]
-        assert data["schema"] == 2
+        assert data["schema"] == 3
         assert claim["kind"] == "question" and claim["answer"] == "Yes: P(M1) → 1."
         assert claim["proof_gaps"] == [{"step": "§7, the conversion step", "finding": "drops ties",
                                         "witness": "K = 3, all tied"}]

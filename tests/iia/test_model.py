@@ -1,6 +1,7 @@
 """Tests of pmtheory.iia: losses, exact minimizers, population limits, exact laws, simulations."""
 
 import itertools
+import json
 import math
 from fractions import Fraction
 
@@ -409,7 +410,6 @@ class TestSimulationScripts:
         ("iia_sec7.py", ["--sizes", "4", "--num-data", "300", "--seeds", "5"]),
     ])
     def test_script_runs(self, script, argv, tmp_path, capsys, monkeypatch):
-        import json
         import pathlib
         import runpy
 
@@ -417,9 +417,58 @@ class TestSimulationScripts:
         # As `python simulations/<script>` does: the script's folder leads sys.path (for simulations/_cli.py).
         monkeypatch.syspath_prepend(str(path.parent))
         module = runpy.run_path(str(path), run_name="iia_script")
-        output = module["main"](argv + ["--json", str(tmp_path / "out.json")])
-        assert output and json.loads((tmp_path / "out.json").read_text())
+        output = module["main"](argv + ["--json", str(tmp_path / "new" / "folder" / "out.json")])
+        assert output and json.loads((tmp_path / "new" / "folder" / "out.json").read_text())
         assert capsys.readouterr().out
+
+    @staticmethod
+    def script(name, monkeypatch):
+        import pathlib
+        import runpy
+
+        path = pathlib.Path(__file__).resolve().parents[2] / "simulations" / name
+        monkeypatch.syspath_prepend(str(path.parent))
+        return runpy.run_path(str(path), run_name="iia_script")
+
+    @pytest.mark.parametrize("script,argv,message", [
+        ("iia_fig2.py", ["--sizes", "0"], "--sizes: must be an integer ≥ 2, got 0"),
+        ("iia_fig2.py", ["--beta", "-1"], "--beta: must be a finite number > 0"),
+        ("iia_fig3.py", ["--m2-sizes", "nan"], "--m2-sizes: must be a finite number > 0"),
+        ("iia_sec6.py", ["--p-informative", "1"], "--p-informative: must be strictly between 0 and 1"),
+        ("iia_sec7.py", ["--seeds", "0"], "--seeds: must be an integer ≥ 1"),
+        ("iia_phase.py", ["--grid", "x"], "--grid: 'x' is not an integer"),
+        ("iia_phase.py", ["--json", "/proc/pmtheory-probe.json"], "--json /proc/pmtheory-probe.json: cannot write"),
+    ])
+    def test_bad_arguments_are_usage_errors_before_any_work(self, script, argv, message, monkeypatch, capsys):
+        module = self.script(script, monkeypatch)
+        calls = []
+        monkeypatch.setattr(module["iia"], "exact_reward_gap_sign", lambda *a, **k: calls.append(a))
+        with pytest.raises(SystemExit) as exited:
+            module["main"](argv)
+        assert exited.value.code == 2 and calls == []
+        assert message in capsys.readouterr().err
+
+    def test_json_is_written_atomically_and_a_folder_is_refused(self, tmp_path, monkeypatch, capsys):
+        module = self.script("iia_phase.py", monkeypatch)
+        target = tmp_path / "out.json"
+        target.write_text("old")
+        with pytest.raises(SystemExit):
+            module["main"](["--sizes", "3", "--grid", "3", "--json", str(tmp_path)])
+        assert "is a folder" in capsys.readouterr().err
+        module["main"](["--sizes", "3", "--grid", "3", "--json", str(target)])
+        assert json.loads(target.read_text())["3"]
+        assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary file left behind
+
+    def test_ctrl_c_is_one_line_and_exit_130(self, monkeypatch, capsys):
+        module = self.script("iia_phase.py", monkeypatch)
+
+        def interrupted():
+            raise KeyboardInterrupt
+
+        assert module["run"](interrupted) == 130
+        err = capsys.readouterr().err
+        assert "interrupted" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert module["run"](lambda: None) == 0
 
 
 class TestAppendixLemmas:
