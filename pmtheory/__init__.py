@@ -53,6 +53,7 @@ _EXPORTS = {
     "optimal_policy": "pmtheory.solvers",
     "regularized_objective": "pmtheory.solvers",
     "Solution": "pmtheory.solvers",
+    "SolverError": "pmtheory.solvers",
 }
 
 __all__ = [
@@ -96,6 +97,7 @@ __all__ = [
     "regularized_objective",
     "reward_gap_sign_law",
     "Solution",
+    "SolverError",
     "solve_pointwise_regularized",
     "squared_log_ratio_pm_divergence",
 ]

@@ -15,6 +15,35 @@ import numpy as np
 # float32 inputs that were normalized in float32 (eps32 ≈ 1.2e-7 per entry is too loose for
 # K > 100, so such inputs should be renormalized by the caller, and the message says so).
 NORMALIZATION_TOLERANCE = 1e-8
+# Inputs in a narrower float (float32, float16: torch.softmax output, say) were normalized
+# in that precision: their sums are off by the rounding of a sum of K terms, which grows like
+# a random walk, √K·eps (torch.softmax of K = 10^6 float32 entries measured 16·eps32 =
+# 1.9e-6, its bound here 4·eps32·√K = 4.8e-4). The tolerance for them is 4·eps·√K (the factor
+# 4 a margin over the measured errors), never below NORMALIZATION_TOLERANCE; for float64 it
+# stays NORMALIZATION_TOLERANCE up to K ~ 10^11.
+_RANDOM_WALK_MARGIN = 4.0
+
+
+def input_epsilon(value) -> float:
+    """eps of the float type ``value`` arrives in: float32's or float16's for such numpy arrays
+    and torch tensors (anything with ``__array__``), float64's for everything else (Python
+    numbers, lists, integers, float64 and wider). Every computation is in float64 anyway;
+    this only sets how closely a given distribution must be normalized."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and not isinstance(dtype, np.dtype) and hasattr(value, "__array__"):
+        try:
+            dtype = np.asarray(value).dtype  # torch CPU tensors: a view, no copy
+        except (TypeError, ValueError, RuntimeError):
+            return float(np.finfo(np.float64).eps)  # as_float_array reports the problem
+    if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize < 8:
+        return float(np.finfo(dtype).eps)
+    return float(np.finfo(np.float64).eps)
+
+
+def normalization_tolerance(epsilon: float, k: int) -> float:
+    """How far Σ over K entries given with machine epsilon ``epsilon`` may be from 1:
+    max(NORMALIZATION_TOLERANCE, 4·eps·√K) (see _RANDOM_WALK_MARGIN)."""
+    return max(NORMALIZATION_TOLERANCE, _RANDOM_WALK_MARGIN * epsilon * float(np.sqrt(max(k, 1))))
 
 
 def as_float_array(value, name: str, *, min_ndim: int = 1) -> np.ndarray:
@@ -54,21 +83,26 @@ def check_positive_scalar(value, name: str) -> float:
     return value
 
 
-def check_probabilities(array: np.ndarray, name: str, *, strictly_positive: bool) -> None:
-    """Check that the last axis of ``array`` is a probability vector."""
+def check_probabilities(array: np.ndarray, name: str, *, strictly_positive: bool,
+                        tolerance: float = NORMALIZATION_TOLERANCE,
+                        log_hint: str = "pass log_reference") -> None:
+    """Check that the last axis of ``array`` is a probability vector (Σ = 1 within
+    ``tolerance``; see :func:`normalization_tolerance` for inputs narrower than float64).
+    ``log_hint`` is the advice for probabilities below float range: the log-space argument
+    or function the caller accepts."""
     check_finite(array, name)
     if strictly_positive and np.any(array <= 0):
         raise ValueError(
-            f"{name} must be strictly positive (min {float(array.min())!r}); pass log_reference for "
+            f"{name} must be strictly positive (min {float(array.min())!r}); {log_hint} for "
             "probabilities below float range, and drop responses whose probability is exactly 0"
         )
     if np.any(array < 0):
         raise ValueError(f"{name} must be non-negative, got min {float(array.min())!r}")
     total = array.sum(axis=-1)
     worst = float(np.max(np.abs(total - 1.0)))
-    if worst > NORMALIZATION_TOLERANCE:
+    if worst > tolerance:
         raise ValueError(
-            f"{name} must sum to 1 along its last axis (within {NORMALIZATION_TOLERANCE}), "
+            f"{name} must sum to 1 along its last axis (within {tolerance:.3g}), "
             f"got sums off by up to {worst:.3g}; divide by the sum first"
         )
 
@@ -89,7 +123,7 @@ def logsumexp(values: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.
 _BLOCK = 1 << 15
 
 
-def check_log_probabilities(array: np.ndarray, name: str) -> None:
+def check_log_probabilities(array: np.ndarray, name: str, tolerance: float = NORMALIZATION_TOLERANCE) -> None:
     """Check that the last axis of ``array`` holds finite, normalized log-probabilities.
 
     Σ e^x is summed without a shift, in cache-sized blocks: a normalized row has
@@ -104,10 +138,11 @@ def check_log_probabilities(array: np.ndarray, name: str) -> None:
             block = rows[:, start:start + _BLOCK]
             smallest = min(smallest, float(block.min()))
             total += np.exp(block).sum(axis=-1)
-    check_log_normalization(array, name, total, smallest)
+    check_log_normalization(array, name, total, smallest, tolerance)
 
 
-def check_log_normalization(array: np.ndarray, name: str, total: np.ndarray, smallest: float | None) -> None:
+def check_log_normalization(array: np.ndarray, name: str, total: np.ndarray, smallest: float | None,
+                            tolerance: float = NORMALIZATION_TOLERANCE) -> None:
     """The verdict of :func:`check_log_probabilities` from sums a caller accumulated itself
     (in a pass it makes anyway): ``total`` = Σ e^x along the last axis (unshifted, shape
     (B,)) and ``smallest`` = min x. NaN and +inf reach the totals; −inf (a zero
@@ -117,11 +152,11 @@ def check_log_normalization(array: np.ndarray, name: str, total: np.ndarray, sma
         check_finite(array, name)
     with np.errstate(divide="ignore"):
         worst = float(np.max(np.abs(np.log(total))))
-    if not worst <= NORMALIZATION_TOLERANCE:
+    if not worst <= tolerance:
         worst = float(np.max(np.abs(logsumexp(array, axis=-1))))  # the exact size of the miss
-    if worst > NORMALIZATION_TOLERANCE:
+    if worst > tolerance:
         raise ValueError(
-            f"{name} must log-sum-exp to 0 along its last axis (within {NORMALIZATION_TOLERANCE}), "
+            f"{name} must log-sum-exp to 0 along its last axis (within {tolerance:.3g}), "
             f"got up to {worst:.3g}; subtract scipy.special.logsumexp(x, axis=-1, keepdims=True)"
         )
 

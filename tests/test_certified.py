@@ -417,3 +417,58 @@ class TestInputs:
         # π·R = 1/π → +∞ as π → 0+: sending one probability to 0 makes the value unbounded.
         with pytest.raises(ValueError, match="unbounded"):
             solve_pointwise_regularized(REWARDS, "1/pi**2")
+
+
+class TestEnforcedCertificate:
+    """solve_pointwise_regularized(check=True) raises SolverError on an answer that fails its
+    certificate (issue 14); a nonconvex problem's own duality gap is reported, not enforced."""
+
+    @staticmethod
+    def _uniform_answer(monkeypatch, name):
+        """Make the solver ``name`` of pmtheory.certified return the uniform π (wrong for
+        REWARDS under the PM regularizer, whose optimum is softmax(REWARDS))."""
+        import pmtheory.certified as certified
+
+        uniform = np.full(REWARDS.size, 1.0 / REWARDS.size)
+        if name == "_solve_monotone":
+            monkeypatch.setattr(certified, name, lambda problem: (uniform, 0.0))
+        else:
+            monkeypatch.setattr(certified, name, lambda *args: (uniform, "CLARABEL"))
+
+    def test_a_wrong_concave_answer_raises_and_check_false_returns_it(self, monkeypatch):
+        from pmtheory import SolverError
+
+        self._uniform_answer(monkeypatch, "_solve_monotone")
+        # Uniform π with λ = 0: g(0) − objective = 1.29 (it is at least KL(uniform ‖ softmax)
+        # ≈ 0.2 for any λ), far above the enforced 1e-9·(1 + |objective| + |dual bound|).
+        with pytest.raises(SolverError, match=r"monotone-root.*duality gap 1\.29 of a concave problem exceeds"):
+            solve_pointwise_regularized(REWARDS, PM, parameters={"C1": 0.0, "C2": 0.0}, method="monotone")
+        sol = solve_pointwise_regularized(REWARDS, PM, parameters={"C1": 0.0, "C2": 0.0}, method="monotone",
+                                          check=False)
+        assert sol.duality_gap > 0.1
+
+    def test_auto_replaces_a_failing_cvxpy_answer_by_the_monotone_solve(self, monkeypatch):
+        from pmtheory import SolverError
+
+        self._uniform_answer(monkeypatch, "_solve_cvxpy")
+        sol = solve_pointwise_regularized(REWARDS, "-log(pi)")
+        assert sol.method == "monotone-root" and sol.duality_gap <= gap_tolerance(sol)
+        np.testing.assert_allclose(sol.policy, softmax(REWARDS), atol=EXACT_ATOL, rtol=0)
+        with pytest.raises(SolverError, match="cvxpy-clarabel"):  # a forced cvxpy has no fallback
+            solve_pointwise_regularized(REWARDS, "-log(pi)", method="cvxpy")
+
+    def test_a_correct_answer_with_extreme_parameters_still_solves(self):
+        # The near miss: C1 = −1e4, C2 = 1e4 make the objective's terms ~1e4 larger than the
+        # rewards; the rounding of the gap grows with them and must stay within the enforced
+        # tolerance (which is relative to 1 + |objective| + |dual bound|).
+        sol = solve_pointwise_regularized(REWARDS, PM, parameters={"C1": -1e4, "C2": 1e4}, method="monotone")
+        np.testing.assert_allclose(sol.policy, softmax(REWARDS), atol=EXACT_ATOL, rtol=0)
+
+    def test_a_negative_entry_raises(self, monkeypatch):
+        import pmtheory.certified as certified
+        from pmtheory import SolverError
+
+        bad = np.array([1.5, -0.5, 0.0, 0.0])
+        monkeypatch.setattr(certified, "_solve_monotone", lambda problem: (bad, 0.0))
+        with pytest.raises(SolverError, match=r"π is not finite and non-negative \(min π = -0\.5\)"):
+            solve_pointwise_regularized(REWARDS, "-pi", method="monotone")

@@ -373,3 +373,191 @@ class TestBadInput:
             optimal_policy([0.0, 1.0], beta="1")
         with pytest.raises(TypeError, match="divergence"):
             optimal_policy([0.0, 1.0], divergence=3)
+
+
+class TestEnforcedCertificate:
+    """optimal_policy(check=True) raises SolverError on a row that fails its certificate."""
+
+    def test_solver_error_is_an_exported_value_error(self):
+        import pmtheory
+        from pmtheory.solvers import SolverError
+
+        assert pmtheory.SolverError is SolverError and issubclass(SolverError, ValueError)
+
+    @pytest.mark.parametrize("rewards, beta", [([0.0, 1e18, -1.0], 1.0), ([0.0, 1.0, -1.0], 1e-18),
+                                               ([0.0, 1.0, -1.0], 1e-300)])
+    def test_chi2_at_a_spread_beyond_float_resolution(self, rewards, beta):
+        # Issue 14: this returned π = (0.45, 1.5e17, 0.40) with no error. Only the best
+        # response is active: q*·(1 + (a* − Z)/2) = 1 gives a* − Z = 2/0.3 − 2 = 4.67, and
+        # the others have 1 + (a − Z)/2 ≤ 1 + (4.67 − spread/β)/2 < 0, so π = (0, 1, 0) exactly.
+        sol = optimal_policy(rewards, [0.3, 0.3, 0.4], divergence="chi2", beta=beta)
+        assert sol.policy.tolist() == [0.0, 1.0, 0.0] and sol.kkt_residual < KKT_TOL
+
+    def test_chi2_mass_on_neither_the_best_nor_the_likeliest_response(self):
+        # Found by a fuzz of extreme scales: spread/β = 6.7e78, and the response that takes the
+        # mass (index 2) is neither the best (0, with q = e^-619) nor the likeliest (1). Only
+        # 0 and 2 are active, Z ≈ a_2 − 2/q_2, and π_0 = q_0·(a_0 − a_2)/2 ≈ 2e-190.
+        rewards = np.array([5.174868854863004e94, 3.205918174238547e94, 3.804764178342449e94])
+        beta = 2955791227454416.5
+        log_q = np.array([-618.8064272170064, 0.0, -81.47868258224845])
+        log_q -= np.logaddexp.reduce(log_q)
+        sol = optimal_policy(rewards, log_reference=log_q, divergence="chi2", beta=beta)
+        exact = high_precision_optimal_policy(rewards, log_q, divergence="chi2", beta=beta)
+        assert sol.kkt_residual < KKT_TOL and sol.policy[1] == 0.0
+        np.testing.assert_allclose(sol.log_policy[[0, 2]], exact[[0, 2]], rtol=1e-12, atol=1e-12)
+
+    def test_chi2_where_newton_passes_through_unresolvable_active_sets(self):
+        # Found by the fuzz: spread/β = 1e303, references from 1e-274 to 1. Newton from
+        # min a forms Z ≈ a_8 − 2/q_8 (2/q_8 = 7e68, below the ulp 3e286 of a_8), loses the
+        # active set, and so does every pivot; the sorted fallback (_chi2_sorted) finds it.
+        # Exact answer: the best response (index 1) alone has a* − Z = 2/q_1 − 2 = 2.7e108,
+        # while the second best is 2.6e301 below a*, so it and all others are inactive: π = e_1.
+        rewards = np.array([8.166722041334274e60, 2.036920664379764e61, -1.2093377712032e60,
+                            5.2124883638069104e60, -6.886386515171961e60, -1.1902857691319143e61,
+                            -4.150273438010747e60, 7.571605601252279e60, 1.5211375294974117e61,
+                            1.4854053299936218e61, 2.2000938700997673e60, -5.656348289309037e60,
+                            1.9435967899621728e61, 5.098198074868918e60, 9.10854306055964e60,
+                            3.7402741988199154e60, -2.0167500063212015e61])
+        q = np.array([2.39161900e-200, 7.33195179e-109, 5.88012149e-027, 3.46787928e-030, 3.27173897e-127,
+                      1.09295269e-104, 4.21890436e-261, 2.32962802e-162, 2.99620865e-069, 1.02536166e-274,
+                      5.85001970e-052, 5.96580178e-206, 2.57669382e-252, 1.00000000e+000, 2.45322690e-160,
+                      8.28863074e-091, 2.02968784e-065])
+        sol = optimal_policy(rewards, q / q.sum(), divergence="chi2", beta=3.6929555128386603e-242)
+        assert sol.policy.tolist() == np.eye(17)[1].tolist() and sol.kkt_residual < KKT_TOL
+
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    def test_reward_spread_over_beta_overflowing_raises(self, divergence):
+        from pmtheory.solvers import SolverError
+
+        with pytest.raises(SolverError, match=rf"{divergence}: the reward spread divided by β overflows"):
+            optimal_policy([0.0, 1e300], [0.5, 0.5], divergence=divergence, beta=1e-300)
+        # The near miss, spread/β = 1e307, is solved: all mass on the best response (each
+        # divergence's π at the other one is below 5e-308 here, so it rounds to 0 or to a
+        # subnormal: atol 1e-300).
+        sol = optimal_policy([0.0, 1e300], [0.5, 0.5], divergence=divergence, beta=1e-7)
+        np.testing.assert_allclose(sol.policy, [0.0, 1.0], rtol=0, atol=1e-300)
+        assert sol.kkt_residual < KKT_TOL
+
+    def test_check_false_returns_the_overflowing_answer_with_its_residuals(self):
+        sol = optimal_policy([0.0, 1e300], [0.5, 0.5], beta=1e-300, check=False)
+        assert not np.isfinite(sol.kkt_residual)
+
+    @staticmethod
+    def _corrupt(monkeypatch, factor, *, row=1, keep_residual=False):
+        """Patch the chi2 solver so that row ``row`` of its π is scaled by ``factor`` (the
+        residual recomputed from the corrupted π unless ``keep_residual``)."""
+        import pmtheory.solvers as solvers
+        from pmtheory.divergences import get_divergence
+        from pmtheory.solvers._common import _kkt_residual, _scaled_gap
+
+        real = solvers._solve_chi2
+
+        def corrupted(inputs):
+            log_policy, policy, multiplier, residual, passes = real(inputs)
+            policy[row] *= factor
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_policy[row] = np.log(policy[row])
+            if not keep_residual:
+                shift = inputs.best[row:row + 1]
+                z = (multiplier[row:row + 1] - shift) / inputs.beta
+                residual[row] = _kkt_residual(
+                    get_divergence("chi2"), _scaled_gap(inputs.rewards[row:row + 1], shift, inputs.beta),
+                    inputs.log_q[row:row + 1], log_policy[row:row + 1], policy[row:row + 1], z,
+                    shift / inputs.beta)[0]
+            return log_policy, policy, multiplier, residual, passes
+
+        monkeypatch.setattr(solvers, "_solve_chi2", corrupted)
+
+    REWARDS = np.array([[0.0, 1.0, 2.0], [0.5, -1.0, 0.25], [3.0, 3.0, 0.0]])
+
+    def test_a_bad_row_in_a_batch_raises_naming_it(self, monkeypatch):
+        from pmtheory.solvers import SolverError
+
+        # Σπ off by 1e-8 in row 1 only: 10× the enforced 1e-9 (pmtheory.solvers._common).
+        self._corrupt(monkeypatch, 1.0 + 1e-8)
+        with pytest.raises(SolverError, match=r"chi2: .* 1 of 3 row\(s\); first at batch index \(1,\): "
+                                              r"Σπ − 1 = 1e-08, min π = 0\.\d+, "
+                                              r"KKT residual = \d\.\d+e-08 \(tolerance 1e-09\)"):
+            optimal_policy(self.REWARDS, divergence="chi2")
+        # check=False hands back the answer with the failing row's residual.
+        sol = optimal_policy(self.REWARDS, divergence="chi2", check=False)
+        assert sol.kkt_residual[1] > 1e-9 and np.all(sol.kkt_residual[[0, 2]] < KKT_TOL)
+
+    def test_a_near_miss_still_solves(self, monkeypatch):
+        # Σπ off by 1e-11: within the enforced 1e-9 (and above the tests' KKT_TOL of exact
+        # solves, so the patch did take effect).
+        self._corrupt(monkeypatch, 1.0 + 1e-11)
+        sol = optimal_policy(self.REWARDS, divergence="chi2")
+        assert KKT_TOL < sol.kkt_residual[1] <= 1e-9
+
+    def test_a_negative_entry_raises_even_with_a_small_residual(self, monkeypatch):
+        from pmtheory.solvers import SolverError
+
+        # π scaled by −1 in row 1 with the (small) residual of the true π left in place: the
+        # sign check alone must catch it.
+        self._corrupt(monkeypatch, -1.0, keep_residual=True)
+        with pytest.raises(SolverError, match=r"batch index \(1,\): .*min π = -"):
+            optimal_policy(self.REWARDS, divergence="chi2")
+
+    def test_alpha_near_zero_is_not_rejected(self):
+        # alpha:1e-7 has sup f' = 1e7, so Z = e^ℓ − S carries eps·1e7 ≈ 2e-9 of rounding;
+        # the enforced tolerance includes 64·eps·|S| for it (this raised without that term).
+        sol = optimal_policy([0.3, -1.0, 2.0], [0.2, 0.5, 0.3], divergence="alpha:1e-7")
+        assert 1e-9 < 64 * np.finfo(float).eps * 1e7 and sol.kkt_residual < 1e-8
+
+
+class TestLowPrecisionInputs:
+    """float32 inputs and torch CPU tensors: checked to their own precision, solved in float64."""
+
+    K = 50_000
+
+    @pytest.fixture(scope="class")
+    def torch_inputs(self):
+        torch = pytest.importorskip("torch")
+        generator = torch.Generator().manual_seed(0)
+        logits = 3.0 * torch.randn(self.K, generator=generator)
+        return torch, torch.softmax(logits, dim=-1), torch.randn(self.K, generator=generator), logits
+
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    def test_torch_softmax_of_50000_float32_entries(self, torch_inputs, divergence):
+        torch, reference, rewards, _ = torch_inputs
+        # The float32 sum is off by ~5e-7 here: above the float64 tolerance 1e-8, within
+        # 4·eps32·√K = 1.1e-4.
+        assert 1e-8 < abs(float(reference.double().sum()) - 1.0) < 4 * np.finfo(np.float32).eps * np.sqrt(self.K)
+        sol = optimal_policy(rewards, reference, divergence=divergence)
+        assert sol.policy.dtype == np.float64 and sol.kkt_residual < KKT_TOL
+        # The same as the solve from the reference renormalized in float64.
+        q64 = reference.numpy().astype(np.float64)
+        again = optimal_policy(rewards.numpy().astype(np.float64), q64 / q64.sum(), divergence=divergence)
+        np.testing.assert_allclose(sol.policy, again.policy, rtol=0, atol=POLICY_ATOL)
+
+    def test_the_same_values_in_float64_are_held_to_float64_precision(self, torch_inputs):
+        _, reference, rewards, _ = torch_inputs
+        with pytest.raises(ValueError, match=r"reference must sum to 1 .*within 1e-08"):
+            optimal_policy(rewards, reference.numpy().astype(np.float64))
+
+    def test_float32_log_softmax_as_log_reference(self, torch_inputs):
+        torch, _, rewards, logits = torch_inputs
+        sol = optimal_policy(rewards, log_reference=torch.log_softmax(logits, dim=-1), divergence="js")
+        assert sol.kkt_residual < KKT_TOL
+
+    def test_a_float32_reference_off_by_more_than_its_rounding_raises(self):
+        k = 1000
+        tolerance = 4 * np.finfo(np.float32).eps * np.sqrt(k)  # 1.5e-5
+        reference = np.full(k, 1.0 / k, dtype=np.float32)
+        with pytest.raises(ValueError, match=r"reference must sum to 1 .*within 1\.51e-05"):
+            optimal_policy(np.zeros(k), reference * np.float32(1 + 2 * tolerance))
+        # The near miss (off by half the tolerance) is accepted and renormalized.
+        sol = optimal_policy(np.arange(k, dtype=np.float32), reference * np.float32(1 + tolerance / 2),
+                             divergence="chi2")
+        assert sol.kkt_residual < KKT_TOL
+
+    def test_normalization_tolerance(self):
+        from pmtheory._validation import input_epsilon, normalization_tolerance
+
+        # float64 keeps 1e-8 (4·eps64·√10^6 = 8.9e-13 is below it); float32 scales with √K.
+        assert normalization_tolerance(input_epsilon(np.zeros(3)), 10**6) == 1e-8
+        assert normalization_tolerance(input_epsilon([0.5, 0.5]), 2) == 1e-8
+        eps32 = float(np.finfo(np.float32).eps)
+        assert normalization_tolerance(input_epsilon(np.zeros(3, np.float32)), 10_000) == 4 * eps32 * 100
+        assert input_epsilon(np.zeros(3, np.float16)) == float(np.finfo(np.float16).eps)

@@ -73,6 +73,10 @@ folder, as ``pmtheory/claims/`` and the paper folders do, with the import path u
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from pmtheory._validation import as_float_array, check_finite
 from pmtheory.certified._analysis import (
     _analyse,
@@ -91,14 +95,26 @@ from pmtheory.certified._concave import (
     _solve_monotone,
 )
 from pmtheory.certified._nonconvex import _solve_dual_global
+from pmtheory.solvers import SolverError
 
 __all__ = ["CertifiedSolution", "solve_pointwise_regularized"]
 
 _METHODS = ("auto", "cvxpy", "monotone", "dual-global")
+# The certificate solve_pointwise_regularized enforces (check=True), relative to
+# 1 + |objective| + |dual_bound| (the size of the sums the gap is a difference of):
+# |Σπ − 1| and, for every path, a negative duality gap (weak duality makes g(λ) an upper
+# bound, so only rounding can make it negative) within _ROUNDING_ULPS·eps·(K + 1), the
+# rounding of two sums of K + 1 terms (the tests' gap_tolerance, with 4× margin); and on the
+# concave paths, where strong duality holds, a positive gap within _ENFORCED_GAP. That is
+# loose enough for a cvxpy answer (π off by ~√(solver tolerance) gives a gap of about the
+# tolerance, 1e-12 here) and rejects a wrong one. A nonconvex problem's positive gap is
+# reported, not enforced: it may be the problem's own duality gap.
+_ROUNDING_ULPS = 256.0
+_ENFORCED_GAP = 1e-9
 
 
 def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", parameters=None,
-                                method: str = "auto") -> CertifiedSolution:
+                                method: str = "auto", check: bool = True) -> CertifiedSolution:
     """Certified maximizer of Σ_i π_i (r_i + R_i(π_i)) over the probability simplex.
 
     .. math::  \\max_{π ∈ Δ_K} Σ_i h_i(π_i),  h_i(π) = π (r_i + R_i(π));
@@ -120,7 +136,13 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
       method: "auto" (cvxpy if every h_i is concave and π·R translates to DCP, else the
         monotone root solve if concave, else the dual-global solve; a cvxpy failure falls
         back to the monotone solve), or one of "cvxpy", "monotone", "dual-global" to force
-        a path ("cvxpy" and "monotone" need every h_i concave).
+        a path ("cvxpy" and "monotone" need every h_i concave). Under "auto" a cvxpy answer
+        that fails the certificate below is replaced by the monotone solve.
+      check: enforce the certificate (default): raise :class:`pmtheory.SolverError` when π
+        is not finite and non-negative, |Σπ − 1| or a negative duality gap exceeds the
+        rounding of the sums, 256·eps·(K + 1)·(1 + |objective| + |dual_bound|), or, on a
+        concave path, the duality gap exceeds 1e-9·(1 + |objective| + |dual_bound|).
+        ``False`` returns the answer with its certificate for inspection.
 
     Returns:
       :class:`CertifiedSolution`. ``kkt_residual`` is computed from the returned π and λ:
@@ -137,6 +159,7 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
       is the dual minimizer rather than the primal point's own multiplier.
 
     Raises:
+      SolverError: (a ValueError) with ``check``, an answer that fails its certificate.
       ValueError: bad ``rewards``, ``regularizer``, ``variable``, ``parameters`` or
         ``method``; a forced method that does not apply; a regularizer whose objective is
         unbounded or not finite on (0, 1].
@@ -166,7 +189,7 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
             f"regularizer {_short(expr)} is not ({proof}); use method='dual-global' or 'auto'"
         )
     if method == "dual-global" or not concave:
-        return _solve_dual_global(problem, concave, proof)
+        return _enforced(_solve_dual_global(problem, concave, proof), check)
     if method in ("auto", "cvxpy"):
         built = _build_cvxpy(symbolic, problem)
         if built is None and method == "cvxpy":
@@ -180,11 +203,42 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
             solved = _solve_cvxpy(*built, problem)
             if solved is not None:
                 policy, solver = solved
-                return _certify_concave(problem, policy, None, f"cvxpy-{solver.lower()}", proof)
+                answer = _certify_concave(problem, policy, None, f"cvxpy-{solver.lower()}", proof)
+                if method == "cvxpy" or _certificate_failure(answer) is None:
+                    return _enforced(answer, check)
             if method == "cvxpy":
                 raise RuntimeError(
                     f"cvxpy failed with every solver ({', '.join(sorted({s for s, _ in _CVXPY_SOLVERS}))}) "
                     "on this input; use method='monotone'"
                 )
     policy, lam = _solve_monotone(problem)
-    return _certify_concave(problem, policy, lam, "monotone-root", proof)
+    return _enforced(_certify_concave(problem, policy, lam, "monotone-root", proof), check)
+
+
+def _certificate_failure(sol: CertifiedSolution) -> str | None:
+    """What of the enforced certificate (see ``_ENFORCED_GAP``) ``sol`` fails, or None."""
+    size = 1.0 + abs(sol.objective) + abs(sol.dual_bound)
+    rounding = _ROUNDING_ULPS * np.finfo(np.float64).eps * (sol.policy.size + 1) * size
+    total = math.fsum(sol.policy.tolist()) if np.all(np.isfinite(sol.policy)) else math.nan
+    if not (np.all(np.isfinite(sol.policy)) and sol.policy.min() >= 0.0):
+        return f"π is not finite and non-negative (min π = {float(np.min(sol.policy)):.3g})"
+    if not abs(total - 1.0) <= rounding:
+        return f"Σπ − 1 = {total - 1.0:.3g} exceeds the rounding tolerance {rounding:.3g}"
+    if not sol.duality_gap >= -rounding:
+        return f"the duality gap {sol.duality_gap:.3g} is below −{rounding:.3g}: the dual bound is wrong"
+    if sol.concave and not sol.duality_gap <= _ENFORCED_GAP * size + rounding:
+        return (f"the duality gap {sol.duality_gap:.3g} of a concave problem exceeds "
+                f"{_ENFORCED_GAP * size + rounding:.3g}: the solve did not reach the optimum")
+    return None
+
+
+def _enforced(sol: CertifiedSolution, check: bool) -> CertifiedSolution:
+    """``sol``, or with ``check`` a SolverError naming what of its certificate fails."""
+    failure = _certificate_failure(sol) if check else None
+    if failure is not None:
+        raise SolverError(
+            f"solve_pointwise_regularized ({sol.method}): {failure} (objective {sol.objective:.6g}, "
+            f"dual bound {sol.dual_bound:.6g}, KKT residual {sol.kkt_residual:.3g}); rescale the rewards "
+            "or the regularizer's parameters, try another method, or pass check=False to inspect the answer"
+        )
+    return sol

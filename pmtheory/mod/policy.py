@@ -46,13 +46,15 @@ __all__ = [
 # How far Σ w_i may be from 1: weights normalized in float64 are off by O(M·eps); 1e-12
 # leaves room for M up to ~10^3 while still rejecting weights that were never normalized.
 _WEIGHT_SUM_TOLERANCE = 1e-12
+# The advice for probabilities below float range: this module's log-space entry point.
+_LOG_HINT = "use pmtheory.mod.optimal_log_policy with log-probabilities"
 
 
 def _log_policies(policies, name: str) -> np.ndarray:
     policies = as_float_array(policies, name, min_ndim=2)
     if policies.ndim != 2:
         raise ValueError(f"{name} must have shape (M, K), got {policies.shape}")
-    check_probabilities(policies, name, strictly_positive=True)
+    check_probabilities(policies, name, strictly_positive=True, log_hint=_LOG_HINT)
     return np.log(policies)
 
 
@@ -136,7 +138,7 @@ def _probability_inputs(policies, weights, reference) -> tuple[np.ndarray, np.nd
     log_pi = _log_policies(policies, "policies")
     weights = check_weights(weights, log_pi.shape[0])
     reference = as_float_array(reference, "reference")
-    check_probabilities(reference, "reference", strictly_positive=True)
+    check_probabilities(reference, "reference", strictly_positive=True, log_hint=_LOG_HINT)
     if reference.shape != log_pi.shape[1:]:
         raise ValueError(f"reference must have shape (K,) = {log_pi.shape[1:]}, got {reference.shape}")
     return log_pi, weights, reference
@@ -167,7 +169,7 @@ def weighted_f_prime(log_policies, weights, log_reference, *,
 
 
 def optimal_log_policy(log_policies, weights, log_reference, *, divergence: str | Divergence = "reverse_kl",
-                       beta: float = 1.0) -> Solution:
+                       beta: float = 1.0, check: bool = True) -> Solution:
     """MOD Prop 1 from log-probabilities, batched: the optimum for Σ_i w_i R_i under β·I_f.
 
     .. math::  π^*(y) = π_{ref}(y) · (∇f)^{-1}\\big(−Z + Σ_i w_i ∇f(π_i(y)/π_{ref}(y))\\big)
@@ -180,6 +182,9 @@ def optimal_log_policy(log_policies, weights, log_reference, *, divergence: str 
     Args:
       log_policies: shape (M, ..., K); weights: shape (M,), real, Σ = 1;
       log_reference: shape (..., K); divergence: a barrier divergence; beta: β > 0.
+      check: enforce the certificate, as in :func:`pmtheory.optimal_policy` (raise
+        :class:`pmtheory.SolverError` on a row that fails it); ``False`` returns the answer
+        with its residuals.
 
     Returns:
       :class:`pmtheory.solvers.Solution` of shape (..., K); ``multiplier`` is β·Z.
@@ -189,7 +194,8 @@ def optimal_log_policy(log_policies, weights, log_reference, *, divergence: str 
     combined = weighted_f_prime(log_policies, weights, log_reference, divergence=div)
     log_reference = np.broadcast_to(as_float_array(log_reference, "log_reference"), combined.shape)
     log_reference = log_reference - logsumexp(log_reference, axis=-1, keepdims=True)
-    return _regularized_optimum(beta * combined, log_reference=log_reference, divergence=div, beta=beta)
+    return _regularized_optimum(beta * combined, log_reference=log_reference, divergence=div, beta=beta,
+                                check=check)
 
 
 def prop1_bracket(policies, weights, reference, *, divergence: str | Divergence = "reverse_kl") -> tuple[float, float]:
@@ -274,7 +280,7 @@ def prop1_normalizer(policies, weights, reference, *, divergence: str | Divergen
 
 
 def optimal_policy(policies, weights, reference, *, divergence: str | Divergence = "reverse_kl",
-                   beta: float = 1.0) -> Solution:
+                   beta: float = 1.0, check: bool = True) -> Solution:
     """The optimum for Σ_i w_i R_i from the base policies π_i alone (MOD Prop 1), exactly.
 
     .. math::  π^*(y) = π_{ref}(y) · (∇f)^{-1}(−Z + Σ_i w_i ∇f(π_i(y)/π_{ref}(y)))
@@ -291,6 +297,11 @@ def optimal_policy(policies, weights, reference, *, divergence: str | Divergence
       reference: shape (K,), strictly positive, summing to 1.
       divergence: a barrier divergence.
       beta: β > 0 (only rescales the implied reward; the policy does not depend on it).
+      check: enforce the certificate, as in :func:`pmtheory.optimal_policy` (raise
+        :class:`pmtheory.SolverError` when it fails); ``False`` returns the answer with its
+        residuals.
+
+    For probabilities below float range (a zero in float64) use :func:`optimal_log_policy`.
 
     Returns:
       :class:`pmtheory.solvers.Solution` of shape (K,); its ``multiplier`` is β·Z in the
@@ -306,4 +317,4 @@ def optimal_policy(policies, weights, reference, *, divergence: str | Divergence
     log_q = np.log(reference)
     log_q = log_q - logsumexp(log_q)
     return optimal_log_policy(log_pi - logsumexp(log_pi, axis=-1, keepdims=True), weights, log_q,
-                              divergence=div, beta=beta)
+                              divergence=div, beta=beta, check=check)

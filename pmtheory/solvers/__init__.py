@@ -25,7 +25,9 @@ How each divergence is solved:
   −1e4 need d ~ 1e-300).
 - ``chi2`` (not a barrier): π(y) = q(y)·max(0, 1 + (a(y) − Z)/2); Z by Newton on the
   convex, piecewise-linear normalizer, which solves each linear piece exactly and stops on
-  the exact breakpoint solution in finitely many steps.
+  the exact breakpoint solution in finitely many steps. Rows whose certificate fails (r/β
+  spread beyond float resolution) are solved again from other pivots and, last, by sorting
+  (see :mod:`pmtheory.solvers._chi2`).
 - ``tv``: a linear program with the exact solution below (see :func:`_solve_tv`).
 
 Tolerances. The root iterations stop when the log-normalizer log Σπ is within
@@ -38,6 +40,12 @@ the size of the terms it cancels; for chi2 and tv it measures the violation of t
 sub-gradient / complementary-slackness conditions instead. Rewards and Z are measured from
 a response that carries mass (the pivot) when forming it, so that large |max r|/β does not
 turn the mass carriers' terms into differences of large numbers.
+
+Enforcement. :func:`optimal_policy` raises :class:`SolverError` (a ``ValueError``) when a
+row's π has a negative or NaN entry or its residual exceeds 1e-9 + 64·eps·(max|log q| +
+|sup f'|) (``check=False`` returns such answers with their residuals), and when r/β spreads
+beyond float64 range. Inputs are computed in float64 whatever their type; a reference in a
+narrower float is held to its own rounding (see :func:`pmtheory._validation.normalization_tolerance`).
 
 Speed. Every pass over a (B, K) array runs in cache-sized blocks (:func:`_blocks`); the
 check of ``log_reference`` rides on each solver's first pass; the final pass writes π and
@@ -70,16 +78,25 @@ from pmtheory._validation import (
     check_finite,
     check_log_probabilities,
     check_probabilities,
+    input_epsilon,
+    normalization_tolerance,
 )
 from pmtheory.divergences import Divergence, get_divergence
 from pmtheory.solvers._barrier import _linear_evaluator as _linear_evaluator  # imported from here by tests
 from pmtheory.solvers._barrier import _solve_barrier
 from pmtheory.solvers._chi2 import _solve_chi2
 from pmtheory.solvers._closed_forms import _solve_reverse_kl, _solve_tv
-from pmtheory.solvers._common import _kkt_residual, _prepare, _scaled_gap
+from pmtheory.solvers._common import (
+    SolverError,
+    _certificate_error,
+    _certificate_failures,
+    _kkt_residual,
+    _prepare,
+    _scaled_gap,
+)
 from pmtheory.solvers._common import _row_dot as _row_dot  # imported from here by tests
 
-__all__ = ["Solution", "kkt_residual", "optimal_policy", "regularized_objective"]
+__all__ = ["Solution", "SolverError", "kkt_residual", "optimal_policy", "regularized_objective"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,7 @@ def optimal_policy(
     log_reference=None,
     divergence: str | Divergence = "reverse_kl",
     beta: float = 1.0,
+    check: bool = True,
 ) -> Solution:
     """Exact maximizer of Σ_y π(y) r(y) − β·I_f(π‖π_ref) over the probability simplex.
 
@@ -119,12 +137,27 @@ def optimal_policy(
         normalized (logsumexp = 0 along the last axis).
       divergence: a name from :mod:`pmtheory.divergences` or a :class:`Divergence`.
       beta: β > 0.
+      check: enforce the certificate (default): raise :class:`SolverError` when any row's
+        π has a negative or NaN entry or its ``kkt_residual`` (which includes |Σπ − 1|)
+        exceeds 1e-9 + 64·eps·(max|log π_ref| + |sup f'|) (1000× what exact solves
+        reach; the second term is the floor of float64 log-probabilities and of Z). ``False`` returns the answer with
+        its residuals (NaN where the certificate could not be formed) for inspection.
+
+    Inputs may be anything with ``__array__`` (numpy arrays of any float dtype, torch CPU
+    tensors, lists); everything is computed in float64. A reference in a narrower float
+    (float32, float16) must be normalized to the rounding of its own precision,
+    max(1e-8, 4·eps·√K), and is then renormalized in float64.
 
     Returns:
       :class:`Solution` with arrays of the broadcast shape (..., K) and batch shape (...).
       For ``tv`` the optimum need not be unique: the returned one moves the least mass away
       from π_ref (responses exactly β below the best keep their reference mass) and gives
       the moved mass to the best responses in proportion to π_ref.
+
+    Raises:
+      ValueError: bad inputs (the message names the argument).
+      SolverError: (a ValueError) with ``check``, a row whose answer fails its certificate;
+        the message names the divergence, the batch index and the residuals.
 
     >>> sol = optimal_policy([0.0, 1.0], [0.5, 0.5])
     >>> round(float(sol.policy[1]), 6)  # e / (1 + e)
@@ -138,7 +171,15 @@ def optimal_policy(
     rewards, log_q, beta, shape, unchecked, best = (
         inputs.rewards, inputs.log_q, inputs.beta, inputs.shape, inputs.unchecked, inputs.best)
     multiplier = None  # λ = β·Z + max r unless a solver forms it more accurately
-    gap = _scaled_gap(rewards, best, beta) if div.name == "tv" or rewards.shape[-1] == 1 else None
+    batch = shape[:-1]
+    if check and inputs.lowest is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            overflow = np.flatnonzero(~np.isfinite((best - inputs.lowest) / beta))
+        if overflow.size:  # (reverse KL, which skips the pass for min r, finds it in its certificate)
+            raise _certificate_error(div.name, beta, rewards, rewards, np.full(best.shape, np.inf), overflow,
+                                     np.full(overflow.size, np.inf), batch)
+    with np.errstate(over="ignore"):
+        gap = _scaled_gap(rewards, best, beta) if div.name == "tv" or rewards.shape[-1] == 1 else None
     iterations = 0
     residual = None
     if rewards.shape[-1] == 1:
@@ -148,27 +189,34 @@ def optimal_policy(
             check_log_probabilities(unchecked, "log_reference")
         log_policy, policy = np.zeros_like(rewards), np.ones_like(rewards)
         z = np.full(rewards.shape[0], -0.5 if div.name == "tv" else -div.f_prime_at_one)
-    elif div.name == "reverse_kl":
-        log_policy, policy, multiplier, residual = _solve_reverse_kl(inputs)
-    elif div.name == "chi2":
-        log_policy, policy, multiplier, residual, iterations = _solve_chi2(inputs)
-    elif div.name == "tv":
-        log_policy, z = _solve_tv(gap, log_q)
-        policy = np.exp(log_policy)
-    elif div.barrier and np.isfinite(div.sup_f_prime):
-        log_policy, policy, z, residual, iterations = _solve_barrier(div, inputs)
-    else:  # pragma: no cover - every member of the family is handled above
-        raise ValueError(f"no exact solver for divergence {div.name!r}")
+    else:
+        # r/β beyond float range overflows quietly here: the certificate then comes out
+        # non-finite, and the check below names the cause.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if div.name == "reverse_kl":
+                log_policy, policy, multiplier, residual = _solve_reverse_kl(inputs)
+            elif div.name == "chi2":
+                log_policy, policy, multiplier, residual, iterations = _solve_chi2(inputs)
+            elif div.name == "tv":
+                log_policy, z = _solve_tv(gap, log_q)
+                policy = np.exp(log_policy)
+            elif div.barrier and np.isfinite(div.sup_f_prime):
+                log_policy, policy, z, residual, iterations = _solve_barrier(div, inputs)
+            else:  # pragma: no cover - every member of the family is handled above
+                raise ValueError(f"no exact solver for divergence {div.name!r}")
     if residual is None:
-        residual = _kkt_residual(div, gap, log_q, log_policy, policy, z, best / beta)
+        with np.errstate(over="ignore", invalid="ignore"):
+            residual = _kkt_residual(div, gap, log_q, log_policy, policy, z, best / beta)
     if not np.all(np.isfinite(residual)):
         # A non-finite certificate comes from an input that the folded checks let through
         # (a −inf reward or log-reference entry); the full checks name it.
         check_finite(as_float_array(given, "rewards"), "rewards")
         if unchecked is not None:
             check_log_probabilities(unchecked, "log_reference")
-        raise RuntimeError(f"{div.name}: non-finite KKT residual on finite inputs; please report this input")
-    batch = shape[:-1]
+    if check:
+        failed, tolerance = _certificate_failures(div, policy, residual, log_q)
+        if failed.size:
+            raise _certificate_error(div.name, beta, rewards, policy, residual, failed, tolerance, batch)
     return Solution(
         policy=policy.reshape(shape),
         log_policy=log_policy.reshape(shape),
@@ -185,11 +233,14 @@ def regularized_objective(policy, rewards, reference=None, *, log_reference=None
     """J(π) = Σ_y π(y) r(y) − β·I_f(π‖π_ref), shape (..., K) -> (...).
 
     Source: seed 004, Lemma 1 (the objective); seed 001, eq 2.3 (reverse KL).
-    ``policy`` may have zeros (0·log 0 = 0); it must sum to 1.
+    ``policy`` may have zeros (0·log 0 = 0); it must sum to 1 (to the rounding of its own
+    float type, see :func:`optimal_policy`). Computed in float64.
     """
     div = get_divergence(divergence)
+    epsilon = input_epsilon(policy)
     policy = as_float_array(policy, "policy")
-    check_probabilities(policy, "policy", strictly_positive=False)
+    check_probabilities(policy, "policy", strictly_positive=False,
+                        tolerance=normalization_tolerance(epsilon, policy.shape[-1]))
     rewards = as_float_array(rewards, "rewards")
     try:
         rewards = np.broadcast_to(rewards, np.broadcast_shapes(rewards.shape, policy.shape))

@@ -30,6 +30,7 @@ from pmtheory.solvers._common import (
     _LINEAR_FLOOR,
     _SUBSAMPLE,
     _TINY,
+    SolverError,
     _blocks,
     _Inputs,
     _kkt_residual,
@@ -145,9 +146,9 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
         ell = np.where(collapsed, ell, step)
         final = not active.any() or bool(np.all(np.abs(value) < _FINAL_AFTER))
     else:
-        raise RuntimeError(
+        raise SolverError(
             f"{div.name}: the normalizer did not converge in {_MAX_ITERATIONS} steps "
-            f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); please report this input"
+            f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); rescale the rewards or β"
         )
     log_policy, policy = gap, q  # overwritten by the final pass
     z = np.exp(ell) - div.sup_f_prime
@@ -186,9 +187,9 @@ def _find_root(evaluate, ell, lower, upper, tolerance):
         if not active.any():
             return ell, iteration, curvature
         ell = np.where(active, step, ell)
-    raise RuntimeError(
+    raise SolverError(
         f"the normalizer did not converge in {_MAX_ITERATIONS} steps "
-        f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); please report this input"
+        f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); rescale the rewards or β"
     )
 
 

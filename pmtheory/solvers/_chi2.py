@@ -19,6 +19,7 @@ from pmtheory.divergences import get_divergence
 from pmtheory.solvers._common import (
     _LINEAR_FLOOR,
     _SUBSAMPLE,
+    SolverError,
     _blocks,
     _Inputs,
     _kkt_residual,
@@ -29,8 +30,13 @@ from pmtheory.solvers._common import (
     _subsample_columns,
 )
 
+# A row whose certificate exceeds this after the solve from the largest-q pivot is solved
+# again from the best response (see _solve_chi2); the enforced certificate of optimal_policy
+# starts at 1e-9, and exact solves reach 1e-12.
+_RETRY_RESIDUAL = 1e-10
 
-def _solve_chi2(inputs: _Inputs):
+
+def _solve_chi2(inputs: _Inputs, pivot=None):
     """Exact active-set solve of Σ q·max(0, 1 + (a − Z)/2) = 1, a = r/β (shifted below).
 
     φ(Z) = Σ q·max(0, 1 + (a − Z)/2) − 1 is convex, decreasing and piecewise linear, so
@@ -48,6 +54,15 @@ def _solve_chi2(inputs: _Inputs):
     difference of two large numbers. ``inputs`` from :func:`_prepare` (its deferred check of
     log_reference is made in the first pass here). Returns (log π, π, λ, residual, passes),
     ``passes`` counting the Newton passes and the final one.
+
+    When r/β spans more than float64 resolves (spread ≳ 2^53 in units of 2β), the largest-q
+    pivot can be inactive with the slack of the best response below the resolution of its
+    own a − a_pivot, and the solve loses the active set. Rows whose certificate then exceeds
+    ``_RETRY_RESIDUAL`` are solved again (``pivot``, shape (B,), given for those calls) with
+    the pivot at the response with the largest single-response lower bound on Z,
+    a_y + 2 − 2/q_y (the one that carries the mass when r/β is extreme: its slack is then not
+    a difference of two large numbers), then, if still failing, at the best response; each
+    time the answer with the smaller certificate is kept.
     """
     rewards, log_q, beta = inputs.rewards, inputs.log_q, inputs.beta
     count = rewards.shape[0]
@@ -57,7 +72,8 @@ def _solve_chi2(inputs: _Inputs):
     # π holds q.
     centred = np.empty_like(rewards)
     q = np.empty_like(rewards)
-    pivot = np.argmax(log_q, axis=-1)
+    retry = pivot is None
+    pivot = np.argmax(log_q, axis=-1) if pivot is None else pivot
     shift = rewards[rows, pivot]
     lowest = (inputs.lowest - shift) / beta  # min a, measured from the pivot
     z = _chi2_warm_start(lambda columns: (rewards[:, columns] - shift[:, None]) / beta, log_q, lowest)
@@ -88,9 +104,74 @@ def _solve_chi2(inputs: _Inputs):
         gap = _scaled_gap(rewards[tiny], shift[tiny], beta)
         residual[tiny] = _kkt_residual(get_divergence("chi2"), gap, log_q[tiny], log_policy[tiny], policy[tiny],
                                        z[tiny], shift[tiny] / beta)
-    # λ = β·Z + r_pivot, formed from the pivot so that it keeps its digits when |max r| ≫ |λ|.
-    return log_policy, policy, beta * z + shift, residual, passes
+    multiplier = beta * z + shift  # formed from the pivot: keeps its digits when |max r| ≫ |λ|
+    for candidate in ("single-response bound", "best r") if retry else ():
+        again = np.flatnonzero(~(residual <= _RETRY_RESIDUAL))
+        if not again.size:
+            break
+        subset = inputs._replace(
+            rewards=np.ascontiguousarray(rewards[again]), log_q=np.ascontiguousarray(log_q[again]),
+            unchecked=None, first=inputs.first[again], best=inputs.best[again], lowest=inputs.lowest[again])
+        if candidate == "best r":
+            new_pivot = subset.first
+        else:
+            # argmax_y (a_y − 2/q_y): each term of Σπ = 1 is at most 1, so Z ≥ a_y + 2 − 2/q_y for
+            # every y, and the y with the largest such bound carries the mass when r/β is extreme.
+            with np.errstate(over="ignore", invalid="ignore"):
+                bound = (subset.rewards - subset.best[:, None]) / beta - 2.0 * np.exp(-subset.log_q)
+            new_pivot = np.argmax(np.where(np.isnan(bound), -np.inf, bound), axis=-1)
+        sub_log, sub_policy, sub_multiplier, sub_residual, sub_passes = _solve_chi2(subset, pivot=new_pivot)
+        better = ~(sub_residual >= residual[again])  # a NaN certificate is replaced too
+        keep = again[better]
+        log_policy[keep], policy[keep] = sub_log[better], sub_policy[better]
+        multiplier[keep], residual[keep] = sub_multiplier[better], sub_residual[better]
+        passes += sub_passes
+    for row in np.flatnonzero(~(residual <= _RETRY_RESIDUAL)) if retry else ():
+        row_log, row_policy, row_multiplier, row_residual = _chi2_sorted(rewards[row], log_q[row], beta)
+        if not row_residual >= residual[row]:
+            log_policy[row], policy[row], multiplier[row], residual[row] = (
+                row_log, row_policy, row_multiplier, row_residual)
+    return log_policy, policy, multiplier, residual, passes
 
+
+def _chi2_sorted(rewards, log_q, beta):
+    """The last resort for one row (shapes (K,)) that every pivot above failed: the active set
+    is a top set of a = r/β (the slack 1 + (a − Z)/2 increases with a), so it is found by
+    sorting: with the m best responses active, Z_m = 2 − 2/W_m + Σ q·(a − a*)/W_m on them,
+    and the answer is the first m whose worst active slack is > 0 and whose best inactive one
+    ≤ 0, measured from the best response (Newton's intermediate active sets, whose Z can be
+    unresolvable next to a, are never formed). The sums are taken in log space (q may be
+    below float range), and Z and π are re-formed from the likeliest active response, as in
+    :func:`_solve_chi2`. Returns (log π, π, λ, residual); O(K log K)."""
+    best = int(np.argmax(rewards))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        below = (rewards[best] - rewards) / beta  # a* − a ≥ 0
+        order = np.argsort(below, kind="stable")
+        log_weight = np.logaddexp.accumulate(log_q[order])
+        log_moment = np.logaddexp.accumulate(log_q[order] + np.log(below[order]))
+        z = 2.0 - 2.0 * np.exp(-log_weight) - np.exp(log_moment - log_weight)  # Z_m − a*
+        lowest_active = 2.0 - below[order] - z > 0
+        highest_inactive = np.append(2.0 - below[order][1:] - z[:-1] <= 0, True)
+    valid = np.flatnonzero(lowest_active & highest_inactive & np.isfinite(z))
+    m = int(valid[0]) + 1 if valid.size else rewards.size
+    active = order[:m]
+    pivot = int(active[np.argmax(log_q[active])])
+    shift = rewards[pivot]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        from_pivot = (rewards - shift) / beta  # a − a_p
+        terms = log_q[active] + np.log(np.abs(from_pivot[active]))
+        up = np.logaddexp.reduce(np.where(from_pivot[active] > 0, terms, -np.inf))
+        down = np.logaddexp.reduce(np.where(from_pivot[active] < 0, terms, -np.inf))
+        log_w = log_weight[m - 1]
+        z_pivot = 2.0 - 2.0 * np.exp(-log_w) + np.exp(up - log_w) - np.exp(down - log_w)
+        slack = np.zeros_like(log_q)
+        slack[active] = np.maximum(1.0 + (from_pivot[active] - z_pivot) / 2.0, 0.0)
+        log_policy = log_q + np.log(slack)
+    policy = np.exp(log_policy)
+    offset = np.array([shift / beta])
+    residual = _kkt_residual(get_divergence("chi2"), _scaled_gap(rewards[None], offset * beta, beta), log_q[None],
+                             log_policy[None], policy[None], np.array([z_pivot]), offset)[0]
+    return log_policy, policy, beta * z_pivot + shift, residual
 
 def _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z):
     """One blocked pass that writes (r − shift)/β into ``centred`` and q = e^{log q} into ``q``
@@ -151,7 +232,8 @@ def _chi2_newton(centred, q, z, lowest, blocks, sums=None):
             return np.where(stalled, step, z), passes
         moved_right |= step > z
         z = np.where(done, z, step)
-    raise RuntimeError("chi2: the active-set iteration did not settle; please report this input")
+    raise SolverError(f"chi2: the active-set iteration did not settle in {centred.shape[-1] + 3} steps; "
+                      "rescale the rewards or β, or check the inputs for extreme scales")
 
 
 def _chi2_warm_start(centred_at, log_q, lowest):

@@ -25,6 +25,9 @@ from pmtheory._validation import (
     check_log_probabilities,
     check_positive_scalar,
     check_probabilities,
+    input_epsilon,
+    logsumexp,
+    normalization_tolerance,
 )
 from pmtheory.divergences import Divergence
 
@@ -44,6 +47,16 @@ _BLOCK = 1 << 15
 # Below this a linear-space probability has lost relative precision (subnormal range begins
 # at 2.2e-308); rows with smaller entries are assembled in log space instead.
 _TINY = 1e-290
+
+
+class SolverError(ValueError):
+    """A solver's answer failed its own certificate (Σπ = 1, π ≥ 0, the scaled KKT residual
+    within its tolerance) on an input it accepted: typically rewards/β spread beyond what float64
+    resolves. A ``ValueError`` because the input, not the caller's code, is what to change
+    (rescale the rewards or β); the message names the divergence, the row and the residuals."""
+
+
+SolverError.__module__ = "pmtheory.solvers"  # where users import it from
 
 
 class _Inputs(NamedTuple):
@@ -75,14 +88,25 @@ def _prepare(rewards, reference, log_reference, beta, *, defer_log_check=False, 
     unchecked = None
     if log_reference is not None:
         log_q = as_float_array(log_reference, "log_reference")
-        if defer_log_check:
+        epsilon = input_epsilon(log_reference)
+        tolerance = normalization_tolerance(epsilon, log_q.shape[-1])
+        if epsilon > np.finfo(np.float64).eps:
+            # Normalized in a narrower float: checked to its own tolerance, then renormalized
+            # in float64, which every solver computes in.
+            check_log_probabilities(log_q, "log_reference", tolerance)
+            log_q = log_q - logsumexp(log_q, axis=-1, keepdims=True)
+        elif defer_log_check:
             unchecked = log_q
         else:
             check_log_probabilities(log_q, "log_reference")
         name = "log_reference"
     elif reference is not None:
         q = as_float_array(reference, "reference")
-        check_probabilities(q, "reference", strictly_positive=True)
+        epsilon = input_epsilon(reference)
+        check_probabilities(q, "reference", strictly_positive=True,
+                            tolerance=normalization_tolerance(epsilon, q.shape[-1]))
+        if epsilon > np.finfo(np.float64).eps:
+            q = q / q.sum(axis=-1, keepdims=True)  # renormalized in float64 (see log_reference)
         log_q = np.log(q)
         name = "reference"
     else:
@@ -259,3 +283,60 @@ def _block_violation(div: Divergence, gap, log_q, log_policy, z, offset, *, zero
         np.abs(violation, out=violation)
     violation /= scale
     return violation.max(axis=-1)
+
+
+# The certificate optimal_policy enforces (check=True). A row fails when π has a negative or
+# NaN entry, or when its scaled KKT residual (which includes |Σπ − 1|) exceeds
+# _ENFORCED_KKT + _LOG_FLOOR_ULPS·eps·(max|log q| + |S|). _ENFORCED_KKT is 1000× the 1e-12
+# that the tests pin for every exact solve (pmtheory.testing.KKT_TOL), so only a solve that
+# has lost the answer raises; the second term is the floor that float64 log-probabilities of
+# size L put on f'(π/q) (the tests' kkt_tolerance uses 16 ulps of it; 64 here for margin),
+# plus that of Z = e^ℓ − S for a barrier with sup f' = S < ∞ (alpha:1e-7 has S = 1e7, and
+# Z is then resolved only to eps·S, measured 1.7e-9).
+_ENFORCED_KKT = 1e-9
+_LOG_FLOOR_ULPS = 64.0
+
+
+def _certificate_failures(div: Divergence, policy, residual, log_q):
+    """Rows of a (B, K) solve that fail the enforced certificate (above), with their
+    tolerances: (rows, tolerances), shapes (n,). Costs one pass for the sign (min π) and,
+    only for rows whose residual exceeds _ENFORCED_KKT, one over their log q."""
+    suspect = ~(residual <= _ENFORCED_KKT)
+    if not (policy.min() >= 0.0):  # a negative or NaN entry somewhere
+        suspect |= ~(policy.min(axis=-1) >= 0.0)
+    rows = np.flatnonzero(suspect)
+    if not rows.size:
+        return rows, np.zeros(0)
+    floor = np.max(np.abs(np.where(np.isfinite(log_q[rows]), log_q[rows], 0.0)), axis=-1)
+    if np.isfinite(div.sup_f_prime):
+        floor = floor + abs(div.sup_f_prime)
+    tolerance = _ENFORCED_KKT + _LOG_FLOOR_ULPS * np.finfo(np.float64).eps * floor
+    signed = policy[rows].min(axis=-1) >= 0.0
+    failed = ~(signed & (residual[rows] <= tolerance))
+    return rows[failed], tolerance[failed]
+
+
+def _certificate_error(name, beta, rewards, policy, residual, rows, tolerance, batch) -> SolverError:
+    """The SolverError for the failed ``rows`` of a (B, K) solve, naming the first one."""
+    row = int(rows[0])
+    index = tuple(int(i) for i in np.unravel_index(row, batch)) if batch else ()
+    with np.errstate(invalid="ignore", over="ignore"):
+        width = float(np.ptp(rewards[row]))  # inf when max r − min r overflows
+        spread = width / beta  # inf when r/β overflows
+        total = float(np.sum(policy[row])) - 1.0
+        lowest = float(np.min(policy[row]))
+    if not np.isfinite(spread):
+        return SolverError(
+            f"{name}: the reward spread divided by β overflows float64 at batch index {index} "
+            f"(max r − min r = {width:.3g}, β = {beta:.3g}), so the optimality "
+            "conditions cannot be evaluated; keep (max r − min r)/β below 1e308 (a larger β; if max r − "
+            "min r itself overflows, divide the rewards and β by a common scale)"
+        )
+    return SolverError(
+        f"{name}: the solution fails its certificate in {rows.size} of {residual.size} row(s); "
+        f"first at batch index {index}: Σπ − 1 = {total:.3g}, min π = {lowest:.3g}, "
+        f"KKT residual = {float(residual[row]):.3g} (tolerance {float(tolerance[0]):.3g}), "
+        f"with β = {beta:.3g} and reward spread/β = {spread:.3g}. Such inputs are beyond what float64 "
+        "resolves for this divergence: rescale the rewards or β, or pass check=False to get the "
+        "answer with its residuals"
+    )

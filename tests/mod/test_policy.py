@@ -189,3 +189,60 @@ class TestValidation:
             mod_optimal_policy(np.array([[1.0, 0.0], [0.5, 0.5]]), [0.5, 0.5], [0.5, 0.5])
         with pytest.raises(ValueError, match="finite"):
             check_weights([np.nan, 1.0], 2)
+
+
+class TestEnforcedCertificate:
+    """MOD's optimal_policy / optimal_log_policy enforce the solver's certificate (issue 14)."""
+
+    POLICIES = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
+    REFERENCE = np.array([0.3, 0.3, 0.4])
+    WEIGHTS = np.array([0.5, 0.5])
+
+    @staticmethod
+    def _corrupt_barrier(monkeypatch, factor):
+        """Scale the barrier solver's π by ``factor``, so that Σπ − 1 = factor − 1 (which the
+        residual then reports, as the solver's own final pass would)."""
+        import pmtheory.solvers as solvers
+
+        real = solvers._solve_barrier
+
+        def corrupted(div, inputs):
+            log_policy, policy, z, residual, passes = real(div, inputs)
+            policy *= factor
+            # The residual includes |Σπ − 1|: report the corrupted sum, as the solver would.
+            residual = np.maximum(residual, np.abs(policy.sum(axis=-1) - 1.0))
+            return log_policy + np.log(factor), policy, z, residual, passes
+
+        monkeypatch.setattr(solvers, "_solve_barrier", corrupted)
+
+    @pytest.mark.parametrize("log_space", [False, True])
+    def test_a_failing_certificate_raises_and_check_false_returns_it(self, monkeypatch, log_space):
+        from pmtheory import SolverError
+
+        self._corrupt_barrier(monkeypatch, 1.0 + 1e-7)  # Σπ − 1 = 1e-7 > the enforced 1e-9
+
+        def solve(**kwargs):
+            if log_space:
+                return optimal_log_policy(np.log(self.POLICIES), self.WEIGHTS, np.log(self.REFERENCE),
+                                          divergence="js", **kwargs)
+            return mod_optimal_policy(self.POLICIES, self.WEIGHTS, self.REFERENCE, divergence="js", **kwargs)
+
+        with pytest.raises(SolverError, match=r"js: .*Σπ − 1 = 1e-07"):
+            solve()
+        assert solve(check=False).kkt_residual > 1e-9
+
+    def test_a_near_miss_still_solves(self, monkeypatch):
+        self._corrupt_barrier(monkeypatch, 1.0 + 1e-11)  # within the enforced 1e-9
+        sol = mod_optimal_policy(self.POLICIES, self.WEIGHTS, self.REFERENCE, divergence="js")
+        assert 1e-12 < sol.kkt_residual <= 1e-9
+
+    def test_a_zero_probability_advises_the_log_space_entry_point(self):
+        # The advice used to be "pass log_reference", which mod.optimal_policy does not accept.
+        with pytest.raises(ValueError, match=r"policies must be strictly positive .*"
+                                             r"use pmtheory\.mod\.optimal_log_policy with log-probabilities"):
+            mod_optimal_policy([[0.0, 1.0], [0.5, 0.5]], [0.5, 0.5], [0.5, 0.5])
+        with pytest.raises(ValueError, match=r"reference must be strictly positive .*optimal_log_policy"):
+            mod_optimal_policy([[0.5, 0.5], [0.5, 0.5]], [0.5, 0.5], [0.0, 1.0])
+        # The advice works: the same policy with a response below float range, in log space.
+        sol = optimal_log_policy(np.array([[-2000.0, 0.0], np.log([0.5, 0.5])]), [0.5, 0.5], np.log([0.5, 0.5]))
+        assert sol.kkt_residual < 1e-12
