@@ -101,6 +101,11 @@ def _solve_chi2(inputs: _Inputs, pivot=None):
     if not smallest.min() >= -_LINEAR_FLOOR:
         # q underflows in linear space: certify those rows from log π and log q instead.
         tiny = np.flatnonzero(smallest < -_LINEAR_FLOOR)
+        # The final pass formed π = q·slack with q = e^{log q} subnormal or 0 there, so an
+        # entry whose π is in float range came out 0 or with lost digits (log q = −788 and
+        # slack e^{595}: π = 0 for log π = −193.5); π = e^{log π} is right to its rounding.
+        with np.errstate(under="ignore"):
+            policy[tiny] = np.exp(log_policy[tiny])
         gap = _scaled_gap(rewards[tiny], shift[tiny], beta)
         residual[tiny] = _kkt_residual(get_divergence("chi2"), gap, log_q[tiny], log_policy[tiny], policy[tiny],
                                        z[tiny], shift[tiny] / beta)
@@ -137,23 +142,25 @@ def _solve_chi2(inputs: _Inputs, pivot=None):
 def _chi2_sorted(rewards, log_q, beta):
     """The last resort for one row (shapes (K,)) that every pivot above failed: the active set
     is a top set of a = r/β (the slack 1 + (a − Z)/2 increases with a), so it is found by
-    sorting: with the m best responses active, Z_m = 2 − 2/W_m + Σ q·(a − a*)/W_m on them,
-    and the answer is the first m whose worst active slack is > 0 and whose best inactive one
-    ≤ 0, measured from the best response (Newton's intermediate active sets, whose Z can be
-    unresolvable next to a, are never formed). The sums are taken in log space (q may be
-    below float range), and Z and π are re-formed from the likeliest active response, as in
-    :func:`_solve_chi2`. Returns (log π, π, λ, residual); O(K log K)."""
-    best = int(np.argmax(rewards))
+    sorting. With the responses ranked by r (a_1 ≥ a_2 ≥ ...) and the m best active,
+    Z_m = a_1 + 2 − 2/W_m − Σ_{i≤m} q_i(a_1 − a_i)/W_m (W_m = Σ_{i≤m} q_i), so that
+    2 + a_m − Z_m = (2 − S_m)/W_m with S_j = Σ_{i<j} q_i (a_i − a_j): the answer is the
+    largest m with S_m < 2 (then S_{m+1} ≥ 2 leaves the next response inactive). S_j is
+    non-decreasing in j, a sum of non-negative terms S_{j+1} = S_j + W_j·(a_j − a_{j+1}), so
+    the active set {j : S_j < 2} is found without a difference of large numbers; the ranking
+    and the steps a_j − a_{j+1} are taken from r itself (a measured from the best response
+    rounds responses whose rewards differ far below max r into false ties). The sums are in
+    log space (q may be below float range), and Z and π are re-formed from the likeliest
+    active response, as in :func:`_solve_chi2` (Newton's intermediate active sets, whose Z can
+    be unresolvable next to a, are never formed). Returns (log π, π, λ, residual);
+    O(K log K)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        below = (rewards[best] - rewards) / beta  # a* − a ≥ 0
-        order = np.argsort(below, kind="stable")
-        log_weight = np.logaddexp.accumulate(log_q[order])
-        log_moment = np.logaddexp.accumulate(log_q[order] + np.log(below[order]))
-        z = 2.0 - 2.0 * np.exp(-log_weight) - np.exp(log_moment - log_weight)  # Z_m − a*
-        lowest_active = 2.0 - below[order] - z > 0
-        highest_inactive = np.append(2.0 - below[order][1:] - z[:-1] <= 0, True)
-    valid = np.flatnonzero(lowest_active & highest_inactive & np.isfinite(z))
-    m = int(valid[0]) + 1 if valid.size else rewards.size
+        order = np.argsort(-rewards, kind="stable")
+        log_weight = np.logaddexp.accumulate(log_q[order])  # log W_m
+        ranked = rewards[order]
+        steps = (ranked[:-1] - ranked[1:]) / beta  # a_j − a_{j+1} ≥ 0
+        log_s = np.concatenate([[-np.inf], np.logaddexp.accumulate(log_weight[:-1] + np.log(steps))])
+    m = max(1, int(np.count_nonzero(log_s < np.log(2.0))))  # log S_j: non-decreasing in j
     active = order[:m]
     pivot = int(active[np.argmax(log_q[active])])
     shift = rewards[pivot]
