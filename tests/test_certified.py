@@ -464,6 +464,14 @@ class TestEnforcedCertificate:
         sol = solve_pointwise_regularized(REWARDS, PM, parameters={"C1": -1e4, "C2": 1e4}, method="monotone")
         np.testing.assert_allclose(sol.policy, softmax(REWARDS), atol=EXACT_ATOL, rtol=0)
 
+    def test_the_rounding_of_the_dual_bound_grows_with_the_multiplier(self):
+        # Found by the full (not --quick) PMR-T1 run: K = 1 makes π = 1 exact, yet the gap came
+        # out −8.6e-13, below the −1.1e-13 that 1 + |objective| + |dual bound| allowed; g(λ)
+        # sums terms of size |λ| ≈ 1e4 that cancel, and its rounding is eps·|λ|·(K + 1).
+        sol = solve_pointwise_regularized(np.array([0.00025]), PM, parameters={"C1": -1e4, "C2": 1e4},
+                                          method="monotone")
+        assert sol.policy.tolist() == [1.0] and sol.duality_gap < 0
+
     def test_a_negative_entry_raises(self, monkeypatch):
         import pmtheory.certified as certified
         from pmtheory import SolverError

@@ -101,7 +101,8 @@ __all__ = ["CertifiedSolution", "solve_pointwise_regularized"]
 
 _METHODS = ("auto", "cvxpy", "monotone", "dual-global")
 # The certificate solve_pointwise_regularized enforces (check=True), relative to
-# 1 + |objective| + |dual_bound| (the size of the sums the gap is a difference of):
+# 1 + |objective| + |dual_bound| (the size of the sums the gap is a difference of; the rounding
+# terms also add |λ|, the size of the terms inside g(λ)):
 # |Σπ − 1| and, for every path, a negative duality gap (weak duality makes g(λ) an upper
 # bound, so only rounding can make it negative) within _ROUNDING_ULPS·eps·(K + 1), the
 # rounding of two sums of K + 1 terms (the tests' gap_tolerance, with 4× margin); and on the
@@ -218,7 +219,11 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
 def _certificate_failure(sol: CertifiedSolution) -> str | None:
     """What of the enforced certificate (see ``_ENFORCED_GAP``) ``sol`` fails, or None."""
     size = 1.0 + abs(sol.objective) + abs(sol.dual_bound)
-    rounding = _ROUNDING_ULPS * np.finfo(np.float64).eps * (sol.policy.size + 1) * size
+    # g(λ) = λ + Σ max(h_i − λπ) sums terms of size |λ| that cancel, so its rounding scales with
+    # |λ| too (K = 1, r = 2.5e-4, C1 = −1e4, C2 = 1e4: λ ≈ −1e4, the exact answer π = 1 has a
+    # gap of −8.6e-13, and 1 + |objective| + |g| alone would allow only 1.1e-13).
+    multiplier = abs(sol.multiplier) if np.isfinite(sol.multiplier) else 0.0
+    rounding = _ROUNDING_ULPS * np.finfo(np.float64).eps * (sol.policy.size + 1) * (size + multiplier)
     total = math.fsum(sol.policy.tolist()) if np.all(np.isfinite(sol.policy)) else math.nan
     if not (np.all(np.isfinite(sol.policy)) and sol.policy.min() >= 0.0):
         return f"π is not finite and non-negative (min π = {float(np.min(sol.policy)):.3g})"
