@@ -14,8 +14,9 @@ from pmtheory.papers import ENTRY_POINT_GROUP
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # pmtheory's own papers (entry points of the pmtheory distribution): docs/<prefix>.md -> "<PREFIX>-".
-PAPERS = {f"{ep.load().prefix.lower()}.md": f"{ep.load().prefix}-"
-          for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.dist.metadata["Name"] == "pmtheory"}
+_PREFIXES = [ep.load().prefix for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+             if ep.dist.metadata["Name"] == "pmtheory"]
+PAPERS = {f"{prefix.lower()}.md": f"{prefix}-" for prefix in _PREFIXES}
 CLAIM_IDS = tuple(claim_id for claim_id in default_registry().ids if claim_id.startswith(tuple(PAPERS.values())))
 # A row of the verdict table: | ID | where | kind | verdict | ... (the mutants table's third
 # column is a role, mutant or repair, so its rows do not match).
