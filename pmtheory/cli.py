@@ -2,13 +2,15 @@
 
 Subcommands:
 
-- ``pmtheory verify [ID ...] [--paper MODULE:ATTR] [--json FILE] [--markdown FILE] [--quick] [--mutants]
-  [--model PATH ...]``: run the claim checks of every installed paper (entry points
-  ``pmtheory.papers``) and of each ``--paper`` (every claim when no ID is given; IDs may be globs
-  such as ``'PMR-*'``), print a progress line per claim on stderr and the verdict table on stdout, and
-  write the JSON and markdown reports when asked. ``--mutants`` also reruns each check on its
-  registered mutants (which must come out ``refuted``) and repairs (which must ``hold``).
-  ``--list`` prints the selected claims' IDs, kinds and statements and runs no check.
+- ``pmtheory verify [ID ...] [--paper MODULE:ATTR] [--json FILE] [--markdown FILE] [--html FILE
+  [--no-figures]] [--quick] [--mutants] [--model PATH ...]``: run the claim checks of every
+  installed paper (entry points ``pmtheory.papers``) and of each ``--paper`` (every claim when no
+  ID is given; IDs may be globs such as ``'PMR-*'``), print a progress line per claim on stderr and
+  the verdict table on stdout, and write the JSON, markdown and HTML reports when asked
+  (``--html`` also makes the figures that illustrate the selected claims and embeds them, unless
+  ``--no-figures``). ``--mutants`` also reruns each check on its registered mutants (which must
+  come out ``refuted``) and repairs (which must ``hold``). ``--list`` prints the selected claims'
+  IDs, kinds and statements and runs no check.
 - ``pmtheory show ID [--paper MODULE:ATTR] [--quick]``: run one claim's check and print its full
   record (:func:`pmtheory.report.claim_record_text`): the paper's title and citation, where,
   kind, statement, the verdict with its condition or answer, proof gaps, readings, conventions,
@@ -44,7 +46,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pmtheory import claims
-from pmtheory.report import claim_record_text, report_to_json_text, report_to_markdown, report_to_table
+from pmtheory.report import (
+    claim_record_text,
+    report_to_html,
+    report_to_json_text,
+    report_to_markdown,
+    report_to_table,
+)
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main", "output_path_problem", "write_text_atomically"]
 
@@ -184,7 +192,7 @@ def _table_width() -> int:
 
 def _list_claims(arguments: argparse.Namespace) -> int:
     """``verify --list``: each selected claim's ID, kind, where and statement, one per line; no check runs."""
-    for option in ("json", "markdown", "mutants"):
+    for option in ("json", "markdown", "html", "mutants"):
         if getattr(arguments, option):
             print(f"pmtheory verify: --list runs no check, so --{option} has nothing to do; drop one of them",
                   file=sys.stderr)
@@ -210,16 +218,54 @@ def _list_claims(arguments: argparse.Namespace) -> int:
     return _EXIT_OK
 
 
+def _report_figures(registry: claims.Registry, report: claims.Report, *, quick: bool):
+    """Make the figures that illustrate the report's claims (or belong to their papers and name no
+    claim) in a temporary folder, for ``--html``; return (figures, note, all made). Ctrl-C stops it,
+    and the KeyboardInterrupt carries the figures made so far as ``figures``."""
+    from pmtheory.report import ReportFigure
+
+    ids = {outcome.id for outcome in report.claims}
+    prefixes = {claim_id.split("-", 1)[0] for claim_id in ids}
+    specs = [spec for _, spec in sorted(registry.figures().items())
+             if ids.intersection(spec.claims) or (not spec.claims and spec.paper in prefixes)]
+    made: list[ReportFigure] = []
+    all_made = True
+    with tempfile.TemporaryDirectory(prefix="pmtheory-figures-") as folder:
+        for index, spec in enumerate(specs, 1):
+            print(f"pmtheory verify: figure [{index}/{len(specs)}] {spec.name} ...", file=sys.stderr, flush=True)
+            fields = {"name": spec.name, "title": spec.title, "claims": spec.claims, "paper": spec.paper}
+            try:
+                paths = [Path(path) for path in spec.make(Path(folder), quick=quick)]
+                pngs = [path for path in paths if path.suffix == ".png"]
+                if not pngs:
+                    raise ValueError(f"the figure function wrote no PNG file (it wrote {[str(p) for p in paths]})")
+                made += [ReportFigure(**{**fields, "name": path.stem}, png=path.read_bytes()) for path in pngs]
+            except KeyboardInterrupt as interrupt:
+                interrupt.figures = made
+                raise
+            except Exception as error:  # shown in the report in the figure's place; exit 1
+                all_made = False
+                print(f"pmtheory verify: figure {spec.name} failed: {type(error).__name__}: {error}", file=sys.stderr)
+                made.append(ReportFigure(**fields, error=f"{type(error).__name__}: {error}"))
+    mode = "quick" if quick else "full"
+    note = (f"The {len(specs)} figures that illustrate the claims above, made by this run ({mode} mode) "
+            "with the same library code as the checks." if specs else "No figure illustrates the claims above.")
+    return made, note, all_made
+
+
 def _run_verify(arguments: argparse.Namespace) -> int:
     if arguments.list:
         return _list_claims(arguments)
-    outputs = [(option, path) for option, path in (("--json", arguments.json), ("--markdown", arguments.markdown))
-               if path is not None]
+    outputs = [(option, path) for option, path in (("--json", arguments.json), ("--markdown", arguments.markdown),
+                                                   ("--html", arguments.html)) if path is not None]
     for option, path in outputs:  # fail before the run, not after it
         problem = output_path_problem(path)
         if problem is not None:
             print(f"pmtheory verify: {option} {path}: {problem}", file=sys.stderr)
             return _EXIT_USAGE
+    if arguments.no_figures and arguments.html is None:
+        print("pmtheory verify: --no-figures applies to --html only; add --html FILE or drop it", file=sys.stderr)
+        return _EXIT_USAGE
 
     # The BRG checks read their models from these variables (pmtheory.bridge.studies).
     for option, variable in (("model", "PMTHEORY_BRIDGE_MODEL"), ("reward_model", "PMTHEORY_BRIDGE_REWARD_MODEL"),
@@ -231,7 +277,13 @@ def _run_verify(arguments: argparse.Namespace) -> int:
     if registry is None:
         return _EXIT_USAGE
     progress = _ProgressLine(sys.stderr)
-    renderers = {"--json": report_to_json_text, "--markdown": report_to_markdown}
+
+    def renderers(figures=(), note: str = "") -> dict:
+        def html(report: claims.Report) -> str:
+            return report_to_html(report, figures=figures, papers=registry.papers, figures_note=note)
+
+        return {"--json": report_to_json_text, "--markdown": report_to_markdown, "--html": html}
+
     try:
         report = registry.run(arguments.ids, quick=arguments.quick, progress=progress, mutants=arguments.mutants)
     except claims.UnknownClaimError as error:
@@ -240,7 +292,8 @@ def _run_verify(arguments: argparse.Namespace) -> int:
     except KeyboardInterrupt as interrupt:
         progress.finish()
         partial = getattr(interrupt, "partial_report", None)
-        written = _write_reports(partial, outputs, renderers, quiet=True) if partial is not None else []
+        written = (_write_reports(partial, outputs, renderers(note="The run was interrupted; no figures were made."),
+                                  quiet=True) if partial is not None else [])
         done = f"; wrote the {len(partial.claims)} finished claims to {', '.join(map(str, written))}" if written else ""
         print(f"pmtheory verify: interrupted{done}", file=sys.stderr)
         return _EXIT_INTERRUPTED
@@ -263,7 +316,20 @@ def _run_verify(arguments: argparse.Namespace) -> int:
         if mutation["claims_without"]:
             print(f"pmtheory verify: note: no mutant or repair registered for {', '.join(mutation['claims_without'])}",
                   file=sys.stderr)
-    if len(_write_reports(report, outputs, renderers)) < len(outputs):
+    figures, note = [], "Figures were not made (--no-figures)."
+    if arguments.html is not None and not arguments.no_figures:
+        try:
+            figures, note, all_made = _report_figures(registry, report, quick=arguments.quick)
+        except KeyboardInterrupt as interrupt:
+            made = getattr(interrupt, "figures", [])
+            note = f"The run was interrupted while making the figures; {len(made)} were made."
+            written = _write_reports(report, outputs, renderers(made, note), quiet=True)
+            print(f"pmtheory verify: interrupted while making the figures; wrote {', '.join(map(str, written))}"
+                  if written else "pmtheory verify: interrupted", file=sys.stderr)
+            return _EXIT_INTERRUPTED
+        if not all_made:
+            status = _EXIT_CHECK_ERROR
+    if len(_write_reports(report, outputs, renderers(figures, note))) < len(outputs):
         status = _EXIT_CHECK_ERROR
     return status
 
@@ -304,6 +370,11 @@ def _setup_verify(parser: argparse.ArgumentParser) -> None:
     _add_paper_option(parser)
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report to FILE")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write the markdown report to FILE")
+    parser.add_argument("--html", type=Path, metavar="FILE",
+                        help="write one self-contained HTML page to FILE: provenance, the verdict table (filterable by "
+                             "paper and verdict), every claim's full record, and the figures that illustrate the "
+                             "claims, made by this run and embedded")
+    parser.add_argument("--no-figures", action="store_true", help="with --html: make and embed no figure")
     parser.add_argument(
         "--quick",
         action="store_true",

@@ -1,7 +1,7 @@
-"""Rendering a claims :class:`~pmtheory.claims.Report` as JSON data, markdown and a terminal table.
+"""Rendering a claims :class:`~pmtheory.claims.Report` as JSON data, markdown, HTML and a terminal table.
 
 Everything here is generated from the report: no verdict, condition or number is written by
-hand. The three forms:
+hand. The forms:
 
 - :func:`report_to_json`: the machine-readable report (schema 3, see its docstring), strict
   JSON (no NaN).
@@ -9,6 +9,8 @@ hand. The three forms:
   conventions recorded beside the verdicts, one section per refuted claim with its
   counterexample as a JSON block, the mutants and repairs when they were run, and one section
   per errored check.
+- :func:`report_to_html`: one self-contained page: provenance, the verdict table filterable by
+  paper and verdict, every claim's full record, and the figures embedded as PNG data.
 - :func:`report_to_table`: fixed-width columns for a terminal, and a summary line with the
   count of each verdict.
 
@@ -17,7 +19,11 @@ hand. The three forms:
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from html import escape
 
 from pmtheory.claims import (
     ANSWERED,
@@ -35,7 +41,9 @@ from pmtheory.claims import (
 
 __all__ = [
     "REPORT_SCHEMA",
+    "ReportFigure",
     "claim_record_text",
+    "report_to_html",
     "report_to_json",
     "report_to_json_text",
     "report_to_markdown",
@@ -179,26 +187,31 @@ def _markdown_cell(text: str) -> str:
     return _one_line(text).replace("\\", "\\\\").replace("|", "\\|")
 
 
-def _provenance_lines(provenance: dict) -> list[str]:
-    """The markdown lines of a run's provenance (empty for a report not made by a run)."""
+def _provenance_sentences(provenance: dict) -> list[str]:
+    """A run's provenance as sentences, one per fact (empty for a report not made by a run)."""
     if not provenance:
         return []
-    lines = ["", "## Provenance", ""]
     mode = provenance.get("mode", "?") + (" run, with mutants and repairs" if provenance.get("mutants") else " run")
-    lines.append(f"- Run: {mode}; started {provenance.get('started_utc', '?')} (UTC), took "
-                 f"{provenance.get('seconds', 0.0):.2f} s.")
     git = provenance.get("git")
     source = (f"git commit {git['commit']}" + (" with uncommitted changes" if git.get("dirty") else "")
               if git else "not a git checkout")
-    lines.append(f"- pmtheory {provenance.get('pmtheory_version', '?')} ({source}).")
+    sentences = [f"Run: {mode}; started {provenance.get('started_utc', '?')} (UTC), took "
+                 f"{provenance.get('seconds', 0.0):.2f} s.",
+                 f"pmtheory {provenance.get('pmtheory_version', '?')} ({source})."]
     versions = provenance.get("versions", {})
     if versions:
-        lines.append("- Versions: " + ", ".join(f"{name} {version if version is not None else 'not installed'}"
-                                                for name, version in versions.items()) + ".")
-    lines.append(f"- Platform: {provenance.get('platform', '?')}.")
-    lines.append(f"- Seeds: {provenance.get('seeds', '?')}; hypothesis profile loaded: "
-                 f"{provenance.get('hypothesis_profile') or 'none'}.")
-    return lines
+        sentences.append("Versions: " + ", ".join(f"{name} {version if version is not None else 'not installed'}"
+                                                  for name, version in versions.items()) + ".")
+    sentences.append(f"Platform: {provenance.get('platform', '?')}.")
+    sentences.append(f"Seeds: {provenance.get('seeds', '?')}; hypothesis profile loaded: "
+                     f"{provenance.get('hypothesis_profile') or 'none'}.")
+    return sentences
+
+
+def _provenance_lines(provenance: dict) -> list[str]:
+    """The markdown lines of a run's provenance (empty for a report not made by a run)."""
+    sentences = _provenance_sentences(provenance)
+    return ["", "## Provenance", "", *(f"- {sentence}" for sentence in sentences)] if sentences else []
 
 
 def report_to_markdown(report: Report) -> str:
@@ -379,3 +392,178 @@ def claim_record_text(outcome: ClaimOutcome, *, title: str = "", citation: str =
         lines.append(f"Variant ({variant.role}) {variant.name}: {variant.statement} -> {variant.verdict}, expected "
                      f"{variant.expected}, {'killed' if variant.killed else 'NOT killed'}: {variant.detail}")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """A figure to embed in the HTML report (:func:`report_to_html`).
+
+    ``png`` holds the PNG file's bytes; ``error`` says why the figure could not be made (then
+    ``png`` is empty and the report shows the error in its place).
+    """
+
+    name: str  # the figure's name, e.g. "pmr-fig2"
+    title: str  # one line
+    claims: tuple[str, ...] = ()  # the claim IDs it illustrates
+    paper: str = ""  # the prefix of its paper
+    png: bytes = b""
+    error: str = ""
+
+
+_VERDICT_COLOURS = {
+    HOLDS: "#1a7f37", HOLDS_WITH_CONDITION: "#9a6700", REFUTED: "#cf222e", VACUOUS: "#8250df",
+    ANSWERED: "#0969da", ERROR: "#82071e", NOT_CHECKED: "#57606a",
+}
+
+_HTML_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 78em; padding: 0 1em; color: #1f2328; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #d0d7de; }
+h3 { font-size: 1em; margin-bottom: 0.3em; }
+table { border-collapse: collapse; width: 100%; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #d0d7de; padding: 0.3em 0.5em; text-align: left; vertical-align: top; }
+th { position: sticky; top: 0; background: #f6f8fa; }
+td.seconds { text-align: right; font-variant-numeric: tabular-nums; }
+td:first-child { white-space: nowrap; }
+.verdict { font-weight: 600; white-space: nowrap; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f8fa; padding: 0.7em; font-size: 0.85em; }
+#filters { margin: 1em 0; display: flex; gap: 1.5em; align-items: center; flex-wrap: wrap; }
+figure { margin: 1em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
+figcaption { font-size: 0.9em; margin-top: 0.3em; }
+.figure-error { color: #82071e; }
+"""
+
+# The verdict and paper filters: the selection is kept in the address (#paper=PMR&verdict=refuted)
+# so that a filtered view can be linked to. Without JavaScript everything is shown.
+_HTML_SCRIPT = """
+(function () {
+  var paper = document.getElementById("filter-paper");
+  var verdict = document.getElementById("filter-verdict");
+  var count = document.getElementById("shown-count");
+  function apply() {
+    var shown = 0;
+    document.querySelectorAll("[data-paper]").forEach(function (element) {
+      var visible = (!paper.value || element.dataset.paper === paper.value) &&
+        (!verdict.value || element.dataset.verdict === undefined || element.dataset.verdict === verdict.value);
+      element.hidden = !visible;
+      if (visible && element.classList.contains("claim-row")) { shown += 1; }
+    });
+    count.textContent = "showing " + shown + " of " + document.querySelectorAll(".claim-row").length + " claims";
+    var wanted = new URLSearchParams();
+    if (paper.value) { wanted.set("paper", paper.value); }
+    if (verdict.value) { wanted.set("verdict", verdict.value); }
+    try { history.replaceState(null, "", "#" + wanted.toString()); } catch (error) { /* some file:// pages */ }
+  }
+  var given = new URLSearchParams(location.hash.slice(1));
+  [[paper, "paper"], [verdict, "verdict"]].forEach(function (pair) {
+    var value = given.get(pair[1]);
+    if (value !== null && Array.prototype.some.call(pair[0].options, function (o) { return o.value === value; })) {
+      pair[0].value = value;
+    }
+    pair[0].addEventListener("change", apply);
+  });
+  apply();
+})();
+"""
+
+
+def _html_options(element_id: str, label: str, values: list[tuple[str, str]]) -> str:
+    options = "".join(f'<option value="{escape(value)}">{escape(text)}</option>' for value, text in values)
+    return (f'<label>{escape(label)} <select id="{element_id}"><option value="">all</option>{options}'
+            f"</select></label>")
+
+
+def _html_figure(figure: ReportFigure) -> str:
+    claims_text = f" Illustrates {', '.join(figure.claims)}." if figure.claims else ""
+    caption = f"<figcaption><b>{escape(figure.name)}</b>: {escape(figure.title)}.{escape(claims_text)}</figcaption>"
+    if figure.png:
+        data = base64.b64encode(figure.png).decode("ascii")
+        body = f'<img alt="{escape(figure.name)}: {escape(figure.title)}" src="data:image/png;base64,{data}">'
+    else:
+        body = f'<p class="figure-error">Not made: {escape(figure.error or "no image")}</p>'
+    return (f'<figure id="figure-{escape(figure.name)}" class="report-figure" data-paper="{escape(figure.paper)}">'
+            f"{body}{caption}</figure>")
+
+
+def report_to_html(report: Report, *, figures: Iterable[ReportFigure] = (), papers: Iterable = (),
+                   figures_note: str = "") -> str:
+    """The report as one self-contained HTML page (``pmtheory verify --html``).
+
+    The page holds the summary and the run's provenance; the verdict table, which a few lines of
+    plain JavaScript filter by paper and by verdict (the choice is kept in the address,
+    ``#paper=PMR&verdict=refuted``); each claim's full record as :func:`claim_record_text` prints it,
+    nothing cut; and the figures, embedded as PNG data. Nothing is loaded from elsewhere.
+
+    Args:
+      report: the run's report.
+      figures: the figures to embed, in order.
+      papers: the papers of the run (objects with ``prefix``, ``title`` and ``citation``, such as
+        :class:`pmtheory.papers.Paper`), for each record's citation and the paper filter's labels.
+      figures_note: one sentence above the figures, e.g. why there are none.
+    """
+    _check_report(report)
+    figures = list(figures)
+    for figure in figures:
+        if not isinstance(figure, ReportFigure):
+            raise TypeError(f"figures must be pmtheory.report.ReportFigure items, got a {type(figure).__name__}")
+    by_prefix = {paper.prefix: paper for paper in papers}
+    prefixes = list(dict.fromkeys([outcome.id.split("-", 1)[0] for outcome in report.claims]
+                                  + [figure.paper for figure in figures if figure.paper]))
+    figures_of: dict[str, list[str]] = {}
+    for figure in figures:
+        for claim_id in figure.claims:
+            figures_of.setdefault(claim_id, []).append(figure.name)
+
+    def verdict_cell(verdict: str) -> str:
+        colour = _VERDICT_COLOURS.get(verdict, "inherit")
+        return f'<span class="verdict" style="color: {colour}">{escape(verdict)}</span>'
+
+    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             "<title>pmtheory claim verdicts</title>", f"<style>{_HTML_STYLE}</style>", "</head>", "<body>",
+             "<h1>pmtheory claim verdicts</h1>",
+             f'<p id="summary">pmtheory {escape(report.pmtheory_version)}. {escape(_summary(report))}.</p>']
+    papers_listed = [by_prefix[prefix] for prefix in prefixes if prefix in by_prefix]
+    if papers_listed:
+        parts.append("<ul>" + "".join(f"<li><b>{escape(paper.prefix)}</b>: {escape(paper.title)}. "
+                                      f"{escape(paper.citation)}.</li>" for paper in papers_listed) + "</ul>")
+    sentences = _provenance_sentences(report.provenance)
+    if sentences:
+        parts += ['<h2 id="provenance">Provenance</h2>',
+                  "<ul>" + "".join(f"<li>{escape(sentence)}</li>" for sentence in sentences) + "</ul>"]
+    counts = report.counts()
+    parts += ['<h2 id="verdicts">Verdicts</h2>', '<div id="filters">',
+              _html_options("filter-paper", "Paper", [(prefix, prefix) for prefix in prefixes]),
+              _html_options("filter-verdict", "Verdict",
+                            [(verdict, f"{verdict} ({counts[verdict]})") for verdict in VERDICTS if counts[verdict]]),
+              f'<span id="shown-count">{len(report.claims)} claims</span>', "</div>",
+              '<table id="verdict-table"><thead><tr><th>ID</th><th>where</th><th>kind</th><th>verdict</th>'
+              "<th>condition / answer / backing</th><th>seconds</th></tr></thead><tbody>"]
+    for outcome in report.claims:
+        prefix = outcome.id.split("-", 1)[0]
+        parts.append(f'<tr class="claim-row" data-id="{escape(outcome.id)}" data-paper="{escape(prefix)}" '
+                     f'data-verdict="{escape(outcome.verdict)}"><td><a href="#claim-{escape(outcome.id)}">'
+                     f"{escape(outcome.id)}</a></td><td>{escape(outcome.where)}</td><td>{escape(outcome.kind)}</td>"
+                     f"<td>{verdict_cell(outcome.verdict)}</td><td>{escape(_detail(outcome))}</td>"
+                     f'<td class="seconds">{outcome.seconds:.2f}</td></tr>')
+    parts += ["</tbody></table>", '<h2 id="records">Claim records</h2>']
+    for outcome in report.claims:
+        prefix = outcome.id.split("-", 1)[0]
+        paper = by_prefix.get(prefix)
+        record = claim_record_text(outcome, title=getattr(paper, "title", ""), citation=getattr(paper, "citation", ""))
+        links = ", ".join(f'<a href="#figure-{escape(name)}">{escape(name)}</a>'
+                          for name in figures_of.get(outcome.id, ()))
+        parts.append(f'<section class="claim-record" id="claim-{escape(outcome.id)}" data-paper="{escape(prefix)}" '
+                     f'data-verdict="{escape(outcome.verdict)}"><h3>{escape(outcome.id)}: '
+                     f"{verdict_cell(outcome.verdict)}</h3>" + (f"<p>Figures: {links}</p>" if links else "")
+                     + f"<pre>{escape(record)}</pre></section>")
+    parts.append('<h2 id="figures">Figures</h2>')
+    if figures_note:
+        parts.append(f"<p>{escape(figures_note)}</p>")
+    parts += [_html_figure(figure) for figure in figures]
+    parts += [f"<script>{_HTML_SCRIPT}</script>", "</body>", "</html>"]
+    return "\n".join(parts) + "\n"

@@ -35,6 +35,19 @@ def quick_outcomes():
     return outcomes
 
 
+@pytest.fixture(scope="session")
+def every_figure_quick(tmp_path_factory):
+    """Every registered figure made once per test session at quick=True (about 45 s of CPU, the
+    bridge's tiny torch models included): ``(paths by figure name, lint problems by file stem)``,
+    each figure linted (pmtheory.figures.lint_figure) as save_figure writes it."""
+    from pmtheory import figures
+
+    problems: dict[str, list[str]] = {}
+    with figures.inspect_saved_figures(lambda fig, stem: problems.setdefault(stem, figures.lint_figure(fig))):
+        written = figures.make_figures(tmp_path_factory.mktemp("figures"), quick=True)
+    return written, problems
+
+
 @pytest.fixture(scope="module")
 def single_torch_thread():
     """torch on one CPU thread for a bridge test module (the tiny models gain nothing from

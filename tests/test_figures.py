@@ -180,19 +180,9 @@ def test_save_figure_hands_each_figure_to_the_inspector_before_closing(probe_fig
     assert seen == [("zz-probe", 1)]
 
 
-@pytest.fixture(scope="module")
-def lint_of_every_figure(tmp_path_factory):
-    """Every registered figure made at quick=True (about 40 s of CPU, the bridge's tiny torch models
-    included), linted as save_figure writes it."""
-    problems: dict[str, list[str]] = {}
-    with figures.inspect_saved_figures(lambda fig, stem: problems.setdefault(stem, figures.lint_figure(fig))):
-        written = figures.make_figures(tmp_path_factory.mktemp("figures"), quick=True)
-    return written, problems
-
-
 @pytest.mark.parametrize("name", figures.figure_names())
-def test_every_registered_figure_passes_the_lint(lint_of_every_figure, name):
-    written, problems = lint_of_every_figure
+def test_every_registered_figure_passes_the_lint(every_figure_quick, name):
+    written, problems = every_figure_quick
     stems = [path.stem for path in written[name]]
     assert stems, f"{name} wrote nothing"
     for stem in stems:
