@@ -372,7 +372,8 @@ def _alpha(a: float) -> dict:
         # (p^{1-a} q^a - (1-a) p - a q) / (a(a-1)); finite for all p, q >= 0.
         return (np.exp((1.0 - a) * lp + a * lq) - (1.0 - a) * np.exp(lp) - a * np.exp(lq)) / scale
 
-    a_sym = sp.nsimplify(a)
+    # The decimal the user wrote, exactly: nsimplify would round 0.99999999 to 1 (and a/(a(a − 1)) to nan).
+    a_sym = sp.Rational(repr(a))
     return dict(
         expression=(_T ** (1 - a_sym) - (1 - a_sym) * _T - a_sym) / (a_sym * (a_sym - 1)),
         f=lambda t: (t ** (1.0 - a) - (1.0 - a) * t - a) / scale,

@@ -73,7 +73,10 @@ class TestPreferenceMatching:
         assert -gap_tolerance(sol) <= sol.duality_gap <= (1e-12 if method == "cvxpy" else gap_tolerance(sol))
         assert sol.concave and sol.concavity_proof == "symbolic"
         assert sol.method == {"cvxpy": "cvxpy-clarabel", "monotone": "monotone-root"}.get(method, method)
-        assert sol.duality_gap == sol.dual_bound - sol.objective
+        # The gap is taken on r − max r (the certificate does not grow with a reward offset),
+        # so it equals dual_bound − objective to the rounding of shifting them back.
+        shifted_back = 4 * np.finfo(float).eps * (abs(sol.dual_bound) + abs(sol.objective))
+        assert sol.duality_gap == pytest.approx(sol.dual_bound - sol.objective, abs=shifted_back)
         if method != "cvxpy":
             assert sol.kkt_residual < KKT_TOL
 
@@ -340,7 +343,9 @@ class TestInvariances:
     def test_ties_get_equal_probabilities(self, method):
         rewards = np.array([0.5, 2.0, 0.5, 2.0, -1.0])
         sol = solve_pointwise_regularized(rewards, "-log(pi) + 0.5", method=method)
-        atol = 1e-9 if method in ("auto", "cvxpy") else 0.0
+        # cvxpy (Clarabel) is an interior-point solve, accurate to CVXPY_ATOL as everywhere in
+        # this file (measured: 3.1e-9 apart on these ties); the root solves tie exactly.
+        atol = CVXPY_ATOL if method in ("auto", "cvxpy") else 0.0
         np.testing.assert_allclose(sol.policy[[0, 1]], sol.policy[[2, 3]], atol=atol, rtol=0)
 
     @pytest.mark.parametrize("method", ["auto", "cvxpy", "monotone", "dual-global"])
@@ -439,13 +444,34 @@ class TestEnforcedCertificate:
         from pmtheory import SolverError
 
         self._uniform_answer(monkeypatch, "_solve_monotone")
-        # Uniform π with λ = 0: g(0) − objective = 1.29 (it is at least KL(uniform ‖ softmax)
-        # ≈ 0.2 for any λ), far above the enforced 1e-9·(1 + |objective| + |dual bound|).
-        with pytest.raises(SolverError, match=r"monotone-root.*duality gap 1\.29 of a concave problem exceeds"):
+        # Uniform π with λ = max r (0 on the rewards measured from max r that the solver sees):
+        # g(λ) − objective = 0.792 (it is at least KL(uniform ‖ softmax) ≈ 0.2 for any λ), far
+        # above the enforced 1e-9·(1 + |objective| + |dual bound|).
+        with pytest.raises(SolverError, match=r"monotone-root.*duality gap 0\.792 of a concave problem exceeds"):
             solve_pointwise_regularized(REWARDS, PM, parameters={"C1": 0.0, "C2": 0.0}, method="monotone")
         sol = solve_pointwise_regularized(REWARDS, PM, parameters={"C1": 0.0, "C2": 0.0}, method="monotone",
                                           check=False)
         assert sol.duality_gap > 0.1
+
+    @pytest.mark.parametrize("offset", [1e10, -1e10])
+    def test_a_wrong_answer_raises_under_a_reward_offset(self, monkeypatch, offset):
+        # The problem is the same for r + c; its certificate must be too. Measured from 0, the
+        # enforced gap 1e-9·(1 + |objective| + |dual bound|) was 20 at an offset of 1e10, and
+        # the uniform answer's gap of 0.79 passed.
+        from pmtheory import SolverError
+
+        self._uniform_answer(monkeypatch, "_solve_monotone")
+        with pytest.raises(SolverError, match=r"duality gap 0\.792 of a concave problem exceeds"):
+            solve_pointwise_regularized(REWARDS + offset, PM, parameters={"C1": 0.0, "C2": 0.0}, method="monotone")
+
+    def test_the_answer_moves_with_a_reward_offset(self):
+        sol = solve_pointwise_regularized(REWARDS, PM, parameters={"C1": 0.5, "C2": 0.0}, method="monotone")
+        moved = solve_pointwise_regularized(REWARDS + 1024.0, PM, parameters={"C1": 0.5, "C2": 0.0},
+                                            method="monotone")
+        np.testing.assert_allclose(moved.policy, sol.policy, atol=EXACT_ATOL, rtol=0)
+        assert moved.multiplier == pytest.approx(sol.multiplier + 1024.0, abs=1e-9)
+        assert moved.objective == pytest.approx(sol.objective + 1024.0, abs=1e-9)
+        assert moved.dual_bound == pytest.approx(sol.dual_bound + 1024.0, abs=1e-9)
 
     def test_auto_replaces_a_failing_cvxpy_answer_by_the_monotone_solve(self, monkeypatch):
         from pmtheory import SolverError
@@ -468,9 +494,14 @@ class TestEnforcedCertificate:
         # Found by the full (not --quick) PMR-T1 run: K = 1 makes π = 1 exact, yet the gap came
         # out −8.6e-13, below the −1.1e-13 that 1 + |objective| + |dual bound| allowed; g(λ)
         # sums terms of size |λ| ≈ 1e4 that cancel, and its rounding is eps·|λ|·(K + 1).
-        sol = solve_pointwise_regularized(np.array([0.00025]), PM, parameters={"C1": -1e4, "C2": 1e4},
+        # Since the rewards are measured from max r, K = 1 has r = 0 and a gap of exactly 0; the
+        # same cancellation at K = 2, with C1 + K·C2 = 0 so that the objective stays small while
+        # λ ≈ −8e5: a gap of −2.9e-10, 1000× what 1 + |objective| + |dual bound| alone allows.
+        sol = solve_pointwise_regularized(np.array([0.38, -4.8]), PM, parameters={"C1": -8e5, "C2": 4e5},
                                           method="monotone")
-        assert sol.policy.tolist() == [1.0] and sol.duality_gap < 0
+        size = 1 + abs(sol.objective) + abs(sol.dual_bound)
+        assert sol.multiplier < -7e5 and sol.duality_gap < -256 * np.finfo(float).eps * 3 * size
+        np.testing.assert_allclose(sol.policy, softmax(np.array([0.38, -4.8])), atol=1e-9, rtol=0)
 
     def test_a_negative_entry_raises(self, monkeypatch):
         import pmtheory.certified as certified

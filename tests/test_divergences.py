@@ -97,6 +97,18 @@ class TestProperties:
     def test_sup_f_prime(self, name, sup):
         assert get_divergence(name).sup_f_prime == pytest.approx(sup)
 
+    @pytest.mark.parametrize("a", ["0.99999999", "0.9999999999999", "1e-7", "1e-300"])
+    def test_alpha_near_the_ends_keeps_its_exact_parameter(self, a):
+        # sympy's nsimplify rounded 0.99999999 to 1, and the expression's 1/(a(a − 1)) to nan.
+        import sympy as sp
+
+        div = get_divergence(f"alpha:{a}")
+        value = sp.Rational(a)
+        t = sp.Symbol("t", positive=True)
+        assert sp.simplify(div.expression - (t ** (1 - value) - (1 - value) * t - value) / (value * (value - 1))) == 0
+        assert div.sup_f_prime == pytest.approx(1.0 / float(a), rel=1e-15)
+        assert div.f_prime_at_one == 0.0 and div.barrier and div.strictly_convex
+
     @given(st.sampled_from(SOLVER_DIVERGENCES), st.integers(1, 6), st.data())
     def test_nonnegative_and_zero_iff_equal(self, name, k, data):
         weights = st.lists(st.floats(0.01, 1.0), min_size=k, max_size=k)

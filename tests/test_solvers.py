@@ -170,6 +170,31 @@ class TestCertificate:
         wrong = np.array([0.5, 0.3, 0.2])
         assert kkt_residual(wrong, r, q, divergence=divergence) > 1e-3
 
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    @pytest.mark.parametrize("offset, beta", [(0.0, 1.0), (1e20, 1.0), (-1e20, 1.0), (1e300, 1e-10)])
+    def test_residual_detects_a_wrong_policy_under_a_reward_offset(self, divergence, offset, beta):
+        """Tied rewards make π = q the optimum. The problem is the same for r + c, and so must
+        its certificate be: a scale of 1 + |a| + |Z| measured from 0 scored this wrong policy
+        2e-20 at an offset of 1e20 and 0 at 1e300 with β = 1e-10; and tv's sub-gradient test
+        took [−1/2, 1/2] for every 0 < π/q ≤ 1, where it is {−1/2} below 1, so it scored 0 even
+        without an offset."""
+        rewards, q, wrong = np.array([offset, offset]), np.array([0.5, 0.5]), np.array([0.99, 0.01])
+        assert kkt_residual(wrong, rewards, q, divergence=divergence, beta=beta) > 0.1
+        np.testing.assert_allclose(optimal_policy(rewards, q, divergence=divergence, beta=beta).policy, q,
+                                   rtol=0, atol=1e-15)
+
+    @given(st.lists(st.integers(-512, 512), min_size=1, max_size=6), st.integers(-2**40, 2**40),
+           st.sampled_from(SOLVER_DIVERGENCES), st.data())
+    def test_residual_is_the_same_after_a_reward_offset(self, eighths, shift, divergence, data):
+        # r and r + c in multiples of 1/8 below 2^49: both exact in float64, so r + c is the same
+        # problem to the last bit, and any policy must score the same.
+        rewards = np.array(eighths) / 8.0
+        weights = np.array(data.draw(st.lists(st.floats(0.01, 1.0), min_size=rewards.size, max_size=rewards.size)))
+        policy, q = weights / weights.sum(), np.full(rewards.size, 1.0 / rewards.size)
+        before = kkt_residual(policy, rewards, q, divergence=divergence)
+        after = kkt_residual(policy, rewards + shift / 8.0, q, divergence=divergence)
+        assert after == pytest.approx(before, rel=1e-12, abs=1e-15)
+
 
 class TestBlockedPasses:
     """The passes over (B, K) arrays run in blocks of ``_BLOCK`` elements and take their dot
@@ -462,8 +487,7 @@ class TestEnforcedCertificate:
                 z = (multiplier[row:row + 1] - shift) / inputs.beta
                 residual[row] = _kkt_residual(
                     get_divergence("chi2"), _scaled_gap(inputs.rewards[row:row + 1], shift, inputs.beta),
-                    inputs.log_q[row:row + 1], log_policy[row:row + 1], policy[row:row + 1], z,
-                    shift / inputs.beta)[0]
+                    inputs.log_q[row:row + 1], log_policy[row:row + 1], policy[row:row + 1], z)[0]
             return log_policy, policy, multiplier, residual, passes
 
         monkeypatch.setattr(solvers, "_solve_chi2", corrupted)

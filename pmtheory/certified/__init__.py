@@ -74,6 +74,7 @@ folder, as ``pmtheory/claims/`` and the paper folders do, with the import path u
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -146,18 +147,19 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
         ``False`` returns the answer with its certificate for inspection.
 
     Returns:
-      :class:`CertifiedSolution`. ``kkt_residual`` is computed from the returned π and λ:
-      the largest of |Σπ − 1| and, divided by 1 + max|r| (the size of the reward terms that
-      ψ_i − λ cancels), max over i of |ψ_i(π_i) − λ| for 0 < π_i < 1, max(0, ψ_i(0+) − λ)
-      for π_i = 0 (ψ probed at the smallest normal float, 2.2e-308) and max(0, λ − ψ_i(1))
-      for π_i = 1. Its floor is eps times the size of the terms in ψ, so when the
-      regularizer's terms dwarf the rewards (β·|log q| ≫ |r| in KL) an exact solve can show
-      more than eps. ``dual_bound`` is g at the returned λ with inner maxima computed here
-      (exact roots for concave h_i, a global grid-and-refine search otherwise), so it is an
-      upper bound on the optimum up to float rounding; ``duality_gap`` is reported as
-      computed, positive gaps included (a nonconvex problem may have one). For
-      "dual-global" a positive gap also shows in ``kkt_residual``, since the returned λ
-      is the dual minimizer rather than the primal point's own multiplier.
+      :class:`CertifiedSolution`. ``kkt_residual`` is computed from the returned π and λ: the
+      largest of |Σπ − 1| and, divided by 1 + max|r − max r| (the size of the reward terms that
+      ψ_i − λ cancels, measured from the best reward: the problem and its certificate are the
+      same for r + c), max over i of |ψ_i(π_i) − λ| for 0 < π_i < 1, max(0, ψ_i(0+) − λ) for π_i
+      = 0 (ψ probed at the smallest normal float, 2.2e-308) and max(0, λ − ψ_i(1)) for π_i = 1.
+      The duality gap, too, is taken on r − max r. Its floor is eps times the size of the terms
+      in ψ, so when the regularizer's terms dwarf the rewards (β·|log q| ≫ |r| in KL) an exact
+      solve can show more than eps. ``dual_bound`` is g at the returned λ with inner maxima
+      computed here (exact roots for concave h_i, a global grid-and-refine search otherwise), so
+      it is an upper bound on the optimum up to float rounding; ``duality_gap`` is reported as
+      computed, positive gaps included (a nonconvex problem may have one). For "dual-global" a
+      positive gap also shows in ``kkt_residual``, since the returned λ is the dual minimizer
+      rather than the primal point's own multiplier.
 
     Raises:
       SolverError: (a ValueError) with ``check``, an answer that fails its certificate.
@@ -181,7 +183,14 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
     names, values = _check_parameters(parameters, variable, k)
     expr, x, symbols = _parse_regularizer(regularizer, variable, names, values)
     symbolic = _analyse(expr, x, symbols)
-    problem = _Instance(symbolic, rewards, tuple(values[s.name] for s in symbols))
+    # Σπ = 1 makes the problem the same for r − c, with λ, the objective and the dual bound
+    # shifted by c; solving and certifying it measured from c = max r keeps the certificate's
+    # scales (1 + max|r|, 1 + |objective| + |dual bound|) from growing with a common offset of
+    # the rewards, which would let a wrong answer through (an offset of 1e20 allowed a duality
+    # gap of 1e11). When max r − min r overflows, c is the midpoint, and r − c stays finite.
+    with np.errstate(over="ignore"):
+        shift = float(rewards.max()) if np.isfinite(np.ptp(rewards)) else float(rewards.max() / 2 + rewards.min() / 2)
+    problem = _Instance(symbolic, rewards - shift, tuple(values[s.name] for s in symbols))
     concave, proof = _decide_concavity(symbolic, problem)
 
     if method in ("cvxpy", "monotone") and not concave:
@@ -190,7 +199,7 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
             f"regularizer {_short(expr)} is not ({proof}); use method='dual-global' or 'auto'"
         )
     if method == "dual-global" or not concave:
-        return _enforced(_solve_dual_global(problem, concave, proof), check)
+        return _enforced(_solve_dual_global(problem, concave, proof), check, shift)
     if method in ("auto", "cvxpy"):
         built = _build_cvxpy(symbolic, problem)
         if built is None and method == "cvxpy":
@@ -206,14 +215,14 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
                 policy, solver = solved
                 answer = _certify_concave(problem, policy, None, f"cvxpy-{solver.lower()}", proof)
                 if method == "cvxpy" or _certificate_failure(answer) is None:
-                    return _enforced(answer, check)
+                    return _enforced(answer, check, shift)
             if method == "cvxpy":
                 raise RuntimeError(
                     f"cvxpy failed with every solver ({', '.join(sorted({s for s, _ in _CVXPY_SOLVERS}))}) "
                     "on this input; use method='monotone'"
                 )
     policy, lam = _solve_monotone(problem)
-    return _enforced(_certify_concave(problem, policy, lam, "monotone-root", proof), check)
+    return _enforced(_certify_concave(problem, policy, lam, "monotone-root", proof), check, shift)
 
 
 def _certificate_failure(sol: CertifiedSolution) -> str | None:
@@ -237,8 +246,10 @@ def _certificate_failure(sol: CertifiedSolution) -> str | None:
     return None
 
 
-def _enforced(sol: CertifiedSolution, check: bool) -> CertifiedSolution:
-    """``sol``, or with ``check`` a SolverError naming what of its certificate fails."""
+def _enforced(sol: CertifiedSolution, check: bool, shift: float) -> CertifiedSolution:
+    """``sol``, the solution of the problem with rewards r − ``shift``, for the rewards r (λ,
+    the objective and the dual bound shifted back); with ``check``, a SolverError naming what
+    of its certificate, taken before the shift back, fails."""
     failure = _certificate_failure(sol) if check else None
     if failure is not None:
         raise SolverError(
@@ -246,4 +257,7 @@ def _enforced(sol: CertifiedSolution, check: bool) -> CertifiedSolution:
             f"dual bound {sol.dual_bound:.6g}, KKT residual {sol.kkt_residual:.3g}); rescale the rewards "
             "or the regularizer's parameters, try another method, or pass check=False to inspect the answer"
         )
-    return sol
+    if shift == 0.0:
+        return sol
+    return replace(sol, multiplier=sol.multiplier + shift, objective=sol.objective + shift,
+                   dual_bound=sol.dual_bound + shift)

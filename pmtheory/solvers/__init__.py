@@ -35,11 +35,13 @@ Tolerances. The root iterations stop when the log-normalizer log Σπ is within
 has collapsed to adjacent floats, and the policy is then renormalized); Σπ = 1 to that
 rounding. ``kkt_residual`` is computed from the returned policy through the divergence's
 own f' (independently of the path that found it): max(|Σπ − 1|, max_y |a(y) − Z −
-f'(π/q)| / (1 + |a(y)| + |Z|)) with a = r/β and Z = λ/β, the stationarity error relative to
-the size of the terms it cancels; for chi2 and tv it measures the violation of the
-sub-gradient / complementary-slackness conditions instead. Rewards and Z are measured from
-a response that carries mass (the pivot) when forming it, so that large |max r|/β does not
-turn the mass carriers' terms into differences of large numbers.
+f'(π/q)| / (1 + max(|a(y) − Z|, |f'(π/q)|))) with a = r/β and Z = λ/β, the stationarity error
+relative to the size of the two sides it equates; for chi2 and tv it measures the violation
+of the sub-gradient / complementary-slackness conditions instead. a − Z is formed from a
+response that carries mass (the pivot), so that large |max r|/β does not turn the mass
+carriers' terms into differences of large numbers. The certificate, like the problem, does
+not change when a constant is added to every reward (a scale of 1 + |a| + |Z|, used before
+2026-12-03, divided a wrong policy's violation by 1e20 under a common offset of 1e20).
 
 Enforcement. :func:`optimal_policy` raises :class:`SolverError` (a ``ValueError``) when a
 row's π has a negative or NaN entry or its residual exceeds 1e-9 + 64·eps·(max|log q| +
@@ -206,7 +208,7 @@ def optimal_policy(
                 raise ValueError(f"no exact solver for divergence {div.name!r}")
     if residual is None:
         with np.errstate(over="ignore", invalid="ignore"):
-            residual = _kkt_residual(div, gap, log_q, log_policy, policy, z, best / beta)
+            residual = _kkt_residual(div, gap, log_q, log_policy, policy, z)
     if not np.all(np.isfinite(residual)):
         # A non-finite certificate comes from an input that the folded checks let through
         # (a −inf reward or log-reference entry); the full checks name it.
@@ -308,7 +310,7 @@ def kkt_residual(policy=None, rewards=None, reference=None, *, log_policy=None, 
         # Z implied by the most probable response: its terms are the best resolved ones.
         log_ratio = log_policy[rows, top] - log_q[rows, top]
         z = -div.f_prime_of_log(log_ratio)
-    residual = _kkt_residual(div, gap, log_q, log_policy, policy, z, shift / beta)
+    residual = _kkt_residual(div, gap, log_q, log_policy, policy, z)
     if multiplier is None and div.name != "tv":
         # Z implied at the most probable response is a − f'(π/q) there, measured from its own
         # reward: when that a is far above the other mass carriers' (chi2: the top response
@@ -322,5 +324,5 @@ def kkt_residual(policy=None, rewards=None, reference=None, *, log_policy=None, 
         near_shift = rewards_2d[rows, near]
         near_z = -div.f_prime_of_log(ratio[rows, near])
         residual = np.minimum(residual, _kkt_residual(div, _scaled_gap(rewards_2d, near_shift, beta), log_q,
-                                                      log_policy, policy, near_z, near_shift / beta))
+                                                      log_policy, policy, near_z))
     return residual.reshape(shape[:-1])

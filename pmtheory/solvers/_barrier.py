@@ -89,7 +89,6 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
     with np.errstate(divide="ignore"):
         lower = np.maximum(lower, np.where(prop1 > 0, np.log(np.where(prop1 > 0, prop1, 1.0)), -np.inf))
     lower = np.minimum(lower, upper)
-    offset = best / beta
     tolerance = _ROOT_TOLERANCE * (1.0 + np.log2(rewards.shape[-1]))
     ell, curvature_hint = _warm_start(div, lambda columns: (best[:, None] - rewards[:, columns]) / beta,
                                       log_q, first, lower, upper)
@@ -109,7 +108,7 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
         log_policy = _assemble_barrier_policy(div, gap, gap == 0.0, log_q, ell)
         policy = np.exp(log_policy)
         z = np.exp(ell) - div.sup_f_prime  # d = S − max a + Z with max a = 0
-        return log_policy, policy, z, _kkt_residual(div, gap, log_q, log_policy, policy, z, offset), passes
+        return log_policy, policy, z, _kkt_residual(div, gap, log_q, log_policy, policy, z), passes
     evaluate = _linear_evaluator(div, gap, q, blocks)
     lo, hi = lower.copy(), upper.copy()
     tried = (ell == lower, ell == upper)
@@ -119,7 +118,7 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
     for _ in range(_MAX_ITERATIONS):
         if final:
             passes += 1
-            mass, smallest_policy, worst = _final_linear_pass(div, gap, q, ell, offset, blocks)
+            mass, smallest_policy, worst = _final_linear_pass(div, gap, q, ell, blocks)
             with np.errstate(divide="ignore"):
                 accepted = (np.abs(np.log(mass)) <= tolerance) | collapsed
             if accepted.all():
@@ -164,7 +163,7 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
         row_log = _assemble_barrier_policy(div, row_gap, row_gap == 0.0, log_q[rows], ell[rows])
         log_policy[rows] = row_log
         policy[rows] = np.exp(row_log)
-        residual[rows] = _kkt_residual(div, row_gap, log_q[rows], log_policy[rows], policy[rows], z[rows], offset[rows])
+        residual[rows] = _kkt_residual(div, row_gap, log_q[rows], log_policy[rows], policy[rows], z[rows])
     return log_policy, policy, z, residual, passes
 
 
@@ -317,27 +316,25 @@ def _first_linear_pass(div: Divergence, inputs: _Inputs, gap, q, ell, blocks, cu
     return (*sums.log_normalizer(div, d, curvature), mass, smallest)
 
 
-def _final_linear_pass(div: Divergence, gap, q, ell, offset, blocks):
+def _final_linear_pass(div: Divergence, gap, q, ell, blocks):
     """π = q·h(Δ + d) at ℓ = log d written over ``q`` and log π over ``gap``, block by block,
     with the certificate of what was written. Returns (Σπ, min π, max scaled stationarity
     violation), shapes (B,).
 
     The violation |a − Z − f'(π/q)| is |D − (S − f'(ρ))| with D = Δ + d and ρ = π/q the
     ratio of the written π (:meth:`Divergence.distance_at_inverse_ratio` of q/π), scaled by
-    1 + |a| + |Z| with a = max a − Δ (module doc).
+    1 + max(|a − Z|, |f'(ρ)|) = 1 + max(|S − D|, |S − D(ρ)|) (module doc).
     """
     count = gap.shape[0]
     d = np.exp(ell)
-    z = d - div.sup_f_prime
-    scale_offset = 1.0 + np.abs(z + offset)
     mass = np.zeros(count)
     smallest = np.full(count, np.inf)
     worst = np.zeros(count)
-    work = zip(*_scratch(gap.shape, blocks, 3))
+    work = zip(*_scratch(gap.shape, blocks, 4))
     # q/π overflows to +inf where π underflows below ~1e-308·q (extreme alpha and β); the
     # distance of +inf is the barrier's limit, which the residual below handles, so no warning.
     with np.errstate(divide="ignore", under="ignore", invalid="ignore", over="ignore"):
-        for (rows, columns), (distance, policy, violation) in zip(blocks, work):
+        for (rows, columns), (distance, policy, violation, scale) in zip(blocks, work):
             block_gap = gap[rows, columns]
             block = q[rows, columns]
             np.add(block_gap, d[rows, None], out=distance)
@@ -347,12 +344,15 @@ def _final_linear_pass(div: Divergence, gap, q, ell, offset, blocks):
             block[...] = policy
             mass[rows] += policy.sum(axis=-1)
             smallest[rows] = np.minimum(smallest[rows], policy.min(axis=-1))
+            np.subtract(div.sup_f_prime, violation, out=scale)  # f'(ρ)
+            np.abs(scale, out=scale)
             np.subtract(distance, violation, out=violation)
             np.abs(violation, out=violation)
-            scale = np.subtract(offset[rows, None], block_gap, out=distance)
-            np.abs(scale, out=scale)
-            scale += scale_offset[rows, None]
-            violation /= scale
+            np.subtract(div.sup_f_prime, distance, out=distance)  # a − Z
+            np.maximum(scale, np.abs(distance, out=distance), out=scale)
+            scale += 1.0
+            # An infinite violation (π underflowed where D is finite) stays infinite.
+            np.divide(violation, scale, out=violation, where=np.isfinite(violation))
             worst[rows] = np.maximum(worst[rows], violation.max(axis=-1))
             np.log(policy, out=block_gap)
     return mass, smallest, worst

@@ -85,7 +85,7 @@ def _solve_chi2(inputs: _Inputs, pivot=None):
     passes = 0
     for attempt in range(2):
         z, steps = _chi2_newton(centred, q, z, lowest, blocks, sums)
-        mass, worst = _chi2_final_pass(centred, q, log_q, z, shift / beta, blocks)
+        mass, worst = _chi2_final_pass(centred, q, log_q, z, blocks)
         passes += steps + 1
         log_policy, policy = centred, q  # overwritten by the final pass
         inactive = np.isneginf(log_policy[rows, pivot])
@@ -108,7 +108,7 @@ def _solve_chi2(inputs: _Inputs, pivot=None):
             policy[tiny] = np.exp(log_policy[tiny])
         gap = _scaled_gap(rewards[tiny], shift[tiny], beta)
         residual[tiny] = _kkt_residual(get_divergence("chi2"), gap, log_q[tiny], log_policy[tiny], policy[tiny],
-                                       z[tiny], shift[tiny] / beta)
+                                       z[tiny])
     multiplier = beta * z + shift  # formed from the pivot: keeps its digits when |max r| ≫ |λ|
     for candidate in ("single-response bound", "best r") if retry else ():
         again = np.flatnonzero(~(residual <= _RETRY_RESIDUAL))
@@ -175,9 +175,8 @@ def _chi2_sorted(rewards, log_q, beta):
         slack[active] = np.maximum(1.0 + (from_pivot[active] - z_pivot) / 2.0, 0.0)
         log_policy = log_q + np.log(slack)
     policy = np.exp(log_policy)
-    offset = np.array([shift / beta])
-    residual = _kkt_residual(get_divergence("chi2"), _scaled_gap(rewards[None], offset * beta, beta), log_q[None],
-                             log_policy[None], policy[None], np.array([z_pivot]), offset)[0]
+    residual = _kkt_residual(get_divergence("chi2"), _scaled_gap(rewards[None], np.array([shift]), beta), log_q[None],
+                             log_policy[None], policy[None], np.array([z_pivot]))[0]
     return log_policy, policy, beta * z_pivot + shift, residual
 
 def _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z):
@@ -258,35 +257,37 @@ def _chi2_warm_start(centred_at, log_q, lowest):
     return z
 
 
-def _chi2_final_pass(centred, q, log_q, z, offset, blocks):
+def _chi2_final_pass(centred, q, log_q, z, blocks):
     """π = q·max(0, 1 + (a − Z)/2) written over ``q`` and log π = log q + log max(0, ·) over
     ``centred`` (a measured from the pivot), block by block, with the certificate of what was
     written. Returns (Σπ, max scaled KKT violation), shapes (B,).
 
     With u = a − Z + 2 and ρ = π/q, the KKT conditions of f(ρ) = (ρ − 1)² are stationarity
     u = 2ρ where π > 0 and complementary slackness u ≤ 0 where π = 0; both read
-    max(u, 0) − 2ρ = 0, whose size is scaled by 1 + |a| + |Z| (module doc), a = offset + centred.
+    max(u, 0) − 2ρ = 0, whose size is scaled by 1 + max(|a − Z|, |f'(ρ)|) = 1 + max(|u − 2|,
+    |2ρ − 2|) (module doc).
     """
     count = centred.shape[0]
-    scale_offset = 1.0 + np.abs(z + offset)
     mass = np.zeros(count)
     worst = np.zeros(count)
-    work = zip(*_scratch(centred.shape, blocks, 3))
+    work = zip(*_scratch(centred.shape, blocks, 4))
     with np.errstate(divide="ignore", under="ignore", invalid="ignore"):
-        for (rows, columns), (doubled, slack, policy) in zip(blocks, work):
+        for (rows, columns), (doubled, slack, policy, scale) in zip(blocks, work):
             block_centred = centred[rows, columns]
             block = q[rows, columns]
             np.subtract(block_centred, (z[rows] - 2.0)[:, None], out=doubled)  # u
             np.maximum(doubled, 0.0, out=doubled)
             np.multiply(doubled, 0.5, out=slack)
             np.multiply(block, slack, out=policy)
-            violation = np.divide(policy, block, out=block)  # ρ
-            violation *= 2.0
-            np.subtract(doubled, violation, out=violation)
-            np.abs(violation, out=violation)
-            scale = np.add(block_centred, offset[rows, None], out=doubled)
+            ratio = np.divide(policy, block, out=block)  # ρ, over q
+            ratio *= 2.0
+            np.subtract(block_centred, z[rows, None], out=scale)  # a − Z
             np.abs(scale, out=scale)
-            scale += scale_offset[rows, None]
+            np.subtract(doubled, ratio, out=doubled)  # max(u, 0) − 2ρ
+            ratio -= 2.0  # f'(ρ) = 2ρ − 2
+            np.maximum(scale, np.abs(ratio, out=ratio), out=scale)
+            scale += 1.0
+            violation = np.abs(doubled, out=doubled)
             violation /= scale
             worst[rows] = np.maximum(worst[rows], violation.max(axis=-1))
             block[...] = policy

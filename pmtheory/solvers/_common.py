@@ -229,58 +229,61 @@ def _subsample_columns(k, size):
     return (starts[:, None] + np.arange(_CHUNK)).ravel()
 
 
-def _kkt_residual(div: Divergence, gap, log_q, log_policy, policy, z, offset):
+def _kkt_residual(div: Divergence, gap, log_q, log_policy, policy, z):
     """Scaled KKT violation of the returned policy (module doc), shape (B,), in blocks.
 
-    ``gap`` = Δ = (shift − r)/β and ``z`` are measured from ``offset`` = shift/β, for any
-    per-row shift (max r, or the reward of a response that carries mass).
+    ``gap`` = Δ = (c − r)/β and ``z`` = (λ − c)/β are measured from one per-row reward c (the
+    pivot: max r, or the reward of a response that carries mass).
     """
     feasibility = np.abs(policy.sum(axis=-1) - 1.0)
     worst = np.zeros(gap.shape[0])
     zeros_possible = not div.barrier
     for rows, columns in _blocks(gap.shape):
         worst[rows] = np.maximum(worst[rows], _block_violation(
-            div, gap[rows, columns], log_q[rows, columns], log_policy[rows, columns], z[rows], offset[rows],
+            div, gap[rows, columns], log_q[rows, columns], log_policy[rows, columns], z[rows],
             zeros_possible=zeros_possible))
     return np.maximum(feasibility, worst)
 
 
-def _block_violation(div: Divergence, gap, log_q, log_policy, z, offset, *, zeros_possible):
-    """max_y |a − Z − f'(π/q)| / (1 + |a| + |Z|) over one block, shape (b, k) -> (b,).
+def _block_violation(div: Divergence, gap, log_q, log_policy, z, *, zeros_possible):
+    """max_y |a − Z − f'(π/q)| / (1 + max(|a − Z|, |f'(π/q)|)) over one block, shape (b, k) -> (b,).
 
-    ``gap`` = Δ = (shift − r)/β and ``z`` (shape (b,)) are measured from ``offset`` =
-    shift/β, so a − Z = −Δ − z; the scale uses the unshifted sizes |r/β| and |λ/β| of the terms
-    that stationarity cancels. Where π = 0 (only when ``zeros_possible``: chi2, tv) the
-    condition is complementary slackness instead, and tv uses its sub-gradient.
+    ``gap`` = Δ = (c − r)/β and ``z`` (shape (b,)) are measured from a pivot reward c, so
+    a − Z = −Δ − z is formed without the size of c/β. The scale is the size of the two sides
+    stationarity equates (the larger, so that it cannot overflow), which depends neither on c
+    nor on a constant added to every reward,
+    as the problem does not (a scale of 1 + |a| + |Z| measured from 0 divided a wrong policy's
+    violation by 1e20 under a common reward offset of 1e20; one measured from the pivot let the
+    pivot's frame, where Z keeps only eps·|Z − c/β| of its digits, excuse a wrong policy of the
+    other responses). Where π = 0 (only when ``zeros_possible``: chi2, tv) the condition is
+    complementary slackness instead, and tv uses its sub-gradient.
     """
-    z = z[:, None]
-    offset = offset[:, None]
-    scale = np.subtract(offset, gap)
-    np.abs(scale, out=scale)
-    scale += 1.0 + np.abs(z + offset)
+    excess = np.add(gap, z[:, None])
+    np.negative(excess, out=excess)  # a − Z, which stationarity equates with f'(π/q)
     if div.name == "tv":
-        excess = -gap - z  # a − Z, which stationarity equates with f'(π/q)
         zero = np.isneginf(log_policy)
-        ratio_gt_one = log_policy > log_q
-        # ∂f(ρ) is {1/2} for ρ > 1, [−1/2, 1/2] at ρ = 1, (−∞, −1/2] at ρ = 0 (with μ ≥ 0).
+        # ∂f(ρ) is {1/2} for ρ > 1, [−1/2, 1/2] at ρ = 1, {−1/2} for 0 < ρ < 1 and (−∞, −1/2]
+        # at ρ = 0 (with μ ≥ 0).
         violation = np.where(
-            ratio_gt_one,
+            log_policy > log_q,
             np.abs(excess - 0.5),
-            np.where(zero, np.maximum(excess + 0.5, 0.0), np.maximum(np.abs(excess) - 0.5, 0.0)),
+            np.where(zero, np.maximum(excess + 0.5, 0.0),
+                     np.where(log_policy < log_q, np.abs(excess + 0.5), np.maximum(np.abs(excess) - 0.5, 0.0))),
         )
+        slope = 0.5
     elif zeros_possible and np.isneginf(log_policy).any():
-        excess = -gap - z
         zero = np.isneginf(log_policy)
-        log_ratio = np.where(zero, 0.0, log_policy - log_q)
-        stationarity = np.abs(excess - div.f_prime_of_log(log_ratio))
+        slope = div.f_prime_of_log(np.where(zero, 0.0, log_policy - log_q))
         # Where π = 0 (chi2 only) complementary slackness needs a − Z ≤ f'(0+).
-        violation = np.where(zero, np.maximum(excess - div.f_prime_at_zero, 0.0), stationarity)
+        violation = np.where(zero, np.maximum(excess - div.f_prime_at_zero, 0.0), np.abs(excess - slope))
+        slope = np.where(zero, div.f_prime_at_zero, slope)
     else:
-        # |f'(π/q) + Δ + z| = |a − Z − f'(π/q)|, in place.
-        violation = div.f_prime_of_log(np.subtract(log_policy, log_q))
-        violation += gap
-        violation += z
+        slope = div.f_prime_of_log(np.subtract(log_policy, log_q))
+        violation = np.subtract(excess, slope)
         np.abs(violation, out=violation)
+    scale = np.abs(excess, out=excess)
+    np.maximum(scale, np.abs(slope), out=scale)
+    scale += 1.0
     violation /= scale
     return violation.max(axis=-1)
 
