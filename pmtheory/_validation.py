@@ -99,7 +99,7 @@ def check_probabilities(array: np.ndarray, name: str, *, strictly_positive: bool
     if np.any(array < 0):
         raise ValueError(f"{name} must be non-negative, got min {float(array.min())!r}")
     total = array.sum(axis=-1)
-    worst = float(np.max(np.abs(total - 1.0)))
+    worst = float(np.max(np.abs(total - 1.0), initial=0.0))  # 0 for an empty batch
     if worst > tolerance:
         raise ValueError(
             f"{name} must sum to 1 along its last axis (within {tolerance:.3g}), "
@@ -151,9 +151,9 @@ def check_log_normalization(array: np.ndarray, name: str, total: np.ndarray, sma
     if not (np.all(np.isfinite(total)) and (smallest is None or smallest > -np.inf)):
         check_finite(array, name)
     with np.errstate(divide="ignore"):
-        worst = float(np.max(np.abs(np.log(total))))
+        worst = float(np.max(np.abs(np.log(total)), initial=0.0))
     if not worst <= tolerance:
-        worst = float(np.max(np.abs(logsumexp(array, axis=-1))))  # the exact size of the miss
+        worst = float(np.max(np.abs(logsumexp(array, axis=-1)), initial=0.0))  # the exact size of the miss
     if worst > tolerance:
         raise ValueError(
             f"{name} must log-sum-exp to 0 along its last axis (within {tolerance:.3g}), "

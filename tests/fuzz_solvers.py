@@ -11,6 +11,10 @@ passes when the call either
   within the documented tolerance; or
 - raises ``ValueError`` (``SolverError`` is one) with a non-empty message.
 
+A batched input (a tenth of them: 2 to 4 rows of rewards of the same K, one reference
+broadcast over them) passes when each row of the answer passes the re-check on its own, or
+when the call raises and so does at least one of its rows solved alone, with the same type.
+
 Anything else (another exception type, a warning, an empty message, a NaN, a return that fails
 the re-check) is a violation.
 
@@ -20,7 +24,8 @@ exact integer ties, all equal), sometimes with an exact ±1e300 entry; β log-un
 [1e-300, 1e300] with the end points themselves; references in five classes (none = uniform,
 log-uniform entries down to 1e-300, float32 normalized in float32, log-references with an
 entry near e^-690, float64 log-references); some inputs as torch CPU tensors when torch is
-installed; every divergence of ``pmtheory.testing.SOLVER_DIVERGENCES`` plus extreme alphas.
+installed; every divergence of ``pmtheory.testing.SOLVER_DIVERGENCES`` plus extreme alphas;
+batches of rows drawn as above.
 
     python tests/fuzz_solvers.py --n 100000 --seed 0
 
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -45,15 +51,15 @@ from pmtheory.divergences import get_divergence
 from pmtheory.testing import SOLVER_DIVERGENCES
 
 # The divergences fuzzed: the kit's table plus alphas near both ends of (0, 1). alpha:1e-07
-# has sup f' = 1e7 (the largest the certificate's documentation mentions); alpha:0.9999999
-# is the closest to forward KL that get_divergence builds correctly (its symbolic layer
-# rounds a within 1e-8 of 1 to 1: see the report of issue 14).
-EXTREME_ALPHAS = ("alpha:1e-07", "alpha:0.001", "alpha:0.999", "alpha:0.9999999")
+# has sup f' = 1e7 (the largest the certificate's documentation mentions); alpha:0.99999999
+# is within 1e-8 of forward KL (its symbolic layer rounded it to 1 before 2026-12-03).
+EXTREME_ALPHAS = ("alpha:1e-07", "alpha:0.001", "alpha:0.999", "alpha:0.9999999", "alpha:0.99999999")
 DIVERGENCES = tuple(SOLVER_DIVERGENCES) + EXTREME_ALPHAS
 
 KS = (1, 2, 3, 5, 17, 200)
 REWARD_CLASSES = ("common_scale", "entry_scales", "near_tie_offset", "integer_ties", "all_equal")
 REFERENCE_CLASSES = ("uniform", "loguniform_q", "float32_q", "log_ref_deep", "log_ref")
+BATCH_FRACTION, BATCH_ROWS = 0.1, (2, 4)  # a tenth of the inputs are batches of 2 to 4 rows
 
 # The certificate optimal_policy documents (its docstring, `check`): a row is accepted when its
 # KKT residual (which includes |Σπ − 1|) is within 1e-9 + 64·eps·(max|log π_ref| + |sup f'|).
@@ -69,10 +75,6 @@ EPS = float(np.finfo(np.float64).eps)
 LOG_CONSISTENCY_ULPS = 4.0
 LOG_CONSISTENCY_ATOL = 1e-300
 
-# kkt_residual's scale 1 + |a| + |Z| (a = r/β) sums terms of size up to 2·max|r|/β: at a
-# quarter of float64's max it can overflow.
-SCALE_LIMIT = float(np.finfo(np.float64).max) / 4
-
 try:  # optional: torch CPU tensors as inputs
     import torch
 except ImportError:  # pragma: no cover - torch is an optional extra
@@ -85,7 +87,7 @@ class Case:
 
     index: int
     divergence: str
-    rewards: np.ndarray  # float64, shape (K,)
+    rewards: np.ndarray  # float64, shape (K,), or (B, K) for a batch
     beta: float
     reference_kind: str  # "reference", "log_reference" or "none"
     reference: np.ndarray | None  # float64 or float32 (float32_q), shape (K,)
@@ -97,6 +99,15 @@ class Case:
     @property
     def input_class(self) -> str:
         return f"{self.reward_class}/{self.reference_class}"
+
+    @property
+    def batched(self) -> bool:
+        return self.rewards.ndim == 2
+
+    def row(self, index: int) -> Case:
+        """Row ``index`` of a batch as an input of its own (the reference is shared)."""
+        return Case(self.index, self.divergence, self.rewards[index], self.beta, self.reference_kind,
+                    self.reference, self.reward_class, self.reference_class, self.as_torch, self.tags)
 
     def kwargs(self) -> dict:
         if self.reference_kind == "none":
@@ -178,6 +189,10 @@ def draw_case(rng, index: int) -> Case:
     reference_class, reference_kind, reference = _draw_reference(rng, k)
     divergence = DIVERGENCES[rng.integers(len(DIVERGENCES))]
     as_torch = bool(rng.random() < 0.05)
+    if rng.random() < BATCH_FRACTION:  # rows of independently drawn reward classes, one reference
+        rows = int(rng.integers(BATCH_ROWS[0], BATCH_ROWS[1] + 1))
+        rewards = np.stack([rewards] + [_draw_rewards(rng, k)[1] for _ in range(rows - 1)])
+        reward_class, as_torch = "batch", False
     return Case(index, divergence, rewards, beta, reference_kind, reference, reward_class, reference_class,
                 as_torch=as_torch)
 
@@ -210,8 +225,8 @@ def documented_tolerance(case: Case) -> float:
 
 
 def recheck(case: Case, solution) -> str | None:
-    """None when ``solution`` passes the independent re-check (module doc), ``"shifted"`` when
-    it passes it in the shifted frame (|r|/β overflows float64, see below), else the reason."""
+    """None when ``solution`` (of a single-row ``case``) passes the independent re-check
+    (module doc), else the reason."""
     policy = np.asarray(solution.policy)
     log_policy = np.asarray(solution.log_policy)
     k = case.rewards.shape[-1]
@@ -240,59 +255,70 @@ def recheck(case: Case, solution) -> str | None:
         return f"|sum(policy) - 1| = {total:.3g} > {tolerance:.3g}"
     if not float(solution.kkt_residual) <= tolerance:
         return f"own kkt_residual {float(solution.kkt_residual):.3g} > {tolerance:.3g}"
-    rewards, shifted = case.rewards, False
-    with np.errstate(over="ignore"):
-        overflows = not np.max(np.abs(rewards)) / case.beta < SCALE_LIMIT
-    if overflows:
-        # |r|/β near or beyond float64's range: kkt_residual's scale 1 + |a| + |Z| overflows
-        # (a RuntimeWarning) and its residual is then 0 for ANY policy (a library defect, see
-        # the report of issue 14), so the documented measure certifies nothing there.
-        # Stationarity a − Z = f'(π/q) is invariant under a common shift of the rewards:
-        # re-check in the frame of the most probable response, where the scale is finite (a
-        # stricter measure than the documented one, never a looser one).
-        rewards, shifted = rewards - rewards[int(np.argmax(log_policy))], True
     try:
-        residual = float(pmtheory.kkt_residual(log_policy=log_policy, rewards=rewards, divergence=case.divergence,
-                                               beta=case.beta, **case.kwargs()))
+        residual = float(pmtheory.kkt_residual(log_policy=log_policy, rewards=case.rewards,
+                                               divergence=case.divergence, beta=case.beta, **case.kwargs()))
     except ValueError as error:
-        return f"kkt_residual refused the returned policy{' (shifted frame)' * shifted}: {error}"
+        return f"kkt_residual refused the returned policy: {error}"
     if not residual <= tolerance:
-        return f"recomputed kkt_residual{' (shifted frame)' * shifted} {residual:.3g} > {tolerance:.3g}"
-    return "shifted" if shifted else None
+        return f"recomputed kkt_residual {residual:.3g} > {tolerance:.3g}"
+    return None
 
 
-def run_case(case: Case) -> tuple[str, str | None]:
-    """(outcome, violation): outcome is "ok", "ok_shifted" (re-checked in the shifted frame,
-    see :func:`recheck`), "SolverError:spread" (r/β spreads beyond float64, the documented
-    refusal), "SolverError:certificate" (any other certificate failure), "ValueError" or
-    "VIOLATION"; the
-    violation says what went wrong (None unless the outcome is "VIOLATION")."""
+def _solve(case: Case):
+    """optimal_policy on ``case`` with RuntimeWarnings as errors: (solution, None) or (None,
+    (outcome, violation)) when it raises."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         try:
-            solution = pmtheory.optimal_policy(case.call_rewards(), divergence=case.divergence, beta=case.beta,
-                                               **case.kwargs())
+            return pmtheory.optimal_policy(case.call_rewards(), divergence=case.divergence, beta=case.beta,
+                                           **case.kwargs()), None
         except pmtheory.SolverError as error:
             if not str(error).strip():
-                return "VIOLATION", "SolverError with empty message"
-            return ("SolverError:spread" if "overflows float64" in str(error) else "SolverError:certificate"), None
+                return None, ("VIOLATION", "SolverError with empty message")
+            return None, ("SolverError:spread" if "overflows float64" in str(error) else "SolverError:certificate",
+                          None)
         except ValueError as error:
-            return ("ValueError", None) if str(error).strip() else ("VIOLATION", "ValueError with empty message")
+            return None, ("ValueError", None) if str(error).strip() else ("VIOLATION", "ValueError with empty message")
         except Exception as error:  # noqa: BLE001 - any other type is what the fuzz looks for
-            return "VIOLATION", f"{type(error).__name__}: {error}"
+            return None, ("VIOLATION", f"{type(error).__name__}: {error}")
+
+
+def _checked(case: Case, solution) -> str | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
         try:
-            reason = recheck(case, solution)
+            return recheck(case, solution)
         except Exception as error:  # noqa: BLE001 - the re-check itself must not fail either
-            reason = f"re-check raised {type(error).__name__}: {error}"
-    if reason is None:
-        return "ok", None
-    if reason == "shifted":
-        return "ok_shifted", None
-    return "VIOLATION", reason
+            return f"re-check raised {type(error).__name__}: {error}"
 
 
-OUTCOMES = ("ok", "ok_shifted", "SolverError:spread", "SolverError:certificate", "ValueError", "VIOLATION",
-            "skipped")
+def run_case(case: Case) -> tuple[str, str | None]:
+    """(outcome, violation): outcome is "ok", "SolverError:spread" (r/β spreads beyond
+    float64, the documented refusal), "SolverError:certificate" (any other certificate
+    failure), "ValueError" or "VIOLATION"; the violation says what went wrong (None unless the
+    outcome is "VIOLATION"). A batch is judged row by row (module doc)."""
+    solution, raised = _solve(case)
+    if raised is not None:
+        outcome, violation = raised
+        if case.batched and outcome != "VIOLATION":
+            alone = [_solve(case.row(i))[1] for i in range(case.rewards.shape[0])]
+            if not any(row is not None and row[0].split(":")[0] == outcome.split(":")[0] for row in alone):
+                return "VIOLATION", f"the batch raised ({outcome}) but no row raises that alone"
+        return outcome, violation
+    if not case.batched:
+        reason = _checked(case, solution)
+        return ("ok", None) if reason is None else ("VIOLATION", reason)
+    for i in range(case.rewards.shape[0]):
+        row = dataclasses.replace(solution, policy=solution.policy[i], log_policy=solution.log_policy[i],
+                                  multiplier=solution.multiplier[i], kkt_residual=solution.kkt_residual[i])
+        reason = _checked(case.row(i), row)
+        if reason is not None:
+            return "VIOLATION", f"batch row {i}: {reason}"
+    return "ok", None
+
+
+OUTCOMES = ("ok", "SolverError:spread", "SolverError:certificate", "ValueError", "VIOLATION", "skipped")
 
 
 @dataclass

@@ -54,12 +54,14 @@ def test_fuzz_bar_every_answer_recertified_or_a_clear_error():
     total = sum(result.counts.values())
     assert total == n
     # The run must exercise what it claims to: every divergence answers (not only raises),
-    # the shifted re-check is reached, and so is the documented refusal (SolverError) of
-    # spreads beyond float64.
+    # batches answer, and the documented refusal (SolverError) of spreads beyond float64 is
+    # reached.
     for div in fuzz_solvers.DIVERGENCES:
         assert result.counts[(div, "ok")] > 0, div
     outcomes = {outcome for _, outcome in result.counts}
-    assert {"ok", "ok_shifted", "SolverError:spread"} <= outcomes, outcomes
+    assert {"ok", "SolverError:spread"} <= outcomes, outcomes
+    assert sum(count for (cls, outcome), count in result.class_counts.items()
+               if cls.startswith("batch/") and outcome == "ok") > 0
 
 
 def test_profile_picks_the_run_size():
@@ -79,9 +81,10 @@ def test_generator_covers_the_issue_input_classes():
     1e-300, float32 references normalized in float32, torch tensors, the β end points), so a
     change to it cannot silently drop one."""
     seen = dict(k1=False, tie=False, q_1e300=False, float32=False, torch=False, beta_lo=False, beta_hi=False,
-                extreme_alpha=False)
+                extreme_alpha=False, batch=False)
     for case in fuzz_solvers.cases(2000, DEFAULT_SEED):
-        seen["k1"] |= case.rewards.size == 1
+        seen["batch"] |= case.batched and case.rewards.shape[0] >= 2
+        seen["k1"] |= case.rewards.shape[-1] == 1
         seen["tie"] |= case.rewards.size > 1 and np.unique(case.rewards).size < case.rewards.size
         if case.reference_kind == "reference":
             seen["q_1e300"] |= bool(np.min(case.reference) <= 1e-299)
@@ -95,8 +98,7 @@ def test_generator_covers_the_issue_input_classes():
 
 def test_recheck_rejects_a_wrong_answer():
     """The re-check is not vacuous: a solution moved off the optimum, one with a NaN, one with
-    π inconsistent with log π, and (the shifted frame) a wrong answer where |r|/β overflows
-    are all refused."""
+    π inconsistent with log π, and a wrong answer where |r|/β overflows are all refused."""
     import dataclasses
 
     import pmtheory
@@ -110,14 +112,49 @@ def test_recheck_rejects_a_wrong_answer():
     assert "NaN" in fuzz_solvers.recheck(case, dataclasses.replace(good, multiplier=np.float64("nan")))
     assert "exp(log_policy)" in fuzz_solvers.recheck(
         case, dataclasses.replace(good, policy=np.array([0.0, good.policy[1], good.policy[0] + good.policy[2]])))
-    # All rewards 1e300 with β = 1e-10: |r|/β overflows, the documented residual is 0 for any
-    # policy; the shifted frame still refuses a non-optimal one (the optimum is π = q).
+    # All rewards 1e300 with β = 1e-10: |r|/β overflows. The certificate measured from 0 scored
+    # any policy 0 there (the fuzz once re-checked such inputs in a shifted frame); measured
+    # from the two sides stationarity equates it refuses a non-optimal one (the optimum is π = q).
     huge = fuzz_solvers.Case(0, "forward_kl", np.full(2, 1e300), 1e-10, "none", None, "test", "uniform")
     solved = pmtheory.optimal_policy(huge.rewards, divergence="forward_kl", beta=1e-10)
-    assert fuzz_solvers.recheck(huge, solved) == "shifted"
+    assert fuzz_solvers.recheck(huge, solved) is None
     off = np.array([0.99, 0.01])
     moved = dataclasses.replace(solved, policy=off, log_policy=np.log(off))
-    assert "shifted frame" in fuzz_solvers.recheck(huge, moved)
+    assert "recomputed kkt_residual" in fuzz_solvers.recheck(huge, moved)
+
+
+def test_a_batch_is_judged_row_by_row(monkeypatch):
+    """A wrong row in a batched answer, and a batch that raises although no row raises
+    alone, are violations."""
+    import dataclasses
+
+    import pmtheory
+
+    rewards = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, -1.0], [3.0, 3.0, 0.0]])
+    case = fuzz_solvers.Case(0, "js", rewards, 0.5, "none", None, "batch", "uniform")
+    assert fuzz_solvers.run_case(case) == ("ok", None)
+    real = pmtheory.optimal_policy
+
+    def wrong_row(*args, **kwargs):
+        solution = real(*args, **kwargs)
+        if solution.policy.ndim == 2:
+            swapped = solution.policy.copy()
+            swapped[1] = swapped[1][::-1]
+            solution = dataclasses.replace(solution, policy=swapped, log_policy=np.log(swapped))
+        return solution
+
+    monkeypatch.setattr(pmtheory, "optimal_policy", wrong_row)
+    outcome, reason = fuzz_solvers.run_case(case)
+    assert outcome == "VIOLATION" and reason.startswith("batch row 1: recomputed kkt_residual")
+
+    def refuses_batches(rewards, **kwargs):
+        if np.ndim(rewards) == 2:
+            raise pmtheory.SolverError("js: the solution fails its certificate")
+        return real(rewards, **kwargs)
+
+    monkeypatch.setattr(pmtheory, "optimal_policy", refuses_batches)
+    assert fuzz_solvers.run_case(case) == (
+        "VIOLATION", "the batch raised (SolverError:certificate) but no row raises that alone")
 
 
 def test_run_case_flags_other_exception_types(monkeypatch):

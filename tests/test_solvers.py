@@ -326,6 +326,18 @@ class TestInvariances:
                 np.testing.assert_allclose(batched.policy[i, j], single.policy, atol=1e-15, rtol=1e-13)
                 assert batched.multiplier[i, j] == pytest.approx(float(single.multiplier), rel=1e-13, abs=1e-13)
 
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    @pytest.mark.parametrize("batch", [(0,), (2, 0)])
+    def test_an_empty_batch_gives_empty_answers(self, divergence, batch):
+        # As numpy reduces over an empty batch: shapes kept, nothing to solve, no error.
+        rewards, q = np.zeros((*batch, 3)), np.full(3, 1 / 3)
+        for reference in ({"reference": q}, {"log_reference": np.log(q)}, {}):
+            sol = optimal_policy(rewards, divergence=divergence, **reference)
+            assert sol.policy.shape == sol.log_policy.shape == (*batch, 3)
+            assert sol.multiplier.shape == sol.kkt_residual.shape == batch
+        assert kkt_residual(rewards, rewards, q, divergence=divergence).shape == batch
+        assert regularized_objective(rewards, rewards, q, divergence=divergence).shape == batch
+
     def test_reference_broadcasts_over_prompts(self):
         r = np.array([[0.0, 1.0], [2.0, 0.0]])
         sol = optimal_policy(r, [0.25, 0.75])

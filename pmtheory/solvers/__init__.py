@@ -174,6 +174,10 @@ def optimal_policy(
         inputs.rewards, inputs.log_q, inputs.beta, inputs.shape, inputs.unchecked, inputs.best)
     multiplier = None  # λ = β·Z + max r unless a solver forms it more accurately
     batch = shape[:-1]
+    if rewards.shape[0] == 0:  # an empty batch, e.g. (0, K): nothing to solve, as numpy does
+        empty = np.zeros(shape)
+        return Solution(policy=empty, log_policy=empty.copy(), multiplier=np.zeros(batch),
+                        kkt_residual=np.zeros(batch), divergence=div.name, beta=beta, iterations=0)
     if check and inputs.lowest is not None:
         with np.errstate(over="ignore", invalid="ignore"):
             overflow = np.flatnonzero(~np.isfinite((best - inputs.lowest) / beta))

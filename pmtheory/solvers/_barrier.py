@@ -384,12 +384,15 @@ def _assemble_barrier_policy(div: Divergence, gap, at_top, log_q, ell):
     use_remainder = (remainder_error < direct_error) & (others < 1.0)
     if not use_remainder.any():
         return log_direct
-    # Others unnormalized (they are exact), best responses share 1 − Σ others ∝ q.
-    others_raw = np.sum(np.where(at_top, 0.0, np.exp(log_terms)), axis=-1, keepdims=True)
-    log_q_top = logsumexp(np.where(at_top, log_q, -np.inf), axis=-1, keepdims=True)
-    log_top = log_q - log_q_top + np.log1p(-np.minimum(others_raw, 1.0))
-    log_remainder = np.where(at_top, log_top, log_terms)
-    return np.where(use_remainder[:, None], log_remainder, log_direct)
+    # Others unnormalized (they are exact), best responses share 1 − Σ others ∝ q; formed only
+    # on the rows that use it (in a batch, another row's Σ others may reach 1).
+    rows = np.flatnonzero(use_remainder)
+    top, terms = at_top[rows], log_terms[rows]
+    others_raw = np.sum(np.where(top, 0.0, np.exp(terms)), axis=-1, keepdims=True)
+    log_q_top = logsumexp(np.where(top, log_q[rows], -np.inf), axis=-1, keepdims=True)
+    log_top = log_q[rows] - log_q_top + np.log1p(-np.minimum(others_raw, 1.0))
+    log_direct[rows] = np.where(top, log_top, terms)
+    return log_direct
 
 
 def _log_evaluator(div: Divergence, gap, at_top, log_q):
