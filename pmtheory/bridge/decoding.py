@@ -27,7 +27,7 @@ import torch
 from scipy.special import log_softmax
 
 from pmtheory.bridge.loading import input_device
-from pmtheory.bridge.logprobs import _accepts_position_ids, encode_pairs
+from pmtheory.bridge.logprobs import _accepts_position_ids, encode_pairs, model_vocab_size
 from pmtheory.mod.decoding import product_rule_log_scores
 
 __all__ = ["enumerate_sequences", "prefix_log_probs", "token_level_greedy", "token_level_log_policy"]
@@ -59,7 +59,8 @@ def prefix_log_probs(model, tokenizer, prompt, sequences, allowed_token_ids, *, 
     """
     sequences = np.asarray(sequences, dtype=np.int64)
     allowed = torch.as_tensor([int(t) for t in allowed_token_ids], dtype=torch.long)
-    prompt_ids = list(encode_pairs(tokenizer, [prompt], [sequences[0].tolist()])[0].prompt_ids)
+    prompt_ids = list(encode_pairs(tokenizer, [prompt], [sequences[0].tolist()],
+                                   vocab_size=model_vocab_size(model))[0].prompt_ids)
     device = input_device(model)
     if accumulate_dtype is None:  # float64, except on MPS (no float64 there)
         accumulate_dtype = torch.float32 if device.type == "mps" else torch.float64

@@ -22,7 +22,13 @@ import numpy as np
 import torch
 
 from pmtheory.bridge.loading import check_pad_token, input_device
-from pmtheory.bridge.logprobs import _accepts_position_ids, _check_batch_size, _model_max_positions, encode_pairs
+from pmtheory.bridge.logprobs import (
+    _accepts_position_ids,
+    _check_batch_size,
+    _model_max_positions,
+    encode_pairs,
+    model_vocab_size,
+)
 
 __all__ = ["function_rewards", "reward_model_scores", "reward_model_scores_loop"]
 
@@ -38,10 +44,12 @@ def _encoded(tokenizer, prompts, responses, model):
     sequences = []
     for index, (prompt, response) in enumerate(zip(prompts, responses)):
         if isinstance(response, str) and not tokenizer(response, add_special_tokens=False)["input_ids"]:
-            pair = encode_pairs(tokenizer, [prompt], [[0]], max_length=_model_max_positions(model))[0]
+            pair = encode_pairs(tokenizer, [prompt], [[0]], max_length=_model_max_positions(model),
+                                vocab_size=model_vocab_size(model))[0]
             sequences.append(pair.prompt_ids)
         else:
-            pair = encode_pairs(tokenizer, [prompt], [response], max_length=_model_max_positions(model))[0]
+            pair = encode_pairs(tokenizer, [prompt], [response], max_length=_model_max_positions(model),
+                                vocab_size=model_vocab_size(model))[0]
             sequences.append(pair.prompt_ids + pair.response_ids)
     if not sequences:
         raise ValueError("prompts and responses are empty: nothing to score")

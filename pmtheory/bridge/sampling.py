@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from pmtheory.bridge.loading import check_pad_token, input_device, quiet_transformers
-from pmtheory.bridge.logprobs import _model_max_positions, encode_pairs, sequence_log_probs
+from pmtheory.bridge.logprobs import _model_max_positions, encode_pairs, model_vocab_size, sequence_log_probs
 
 __all__ = ["GenerationSettings", "SampledResponses", "sample_responses"]
 
@@ -197,7 +197,7 @@ def sample_responses(model, tokenizer, prompts, *, num_samples: int, max_new_tok
                                   pad_token_id=pad_id, overridden_model_defaults=_overridden_defaults(model))
     context = _model_max_positions(model)
     # encode the prompts (a dummy one-token response satisfies encode_pairs' checks)
-    encoded = encode_pairs(tokenizer, prompts, [[pad_id]] * len(prompts))
+    encoded = encode_pairs(tokenizer, prompts, [[pad_id]] * len(prompts), vocab_size=model_vocab_size(model))
     prompt_ids = tuple(pair.prompt_ids for pair in encoded)
     for index, ids in enumerate(prompt_ids):
         if context is not None and len(ids) + max_new_tokens > context:

@@ -281,11 +281,11 @@ def prefix_chain_terms(model, tokenizer, prompts, responses) -> dict:
     import torch
 
     from pmtheory.bridge.loading import accumulation_dtype, input_device
-    from pmtheory.bridge.logprobs import encode_pairs
+    from pmtheory.bridge.logprobs import encode_pairs, model_vocab_size
 
     parameter = next(model.parameters())
     accumulate = accumulation_dtype(parameter.dtype, input_device(model))
-    pairs = encode_pairs(tokenizer, prompts, responses)
+    pairs = encode_pairs(tokenizer, prompts, responses, vocab_size=model_vocab_size(model))
     terms = {shift: [] for shift in PREFIX_SHIFTS}
     with torch.no_grad():
         for pair in pairs:
@@ -311,11 +311,11 @@ def _enumeration(lm, prompt: str, *, tokens: int = ENUMERATION_TOKENS, length: i
     import torch
 
     from pmtheory.bridge.loading import accumulation_dtype, input_device
-    from pmtheory.bridge.logprobs import encode_pairs, sequence_log_probs
+    from pmtheory.bridge.logprobs import encode_pairs, model_vocab_size, sequence_log_probs
 
     model, tokenizer = lm.model, lm.tokenizer
     accumulate = accumulation_dtype(next(model.parameters()).dtype, input_device(model))
-    prompt_ids = list(encode_pairs(tokenizer, [prompt], [[0]])[0].prompt_ids)
+    prompt_ids = list(encode_pairs(tokenizer, [prompt], [[0]], vocab_size=model_vocab_size(model))[0].prompt_ids)
     special = set(tokenizer.all_special_ids)
     with torch.no_grad():
         first = _last_log_softmax(model, [prompt_ids], accumulate)[0]
@@ -505,17 +505,12 @@ HIGH_MASS = 0.05
 
 def train_policy(setup: BridgeSetup, label: str, path: str, problem, objective, config) -> TrainedPolicy:
     """Load a fresh copy of the policy, train it on ``problem`` and compare with the closed form."""
-    from pmtheory.bridge.training import target_log_policy, train_on_response_set
+    from pmtheory.bridge.training import select_trainable, target_log_policy, train_on_response_set
 
     target = target_log_policy(objective, problem)
     with study_threads(setup):
         lm = load_policy(setup, path)
-        if setup.trainable == "head":
-            head = lm.model.get_output_embeddings()
-            for parameter in lm.model.parameters():
-                parameter.requires_grad_(False)
-            for parameter in head.parameters():
-                parameter.requires_grad_(True)
+        select_trainable(lm.model, setup.trainable)
         result = train_on_response_set(lm.model, lm.tokenizer, problem, objective, config)
     error = np.abs(result.log_policy - target)
     optimum = np.exp(target)

@@ -145,7 +145,7 @@ def grammar_sentences(count: int, *, seed: int) -> list[str]:
     return sentences
 
 
-def _config(architecture: str, vocab_size: int, *, max_positions: int, for_classification: bool):
+def _config(architecture: str, vocab_size: int, *, max_positions: int, for_classification: bool, tied: bool = False):
     from transformers import LlamaConfig, OPTConfig
 
     common = dict(vocab_size=vocab_size, pad_token_id=0, bos_token_id=1, eos_token_id=2,
@@ -153,10 +153,10 @@ def _config(architecture: str, vocab_size: int, *, max_positions: int, for_class
     if architecture == "opt":
         return OPTConfig(hidden_size=16, num_hidden_layers=2, ffn_dim=32, num_attention_heads=2,
                          word_embed_proj_dim=16, dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
-                         layerdrop=0.0, do_layer_norm_before=True, init_std=0.1, tie_word_embeddings=False, **common)
+                         layerdrop=0.0, do_layer_norm_before=True, init_std=0.1, tie_word_embeddings=tied, **common)
     if architecture == "llama":
         return LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
-                           num_key_value_heads=1, tie_word_embeddings=False, rms_norm_eps=1e-6,
+                           num_key_value_heads=1, tie_word_embeddings=tied, rms_norm_eps=1e-6,
                            initializer_range=0.1, attention_dropout=0.0, **common)
     raise ValueError(f"architecture must be one of {', '.join(TINY_ARCHITECTURES)}, got {architecture!r}")
 
@@ -185,7 +185,7 @@ def _pretrain(model, tokenizer, *, seed: int, steps: int) -> None:
 
 
 def _build_and_save(directory, architecture: str, *, seed: int, max_positions: int, for_classification: bool,
-                    prepare) -> Path:
+                    prepare, tied: bool = False) -> Path:
     """Build the tiny tokenizer and a seeded model from its config, run ``prepare(model,
     tokenizer)`` under the same seed, and ``save_pretrained`` both to ``directory``."""
     import torch
@@ -194,7 +194,8 @@ def _build_and_save(directory, architecture: str, *, seed: int, max_positions: i
     from pmtheory.bridge.loading import quiet_transformers
 
     tokenizer = build_tiny_tokenizer()
-    config = _config(architecture, len(tokenizer), max_positions=max_positions, for_classification=for_classification)
+    config = _config(architecture, len(tokenizer), max_positions=max_positions, for_classification=for_classification,
+                     tied=tied)
     model_class = AutoModelForSequenceClassification if for_classification else AutoModelForCausalLM
     with torch.random.fork_rng(devices=[]), quiet_transformers():
         torch.manual_seed(seed)
@@ -208,7 +209,7 @@ def _build_and_save(directory, architecture: str, *, seed: int, max_positions: i
 
 
 def save_tiny_causal_lm(directory: str | os.PathLike, architecture: str = "opt", *, seed: int = 0,
-                        pretrain_steps: int = _PRETRAIN_STEPS, max_positions: int = 64) -> Path:
+                        pretrain_steps: int = _PRETRAIN_STEPS, max_positions: int = 64, tied: bool = False) -> Path:
     """Build a seeded tiny causal LM and its tokenizer and ``save_pretrained`` both to ``directory``.
 
     Args:
@@ -217,13 +218,15 @@ def save_tiny_causal_lm(directory: str | os.PathLike, architecture: str = "opt",
       seed: torch seed of the initialization and seed of the pretraining sentences.
       pretrain_steps: Adam steps on the grammar (0 keeps the random initialization).
       max_positions: the context length (``max_position_embeddings``).
+      tied: tie the output layer to the input embeddings (``tie_word_embeddings``), as real OPT
+        checkpoints do; the default unties them, as Llama-2 does.
 
     Returns:
       The directory, loadable by ``from_pretrained``.
     """
     return _build_and_save(directory, architecture, seed=seed, max_positions=max_positions, for_classification=False,
                            prepare=lambda model, tokenizer: _pretrain(model, tokenizer, seed=seed,
-                                                                     steps=pretrain_steps))
+                                                                     steps=pretrain_steps), tied=tied)
 
 
 def save_tiny_reward_model(directory: str | os.PathLike, architecture: str = "opt", *, seed: int = 1,
@@ -262,12 +265,13 @@ class TinyModelPaths:
         return getattr(self, architecture)
 
 
-def save_tiny_models(directory: str | os.PathLike, *, seed: int = 0) -> TinyModelPaths:
-    """Write a tiny OPT, a tiny Llama and a tiny reward model under ``directory``."""
+def save_tiny_models(directory: str | os.PathLike, *, seed: int = 0, tied: bool = False) -> TinyModelPaths:
+    """Write a tiny OPT, a tiny Llama (their heads tied to the input embeddings when ``tied``)
+    and a tiny reward model under ``directory``."""
     directory = Path(directory)
     return TinyModelPaths(
-        opt=save_tiny_causal_lm(directory / "opt", "opt", seed=seed),
-        llama=save_tiny_causal_lm(directory / "llama", "llama", seed=seed + 1),
+        opt=save_tiny_causal_lm(directory / "opt", "opt", seed=seed, tied=tied),
+        llama=save_tiny_causal_lm(directory / "llama", "llama", seed=seed + 1, tied=tied),
         reward=save_tiny_reward_model(directory / "reward", "opt", seed=seed + 2),
     )
 
@@ -287,9 +291,10 @@ def single_thread():
 
 
 @functools.lru_cache(maxsize=None)
-def tiny_model_paths(seed: int = 0) -> TinyModelPaths:
-    """The tiny models of ``seed``, built once per process in a temporary directory (removed at exit)."""
+def tiny_model_paths(seed: int = 0, *, tied: bool = False) -> TinyModelPaths:
+    """The tiny models of ``seed`` (with tied heads when ``tied``), built once per process in a
+    temporary directory (removed at exit)."""
     directory = tempfile.mkdtemp(prefix="pmtheory-tiny-")
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
     with single_thread():
-        return save_tiny_models(directory, seed=seed)
+        return save_tiny_models(directory, seed=seed, tied=tied)

@@ -178,3 +178,275 @@ class TestErrors:
         assert pairs[0].response_ids == (sat, lm.tokenizer.eos_token_id) and pairs[1].response_ids == (sat,)
         assert pairs[0].prompt_ids[0] == lm.tokenizer.bos_token_id
         assert np.isclose(pairs[0].length, len(pairs[0].prompt_ids) + 2)
+
+
+def _first_predictions(tokenizer, prompts, responses, side):
+    """(width, first_prediction per row) of one padded batch of these pairs."""
+    pairs = encode_pairs(tokenizer, prompts, responses)
+    width = max(pair.length for pair in pairs)
+    offsets = [0 if side == "right" else width - pair.length for pair in pairs]
+    return width, [offset + len(pair.prompt_ids) - 1 for offset, pair in zip(offsets, pairs)]
+
+
+def _llama_like_tokenizer():
+    """A word-level tokenizer that tokenizes like Llama's SentencePiece one: every text gets a
+    leading "▁" (normalizers Prepend + Replace), so " sat" alone is ["▁", "▁sat"] while inside
+    "the cat sat" it is ["▁sat"]."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["the", "cat", "sat", "on", "mat"]
+    vocab = {token: index for index, token in
+             enumerate(["<pad>", "<s>", "</s>", "<unk>", "▁"] + ["▁" + w for w in words] + words)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    core.pre_tokenizer = pre_tokenizers.Split(pattern="▁", behavior="merged_with_next")
+    core.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A $B",
+                                                        special_tokens=[("<s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                   unk_token="<unk>")
+
+
+class _SlowTokenizer:
+    """A fast tokenizer reporting is_fast = False (as a slow, Python tokenizer does)."""
+
+    is_fast = False
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def __call__(self, *args, **kwargs):
+        return self._inner(*args, **kwargs)
+
+    def __len__(self):
+        return len(self._inner)
+
+
+@pytest.fixture
+def fresh_boundary_warning(monkeypatch):
+    """The once-per-process boundary warning not yet shown (restored afterwards)."""
+    import pmtheory.bridge.logprobs as logprobs
+
+    monkeypatch.setattr(logprobs, "_boundary_warned", False)
+
+
+class TestVocabularySize:
+    @pytest.mark.parametrize("arch", ["opt", "llama"])
+    def test_ids_beyond_the_tokenizer_are_scored_up_to_the_output_size(self, models, arch):
+        # OPT's head has 50,272 rows and its tokenizer 50,265 ids: sampled ids may exceed len(tokenizer).
+        from transformers import AutoModelForCausalLM, LlamaConfig, OPTConfig
+
+        tokenizer = models[(arch, "float64")].tokenizer
+        size = len(tokenizer) + 7
+        common = dict(vocab_size=size, pad_token_id=0, bos_token_id=1, eos_token_id=2, max_position_embeddings=64)
+        config = (OPTConfig(hidden_size=16, num_hidden_layers=1, ffn_dim=32, num_attention_heads=2,
+                            word_embed_proj_dim=16, **common) if arch == "opt" else
+                  LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                              num_key_value_heads=1, **common))
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(config).double().eval()
+        assert model.get_output_embeddings().weight.shape[0] == size
+        beyond = len(tokenizer) + 3
+        prompts, responses = ["the cat", [1, beyond, 5]], [[beyond, 9], [beyond]]
+        batched = sequence_log_probs(model, tokenizer, prompts, responses, batch_size=2)
+        loop = sequence_log_probs_loop(model, tokenizer, prompts, responses)
+        prefix = sequence_log_probs_by_prefix(model, tokenizer, prompts, responses)
+        assert bool(torch.isfinite(batched).all())
+        assert _relative_gap(batched, loop) <= 1e-12 and _relative_gap(prefix, loop) <= 1e-12
+        with pytest.raises(ValueError, match=f"token id {size} outside the vocabulary of {size}"):
+            sequence_log_probs(model, tokenizer, ["the cat"], [[9, size]])
+        with pytest.raises(ValueError, match=f"token id {size} outside"):
+            sequence_log_probs_loop(model, tokenizer, ["the cat"], [[size]])
+        with pytest.raises(ValueError, match=f"token id {size} outside"):
+            sequence_log_probs_by_prefix(model, tokenizer, ["the cat"], [[size]])
+
+    def test_encode_pairs_takes_the_vocabulary_size(self, models):
+        tokenizer = models[("opt", "float32")].tokenizer
+        beyond = len(tokenizer) + 3
+        with pytest.raises(ValueError, match=rf"token id {beyond} outside the vocabulary of {len(tokenizer)} "
+                                             r"tokens \(len\(tokenizer\)\)"):
+            encode_pairs(tokenizer, ["the cat"], [[beyond]])
+        assert encode_pairs(tokenizer, ["the cat"], [[beyond]], vocab_size=beyond + 1)[0].response_ids == (beyond,)
+        assert encode_pairs(None, [[1, 4]], [[beyond]])[0].response_ids == (beyond,)  # nothing to check against
+
+
+class TestBoundary:
+    @pytest.mark.parametrize("arch", ["opt", "llama"])
+    def test_joint_equals_separate_where_the_texts_meet_at_a_token_boundary(self, models, arch,
+                                                                            fresh_boundary_warning):
+        import warnings
+
+        lm = models[(arch, "float64")]
+        prompts, responses = ["the cat", "a small dog "], [" sat on the mat", "ran"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "tokenizes differently" warning either
+            separate = encode_pairs(lm.tokenizer, prompts, responses)
+            joint = encode_pairs(lm.tokenizer, prompts, responses, boundary="joint")
+            assert joint == separate
+            values = sequence_log_probs(lm.model, lm.tokenizer, prompts, responses, boundary="joint")
+        ids = sequence_log_probs(lm.model, lm.tokenizer, [list(p.prompt_ids) for p in separate],
+                                 [list(p.response_ids) for p in separate])
+        assert torch.equal(values, ids)
+
+    @pytest.mark.parametrize("arch", ["opt", "llama"])
+    def test_a_token_across_the_boundary_is_an_error(self, models, arch):
+        lm = models[(arch, "float64")]
+        # "the cat" + "sat" is the text "the catsat": its token "catsat" spans the boundary
+        for function in (encode_pairs, None):
+            with pytest.raises(ValueError, match=r"'catsat'.*straddles the end of the prompt at character 7.*"
+                                                 r"boundary='separate'"):
+                if function is encode_pairs:
+                    encode_pairs(lm.tokenizer, ["the cat"], ["sat"], boundary="joint")
+                else:
+                    sequence_log_probs_loop(lm.model, lm.tokenizer, ["the cat"], ["sat"], boundary="joint")
+
+    def test_separate_warns_once_when_the_tokenizations_differ(self, models, fresh_boundary_warning):
+        import warnings
+
+        tokenizer = models[("opt", "float64")].tokenizer
+        with pytest.warns(UserWarning, match=r"pair 1 \('the cat' \+ 'sat'\) tokenizes differently.*"
+                                             r"a token straddles"):
+            pairs = encode_pairs(tokenizer, ["the dog", "the cat"], [" ran", "sat"])
+        assert pairs[1].response_ids == (tokenizer.convert_tokens_to_ids("sat"),)  # separate: still scored
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            encode_pairs(tokenizer, ["the cat"], ["sat"])  # once per process
+            encode_pairs(tokenizer, ["the cat"], [[20]])  # ids: nothing to compare
+
+    def test_llama_like_leading_space_differs_between_the_boundaries(self, models, fresh_boundary_warning):
+        # SentencePiece prefixes every text with "▁": " sat" alone is ["▁", "▁sat"], in "the cat sat" ["▁sat"].
+        tokenizer = _llama_like_tokenizer()
+        space, sat = tokenizer.convert_tokens_to_ids(["▁", "▁sat"])
+        with pytest.warns(UserWarning, match=r"joint: prompt \[1, 5, 6\] \+ response \[7\]"):
+            separate = encode_pairs(tokenizer, ["the cat"], [" sat"])[0]
+        joint = encode_pairs(tokenizer, ["the cat"], [" sat"], boundary="joint")[0]
+        assert separate.prompt_ids == joint.prompt_ids == (1, 5, 6)
+        assert separate.response_ids == (space, sat) and joint.response_ids == (sat,)
+        lm = models[("llama", "float64")]  # any model over ≥ 15 ids scores these
+        scored = sequence_log_probs(lm.model, tokenizer, ["the cat"], [" sat"], boundary="joint")
+        by_ids = sequence_log_probs(lm.model, tokenizer, [[1, 5, 6]], [[sat]])
+        assert torch.equal(scored, by_ids)
+        with pytest.raises(ValueError, match="straddles"):
+            encode_pairs(tokenizer, ["the cat "], ["sat"], boundary="joint")  # "▁sat" holds the prompt's space
+
+    def test_joint_needs_a_fast_tokenizer(self, models, fresh_boundary_warning):
+        import warnings
+
+        slow = _SlowTokenizer(models[("opt", "float64")].tokenizer)
+        with pytest.raises(ValueError, match=r"fast tokenizer.*use_fast=True.*boundary='separate'"):
+            encode_pairs(slow, ["the cat"], [" sat"], boundary="joint")
+        assert encode_pairs(slow, [[1, 4]], [[20]], boundary="joint")[0].response_ids == (20,)  # ids: no tokenizing
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no offsets to compare with: no warning
+            encode_pairs(slow, ["the cat"], ["sat"])
+
+    def test_unknown_boundary(self, models):
+        lm = models[("opt", "float32")]
+        with pytest.raises(ValueError, match="boundary must be 'separate' or 'joint'"):
+            sequence_log_probs(lm.model, lm.tokenizer, ["a"], ["b"], boundary="both")
+
+    def test_joint_with_append_eos(self, models):
+        tokenizer = models[("llama", "float32")].tokenizer
+        pair = encode_pairs(tokenizer, ["the cat"], [" sat"], boundary="joint", append_eos=True)[0]
+        assert pair.response_ids == (tokenizer.convert_tokens_to_ids("sat"), tokenizer.eos_token_id)
+
+
+class TestSpecialTokens:
+    @pytest.mark.parametrize("boundary", ["separate", "joint"])
+    def test_a_prompt_that_begins_with_bos_gets_one(self, models, boundary):
+        tokenizer = models[("llama", "float32")].tokenizer
+        bos = tokenizer.bos_token_id
+        plain = encode_pairs(tokenizer, ["the cat"], [" sat"], boundary=boundary)[0]
+        assert plain.prompt_ids[:2] == (bos, tokenizer.convert_tokens_to_ids("the"))
+        assert tokenizer(" <s> the cat")["input_ids"][:2] == [bos, bos]  # what the tokenizer does by itself
+        for prompt in ("<s> the cat", "<s>the cat", " <s> the cat"):  # chat-template output; a leading space
+            assert encode_pairs(tokenizer, [prompt], [" sat"], boundary=boundary)[0] == plain
+
+    @pytest.mark.parametrize("boundary", ["separate", "joint"])
+    def test_an_appended_eos_is_dropped_from_the_prompt(self, boundary):
+        # Llama's add_eos_token=True: the tiny tokenizer configured so (its post-processor is
+        # rebuilt as "<s> $A </s>").
+        from pmtheory.bridge.tiny import build_tiny_tokenizer
+
+        tokenizer = build_tiny_tokenizer()
+        tokenizer.add_bos_token = True
+        tokenizer.add_eos_token = True
+        the, cat, sat = tokenizer.convert_tokens_to_ids(["the", "cat", "sat"])
+        bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+        assert tokenizer("the cat")["input_ids"] == [bos, the, cat, eos]
+        pairs = encode_pairs(tokenizer, ["the cat", "the cat </s>", "<s> the cat"], [" sat"] * 3, boundary=boundary)
+        assert pairs[0] == pairs[2] and pairs[0].prompt_ids == (bos, the, cat) and pairs[0].response_ids == (sat,)
+        assert pairs[1].prompt_ids == (bos, the, cat, eos)  # an EOS written in the text is kept
+        pair = encode_pairs(tokenizer, ["the cat"], [" sat"], boundary=boundary, append_eos=True)[0]
+        assert pair.response_ids == (sat, eos)
+
+
+class TestLogitsMemory:
+    @pytest.mark.parametrize("side", ["left", "right"])
+    @pytest.mark.parametrize("arch", ["opt", "llama"])
+    def test_logits_to_keep_covers_the_response_positions_only(self, models, monkeypatch, arch, side):
+        import functools
+
+        lm = models[(arch, "float64")]
+        prompts = ["a small dog sat on the mat and it was very happy", "the cat", "yes"]
+        responses = ["no", " sat on the mat", [4, 10, 2, 5, 6]]
+        width, first = _first_predictions(lm.tokenizer, prompts, responses, side)
+        forward, seen = lm.model.forward, []
+
+        @functools.wraps(forward)  # keeps forward's signature, logits_to_keep included
+        def spy(*args, **kwargs):
+            output = forward(*args, **kwargs)
+            seen.append((kwargs.get("logits_to_keep"), tuple(output.logits.shape)))
+            return output
+
+        monkeypatch.setattr(lm.model, "forward", spy)
+        batched = sequence_log_probs(lm.model, lm.tokenizer, prompts, responses, batch_size=3, padding_side=side)
+        keep = width - min(first)
+        assert seen == [(keep, (3, keep, lm.model.config.vocab_size))] and keep < width
+        monkeypatch.undo()
+        loop = sequence_log_probs_loop(lm.model, lm.tokenizer, prompts, responses)
+        assert _relative_gap(batched, loop) <= 1e-12
+
+    def test_older_name_and_no_support(self, models, monkeypatch):
+        lm = models[("llama", "float64")]
+        forward, seen = lm.model.forward, []
+        expected = sequence_log_probs(lm.model, lm.tokenizer, PROMPTS, RESPONSES, batch_size=4)
+
+        def older(input_ids=None, attention_mask=None, position_ids=None, use_cache=None, num_logits_to_keep=0):
+            seen.append(num_logits_to_keep)
+            return forward(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                           use_cache=use_cache, logits_to_keep=num_logits_to_keep)
+
+        def without(input_ids=None, attention_mask=None, position_ids=None, use_cache=None, **kwargs):
+            seen.append(sorted(kwargs))
+            return forward(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                           use_cache=use_cache)
+
+        for replacement in (older, without):
+            monkeypatch.setattr(lm.model, "forward", replacement)
+            got = sequence_log_probs(lm.model, lm.tokenizer, PROMPTS, RESPONSES, batch_size=4)
+            assert _relative_gap(got, expected) <= 1e-12
+        assert seen[0] > 0 and seen[1] == []  # **kwargs alone does not count as accepting it
+
+    def test_log_softmax_runs_in_chunks_of_positions(self, models, monkeypatch):
+        import pmtheory.bridge.logprobs as logprobs
+
+        lm = models[("opt", "float32")]  # float32 logits upcast to float64
+        whole = token_log_probs(lm.model, lm.tokenizer, PROMPTS, RESPONSES, batch_size=4)
+        shapes, log_softmax = [], torch.log_softmax
+
+        def spy(x, *args, **kwargs):
+            shapes.append(tuple(x.shape))
+            return log_softmax(x, *args, **kwargs)
+
+        monkeypatch.setattr(torch, "log_softmax", spy)
+        vocab = lm.model.config.vocab_size
+        monkeypatch.setattr(logprobs, "_CHUNK_ELEMENTS", 4 * 3 * vocab)  # 3 positions of 4 rows at a time
+        chunked = token_log_probs(lm.model, lm.tokenizer, PROMPTS, RESPONSES, batch_size=4)
+        longest = int(whole.lengths.max())
+        assert [s[1] for s in shapes] == [3] * (longest // 3) + ([longest % 3] if longest % 3 else [])
+        assert all(s[0] * s[1] * s[2] <= 4 * 3 * vocab for s in shapes)
+        assert torch.equal(chunked.values, whole.values) and torch.equal(chunked.mask, whole.mask)

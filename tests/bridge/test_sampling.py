@@ -34,6 +34,23 @@ class TestSampleResponses:
         loop = sequence_log_probs_loop(lm.model, lm.tokenizer, prompts, responses).numpy().reshape(2, 6)
         assert np.max(np.abs(loop - sampled.log_probs)) <= 1e-12
 
+    def test_a_model_wider_than_its_tokenizer(self, lm):
+        # OPT's head has 50,272 rows and its tokenizer 50,265 ids: sampled ids beyond
+        # len(tokenizer) were rejected by the check against the tokenizer's size.
+        from transformers import AutoModelForCausalLM
+
+        beyond = len(lm.tokenizer) + 3
+        config = lm.model.config.__class__.from_dict({**lm.model.config.to_dict(), "vocab_size": beyond + 4})
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(config).double().eval()
+        with torch.no_grad():  # make the id beyond the tokenizer likely at every step
+            model.get_output_embeddings().weight[beyond] = 5.0 * model.get_output_embeddings().weight[5]
+            if getattr(model.get_output_embeddings(), "bias", None) is not None:
+                model.get_output_embeddings().bias[beyond] = 5.0
+        sampled = sample_responses(model, lm.tokenizer, PROMPTS, num_samples=4, max_new_tokens=3, seed=0)
+        assert any(beyond in response for row in sampled.response_ids for response in row)
+        assert np.all(np.isfinite(sampled.log_probs))
+
     def test_finished_responses_end_with_eos(self, lm):
         sampled = sample_responses(lm.model, lm.tokenizer, PROMPTS, num_samples=8, max_new_tokens=4, seed=0)
         eos = lm.tokenizer.eos_token_id
