@@ -75,6 +75,7 @@ __all__ = [
     "MasterWeights",
     "OBJECTIVES",
     "OPTIMIZERS",
+    "PUBLISHED_REWARD_CLIP",
     "RLHFObjective",
     "TRAINABLE",
     "ResponseSetProblem",
@@ -91,6 +92,8 @@ __all__ = [
 ]
 
 OBJECTIVES = ("kl", "conditional_pm")
+# DeepSpeed-Chat's clip_reward_value, which the published PM RLHF code keeps (RLHFObjective.reward_clip).
+PUBLISHED_REWARD_CLIP = 5.0
 ESTIMATORS = ("exact", "reinforce")
 OPTIMIZERS = ("natural", "adam")
 # Natural optimizer: stop ("stalled") after this many steps without a new smallest residual,
@@ -107,12 +110,23 @@ REINFORCE_RATE = 0.002
 
 @dataclass(frozen=True)
 class RLHFObjective:
-    """Which RLHF objective to maximize on the set."""
+    """Which RLHF objective to maximize on the set.
+
+    Two options reproduce the published code (github.com/JiancongXiao/PM_RLHF, DeepSpeed-Chat's
+    ``compute_rewards``) where it departs from the paper: ``published_alpha_zero="kl"`` (at
+    α = 0 the code falls back to the KL penalty, so the objective is KL RLHF; Def 4.1 at α = 0
+    puts every response in M, i.e. PM RLHF, which is the default) and ``reward_clip``
+    (the code clips the reward score to ±clip_reward_value, :data:`PUBLISHED_REWARD_CLIP` = 5,
+    before it enters the objective; the default does not clip). Both apply to the closed form
+    as to training.
+    """
 
     name: str = "conditional_pm"  # "kl" (eq 2.3) or "conditional_pm" (Def 4.1)
     beta: float = 1.0  # β: KL weight, or the reward scale r/β of conditional PM (§6)
     alpha: float = 0.1  # α: conditional PM's threshold on π_ref (ignored for "kl")
     indicator: str = "set"  # conditional PM's reading: "set", "sequence" or "token" (ignored for "kl")
+    published_alpha_zero: str = "pm"  # conditional PM at α = 0: "pm" (Def 4.1) or "kl" (the published code)
+    reward_clip: float | None = None  # clip r to [−c, c] first (the published code: PUBLISHED_REWARD_CLIP)
 
     def __post_init__(self) -> None:
         if self.name not in OBJECTIVES:
@@ -122,12 +136,36 @@ class RLHFObjective:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
         if self.indicator not in INDICATORS:
             raise ValueError(f"indicator must be one of {', '.join(INDICATORS)}, got {self.indicator!r}")
+        if self.published_alpha_zero not in ("pm", "kl"):
+            raise ValueError(f"published_alpha_zero must be 'pm' (Def 4.1) or 'kl' (the published code's fallback "
+                             f"at alpha = 0), got {self.published_alpha_zero!r}")
+        if self.reward_clip is not None:
+            check_positive_scalar(self.reward_clip, "reward_clip")
+
+    @property
+    def effective_name(self) -> str:
+        """"kl" when the published code's α = 0 fallback applies, else :attr:`name`."""
+        if self.name == "conditional_pm" and float(self.alpha) == 0.0 and self.published_alpha_zero == "kl":
+            return "kl"
+        return self.name
+
+    def clipped(self, rewards: np.ndarray) -> np.ndarray:
+        """The rewards the objective sees: clipped to ±reward_clip when it is set."""
+        return rewards if self.reward_clip is None else np.clip(rewards, -self.reward_clip, self.reward_clip)
 
     def to_dict(self) -> dict:
-        """JSON-able description (alpha and indicator only for conditional PM)."""
+        """JSON-able description (alpha and indicator only for conditional PM; the published-code
+        options only when set)."""
         if self.name == "kl":
-            return {"name": "kl", "beta": float(self.beta)}
-        return {"name": self.name, "beta": float(self.beta), "alpha": float(self.alpha), "indicator": self.indicator}
+            out = {"name": "kl", "beta": float(self.beta)}
+        else:
+            out = {"name": self.name, "beta": float(self.beta), "alpha": float(self.alpha),
+                   "indicator": self.indicator}
+            if self.published_alpha_zero != "pm":
+                out["published_alpha_zero"] = self.published_alpha_zero
+        if self.reward_clip is not None:
+            out["reward_clip"] = float(self.reward_clip)
+        return out
 
 
 @dataclass(frozen=True)
@@ -228,8 +266,8 @@ def regularized_rewards(objective: RLHFObjective, problem: ResponseSetProblem) -
 
     Source: seed 001, eq 2.3 and Definition 4.1 (module docstring). Returns shape (N, K).
     """
-    rewards = problem.rewards / objective.beta
-    if objective.name == "kl":
+    rewards = objective.clipped(problem.rewards) / objective.beta
+    if objective.effective_name == "kl":
         return rewards + set_log_reference(problem.log_probs_ref)
     if objective.indicator == "set":
         log_reference = set_log_reference(problem.log_probs_ref)
@@ -250,9 +288,10 @@ def target_log_policy(objective: RLHFObjective, problem: ResponseSetProblem) -> 
     KL: :func:`pmtheory.pmr.rlhf.kl_rlhf_log_policy` on π^S_ref (eq 5.1); conditional PM:
     :func:`pmtheory.bridge.checks.conditional_pm_set_log_policy` (Def 4.1).
     """
-    if objective.name == "kl":
-        return kl_rlhf_set_log_policy(problem.rewards, problem.log_probs_ref, beta=objective.beta)
-    return conditional_pm_set_log_policy(problem.rewards, problem.log_probs_ref, alpha=objective.alpha,
+    rewards = objective.clipped(problem.rewards)
+    if objective.effective_name == "kl":
+        return kl_rlhf_set_log_policy(rewards, problem.log_probs_ref, beta=objective.beta)
+    return conditional_pm_set_log_policy(rewards, problem.log_probs_ref, alpha=objective.alpha,
                                          beta=objective.beta, indicator=objective.indicator,
                                          token_log_probs=problem.token_log_probs_ref, token_mask=problem.token_mask)
 

@@ -1,5 +1,7 @@
 """Tests of pmtheory.bridge.training: convergence to the closed forms, REINFORCE, checkpoints."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -260,6 +262,44 @@ class TestRegularizedRewards:
                                      token_log_probs_ref=tokens, token_mask=mask)
         u = regularized_rewards(objective, problem)
         assert np.max(np.abs(log_softmax(u, axis=-1) - target_log_policy(objective, problem))) <= 1e-10
+        fallback = objective if objective.name == "kl" else replace(objective, alpha=0.0, published_alpha_zero="kl")
+        for variant in (replace(objective, reward_clip=training.PUBLISHED_REWARD_CLIP), fallback):
+            u = regularized_rewards(variant, problem)
+            assert np.max(np.abs(log_softmax(u, axis=-1) - target_log_policy(variant, problem))) <= 1e-10
+
+
+class TestPublishedCodeOptions:
+    """The published code's departures from the paper, as options (issue 15)."""
+
+    @staticmethod
+    def problem():
+        tokens = np.log(np.array([[[0.5, 0.05], [0.02, 0.9], [0.3, 0.3]]]))
+        return ResponseSetProblem(prompt_ids=((1,),), response_ids=(((4,), (5,), (6,)),),
+                                  rewards=np.array([[-9.0, 0.5, 7.0]]), log_probs_ref=tokens.sum(axis=-1),
+                                  token_log_probs_ref=tokens, token_mask=np.ones((1, 3, 2), dtype=bool))
+
+    def test_alpha_zero_is_pm_by_default_and_kl_in_the_published_code(self):
+        problem = self.problem()
+        pm = RLHFObjective("conditional_pm", alpha=0.0, indicator="token")
+        assert np.allclose(regularized_rewards(pm, problem), problem.rewards)  # Def 4.1: all of M, PM of r
+        published = replace(pm, published_alpha_zero="kl")
+        assert published.effective_name == "kl" and published.to_dict()["published_alpha_zero"] == "kl"
+        assert np.allclose(regularized_rewards(published, problem), regularized_rewards(RLHFObjective("kl"), problem))
+        assert np.allclose(target_log_policy(published, problem), target_log_policy(RLHFObjective("kl"), problem))
+        above = replace(published, alpha=0.1)  # the fallback is only at alpha = 0
+        assert above.effective_name == "conditional_pm"
+
+    def test_reward_clip(self):
+        problem = self.problem()
+        clipped = RLHFObjective("kl", reward_clip=training.PUBLISHED_REWARD_CLIP)
+        u = regularized_rewards(clipped, problem) - regularized_rewards(RLHFObjective("kl"), problem)
+        assert np.allclose(u, [[-5.0 + 9.0, 0.0, 5.0 - 7.0]]) and clipped.to_dict()["reward_clip"] == 5.0
+
+    def test_bad_options(self):
+        with pytest.raises(ValueError, match="published_alpha_zero must be 'pm'"):
+            RLHFObjective(published_alpha_zero="ppo")
+        with pytest.raises(ValueError, match="reward_clip"):
+            RLHFObjective(reward_clip=-1.0)
 
 
 class TestValidation:
