@@ -10,7 +10,13 @@ Subcommands:
   the Fig 3/4 pile-up of p_ref, the closed forms (KL RLHF, PM, conditional PM for each
   indicator reading) on sampled response sets with their §6.1 metrics; ``--train`` trains KL
   and conditional PM RLHF on the sets (the output layer only unless ``--trainable all``) and
-  ``--claims`` runs the BRG-* checks on the model.
+  ``--claims`` runs the BRG-* checks on the model. A console summary follows: each bar with its
+  measured value, the closed forms' §6.1 metrics, training convergence and the BRG verdicts.
+  ``--chat-template`` wraps the prompts in the tokenizer's chat template; ``--trust-remote-code``,
+  ``--revision`` and ``--local-files-only`` go to ``from_pretrained``.
+- ``pmtheory bridge selftest --size {tiny,opt-1.3b,llama-7b} --device D --out DIR``: a
+  random-weight model of that size built from its config (no download), checked end to end in
+  bf16 and fp32 (:mod:`pmtheory.bridge.selftest`); prints an estimate of time and memory first.
 - ``pmtheory bridge tiny DIR``: writes the tiny OPT, Llama and reward model (no download),
   loadable by ``--model DIR/opt --reward-model DIR/reward``.
 - ``pmtheory bridge bench [--model PATH] ...``: sequence log-prob throughput, batched vs loop.
@@ -19,7 +25,9 @@ Errors (a missing model path, a tokenizer without pad token, an unreadable or em
 file, a device that is not there) are reported before anything is written; the report is
 written atomically at the end. Multi-GPU: ``--device-map auto`` (needs accelerate).
 
-Exit status: 0 done; 1 a computation failed; 2 usage error (bad option, path or input).
+Exit status: 0 done; 1 a computation failed or a bar was not reached (the report is still
+written, with ``failed_bars``); 2 usage error (bad option, path or input, ``--train`` without
+``--reward-model``).
 """
 
 from __future__ import annotations
@@ -77,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dtype", default="auto", help="auto, float32, float64, bfloat16 or float16 (default: auto)")
     check.add_argument("--device-map", default=None, help="e.g. 'auto' to shard the model over GPUs (needs accelerate)")
     check.add_argument("--pad-token", default=None, help="'eos' (or a token) when the tokenizer has no pad token")
+    check.add_argument("--trust-remote-code", action="store_true",
+                       help="let from_pretrained run the model repository's own code (only for sources you trust)")
+    check.add_argument("--revision", default=None, help="a branch, tag or commit of a hub model")
+    check.add_argument("--local-files-only", action="store_true",
+                       help="never reach the hub: load from the directory or the local cache only")
+    check.add_argument("--chat-template", action="store_true",
+                       help="wrap each prompt as a user message in the tokenizer's chat template (with the "
+                            "generation prompt) before sampling and scoring")
+    check.add_argument("--max-memory", default=None, metavar="SIZE",
+                       help="with --train: memory the natural optimizer's Jacobian may take, e.g. 40GB or 512MiB "
+                            "(default: what the device has free); beyond it Adam trains instead, as the report says")
     check.add_argument("--set-size", type=int, default=8, help="K distinct responses per prompt in a response set")
     check.add_argument("--max-new-tokens", type=int, default=32, help="longest sampled response (default 32)")
     check.add_argument("--set-max-new-tokens", type=int, default=8,
@@ -89,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--beta", type=float, default=1.0, help="β: KL weight / reward scale r/β (default 1)")
     check.add_argument("--batch-size", type=int, default=16, help="pairs per forward pass")
     check.add_argument("--seed", type=int, default=0, help="sampling seed")
-    check.add_argument("--train", action="store_true", help="train KL and conditional PM RLHF on the response sets")
+    check.add_argument("--train", action="store_true",
+                       help="train KL and conditional PM RLHF on the response sets (needs --reward-model); exit 1 "
+                            "when a run does not converge to its dtype's tolerance")
     check.add_argument("--trainable", choices=("head", "all"), default="head",
                        help="parameters trained with --train (default: the output layer)")
     check.add_argument("--claims", action="store_true", help="also run the BRG-* claim checks on this model")
@@ -97,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-figures", action="store_true", help="write the JSON report only")
     check.add_argument("--no-progress", action="store_true", help="no progress lines or bars on stderr")
     check.set_defaults(run=_run_check)
+
+    from pmtheory.bridge.selftest import add_selftest_arguments, run_selftest
+
+    selftest = commands.add_parser(
+        "selftest", help="build a random-weight model of a real size from its config and check the bridge on it",
+        description="Build a random-weight OPT or Llama of a real size from its config (no download) and run "
+                    "log-probs, sampling, closed forms and short exact and Adam training in bf16 and fp32 against "
+                    "their bars; write DIR/selftest.json.")
+    add_selftest_arguments(selftest)
+    selftest.set_defaults(run=run_selftest)
 
     tiny = commands.add_parser("tiny", help="write tiny OPT, Llama and reward models to DIR (no download)")
     tiny.add_argument("directory", type=Path, metavar="DIR")
@@ -140,6 +171,35 @@ def _validate_check(arguments) -> None:
         raise ValueError(f"--beta must be > 0, got {arguments.beta}")
     if arguments.out.exists() and not arguments.out.is_dir():
         raise ValueError(f"--out {arguments.out} exists and is not a directory")
+    if arguments.train and not arguments.reward_model:
+        raise ValueError("--train needs --reward-model: the response sets are trained on its rewards")
+    arguments.max_memory = _parse_size(arguments.max_memory, "--max-memory")
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _parse_size(text: str | None, option: str) -> int | None:
+    """Bytes of a size such as "40GB", "512MiB" or "1e9" (None stays None)."""
+    if text is None:
+        return None
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _SIZE_UNITS or float(match.group(1)) <= 0:
+        raise ValueError(f"{option} must be a positive size such as 40GB, 512MiB or 1e9 (bytes), got {text!r}")
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def _apply_chat_template(tokenizer, prompts: list[str]) -> list[str]:
+    """Each prompt as a user message in the tokenizer's chat template, ending with the generation prompt."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError("--chat-template: this tokenizer has no chat template (tokenizer.chat_template is empty); "
+                         "drop the option, or use the chat model's own tokenizer")
+    return [tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                          add_generation_prompt=True) for prompt in prompts]
 
 
 def _sequence_section(lm, prompts, arguments) -> dict:
@@ -208,21 +268,76 @@ def _response_set_section(setup, path, arguments) -> tuple[dict, object]:
     return section, problem
 
 
-def _training_section(setup, path, problem, arguments) -> dict:
+def _training_section(setup, path, problem, arguments) -> tuple[dict, list]:
+    """Train KL and conditional PM RLHF on the response sets; the report section and the runs."""
     from pmtheory.bridge.studies import train_policy
     from pmtheory.bridge.training import RLHFObjective, TrainingConfig
 
     out = {"trainable": setup.trainable, "runs": []}
+    trained_runs = []
     for objective in (RLHFObjective("kl", beta=arguments.beta),
                       RLHFObjective("conditional_pm", beta=arguments.beta, alpha=arguments.alpha, indicator="set")):
         trained = train_policy(setup, "model", path, problem, objective,
-                               TrainingConfig(estimator="exact", max_steps=100,
+                               TrainingConfig(estimator="exact", max_steps=100, max_memory=arguments.max_memory,
                                               progress=False if arguments.no_progress else None))
+        trained_runs.append(trained)
         out["runs"].append({"objective": trained.objective, "steps": trained.steps, "converged": trained.converged,
-                            "stop_reason": trained.stop_reason,
+                            "stop_reason": trained.stop_reason, "dtype": trained.dtype,
+                            "final_residual": float(trained.residuals[-1]) if trained.residuals.size else None,
+                            "tolerance": trained.tolerance, "optimizer": trained.training.get("optimizer"),
+                            "notes": list(trained.notes), "peak_memory": trained.peak_memory,
                             "max_abs_log_error": trained.max_abs_log_error,
                             "total_variation": trained.total_variation, "seconds": trained.seconds})
-    return out
+    return out, trained_runs
+
+
+def _bar(value, bar) -> str:
+    return "no bar" if bar is None else ("PASS" if value <= bar else "FAIL")
+
+
+def _summary_lines(report: dict) -> tuple[list[str], list[str]]:
+    """The console summary of a ``bridge check`` report, and the bars it failed."""
+    from pmtheory.bridge.claims_sequence import SEQ_BARS
+
+    lines, failed = [], []
+    model = report["model"]
+    lines.append(f"model {model['source']} ({model['model_type']}, {model['parameters']:,} parameters, "
+                 f"{model['dtype']} on {model['device']})")
+    if model.get("tiny_model"):
+        lines.append(f"  note: {model['tiny_model']}")
+    bar = SEQ_BARS.get(model["dtype"])  # BRG-SEQ's bars, by the model's dtype (none for bf16 / fp16)
+    for row in report["sequence_log_probs"]["rows"]:
+        verdict = _bar(row["max_rel_batched_vs_loop"], bar)
+        shown = f"{bar:g}" if bar is not None else f"none for {model['dtype']}"
+        lines.append(f"sequence log-probs, batched ({row['padding_side']} padding) vs loop: max relative "
+                     f"{row['max_rel_batched_vs_loop']:.2e} (bar {shown}) {verdict}")
+        if verdict == "FAIL":
+            failed.append(f"batched vs loop ({row['padding_side']} padding)")
+    sampling = report["sampling"]
+    lines.append(f"sampling: {sampling['samples']} samples, {sampling['finished_fraction']:.0%} finished, "
+                 f"mean length {sampling['mean_length']:.1f} tokens")
+    for indicator, section in report.get("response_sets", {}).get("indicators", {}).items():
+        metrics = section["metrics"]
+        parts = [f"{name}: PM divergence {metrics[name]['pm_divergence']:.3g}, entropy {metrics[name]['entropy']:.3g}"
+                 for name in ("reference", "kl_rlhf", "pm", "conditional_pm")]
+        lines.append(f"closed forms, §6.1 metrics ({indicator} reading): " + "; ".join(parts))
+    for run in report.get("training", {}).get("runs", []):
+        name = run["objective"]["name"]
+        status = "PASS" if run["converged"] else "FAIL"
+        residual = run["final_residual"]
+        lines.append(f"training {name} ({run['optimizer']}, {run['dtype']}): {run['stop_reason']} after "
+                     f"{run['steps']} steps, residual {residual:.2e} (bar {run['tolerance']:.2g}) {status}; "
+                     f"TV to the closed form {run['total_variation']:.2e}")
+        for note in run["notes"]:
+            lines.append(f"  note: {note}")
+        if not run["converged"]:
+            failed.append(f"training {name} did not converge ({run['stop_reason']}, residual {residual:.2e} > "
+                          f"{run['tolerance']:.2g})")
+    for claim in report.get("claims", []):
+        lines.append(f"{claim['id']}: {claim['verdict']}" + (f" ({claim['condition']})" if claim["condition"] else ""))
+        if claim["verdict"] == "error":
+            failed.append(f"{claim['id']} errored")
+    return lines, failed
 
 
 def _run_check(arguments) -> int:
@@ -240,28 +355,33 @@ def _run_check(arguments) -> int:
 
     started = time.perf_counter()
     _say(arguments, f"loading {arguments.model}")
+    load_options = {"trust_remote_code": arguments.trust_remote_code, "revision": arguments.revision,
+                    "local_files_only": arguments.local_files_only, "pad_token": arguments.pad_token}
     try:
         lm = load_causal_lm(arguments.model, device=arguments.device, dtype=arguments.dtype,
-                            pad_token=arguments.pad_token, device_map=arguments.device_map)
+                            device_map=arguments.device_map, **load_options)
         reward = None
         if arguments.reward_model:
             _say(arguments, f"loading reward model {arguments.reward_model}")
             reward = load_reward_model(arguments.reward_model, device=arguments.device, dtype=arguments.dtype,
-                                       pad_token=arguments.pad_token, device_map=arguments.device_map)
+                                       device_map=arguments.device_map, **load_options)
+        prompts = prompts if prompts is not None else list(TINY_PROMPTS)
+        if arguments.quick:
+            prompts = prompts[:4]
+        if arguments.chat_template:
+            prompts = _apply_chat_template(lm.tokenizer, prompts)
     except (OSError, ValueError, ImportError) as error:
         print(f"pmtheory bridge check: {error}", file=sys.stderr)
         return _EXIT_USAGE
-    prompts = prompts if prompts is not None else list(TINY_PROMPTS)
-    if arguments.quick:
-        prompts = prompts[:4]
     setup = BridgeSetup(policies=(("model", arguments.model),), reward_model=arguments.reward_model,
                         device=str(lm.device) if arguments.device_map is None else arguments.device,
                         dtype=str(lm.dtype).removeprefix("torch."), prompts=tuple(prompts),
-                        trainable=arguments.trainable)
+                        trainable=arguments.trainable, load_options=tuple(load_options.items()))
     report = {"model": lm.describe(), "reward_model": reward.describe() if reward is not None else None,
               "prompts": len(prompts), "arguments": {k: (str(v) if isinstance(v, Path) else v)
                                                      for k, v in vars(arguments).items() if k != "run"}}
     figures: list[str] = []
+    trained_runs: list = []
     try:
         _say(arguments, "sequence log-probabilities: batched vs loop")
         report["sequence_log_probs"] = _sequence_section(lm, prompts, arguments)
@@ -281,7 +401,7 @@ def _run_check(arguments) -> int:
             report["response_sets"], problem = _response_set_section(setup, arguments.model, arguments)
             if arguments.train:
                 _say(arguments, f"training KL and conditional PM RLHF ({arguments.trainable} parameters)")
-                report["training"] = _training_section(setup, arguments.model, problem, arguments)
+                report["training"], trained_runs = _training_section(setup, arguments.model, problem, arguments)
             if arguments.claims:
                 from pmtheory.claims import run_claims
 
@@ -298,6 +418,10 @@ def _run_check(arguments) -> int:
                 staging = arguments.out / ".figures-tmp"
                 with use_setup(setup):
                     written = length_figure(staging, quick=arguments.quick)
+                if trained_runs:
+                    from pmtheory.bridge.figures import check_training_figure
+
+                    written += check_training_figure(staging, trained_runs, tiny=bool(lm.describe()["tiny_model"]))
                 arguments.out.mkdir(parents=True, exist_ok=True)
                 for path in written:
                     target = arguments.out / path.name
@@ -309,9 +433,16 @@ def _run_check(arguments) -> int:
         return _EXIT_FAILED
     report["figures"] = figures
     report["seconds"] = time.perf_counter() - started
+    lines, failed = _summary_lines(report)
+    report["failed_bars"] = failed
     target = arguments.out / "bridge-report.json"
     _write_json_atomically(target, report)
+    for line in lines:
+        print(line)
     _say(arguments, f"wrote {target}")
+    if failed:
+        print(f"pmtheory bridge check: {len(failed)} bar(s) not reached: {'; '.join(failed)}", file=sys.stderr)
+        return _EXIT_FAILED
     return _EXIT_OK
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from pmtheory.bridge.paper import PAPER
 from pmtheory.figures import new_figure, save_figure
 
-__all__ = ["length_figure", "mod_figure", "training_figure"]
+__all__ = ["check_training_figure", "length_figure", "mod_figure", "training_figure"]
 
 
 def _needs_bridge(stem: str):
@@ -41,6 +41,16 @@ def _needs_bridge(stem: str):
         return guarded
 
     return decorate
+
+
+def _mark_tiny(fig, setup, paths) -> None:
+    """Say on the figure when its models are pmtheory's tiny random-weight ones (their numbers
+    test the code, not a language model)."""
+    from pmtheory.bridge.tiny import tiny_model_note_at
+
+    if setup.is_tiny or any(tiny_model_note_at(path) for path in paths):
+        fig.suptitle("tiny random-weight models (pmtheory.bridge.tiny):\n"
+                     "the numbers test the code, not a language model", fontsize=7, color="0.35")
 
 
 def _hist(ax, values, color, title, xlabel):
@@ -81,6 +91,7 @@ def length_figure(out_dir, *, quick: bool):
         ax.set_ylim(0, 1.05)
         ax.set_title(f"({label}) pile-up by length difference")
         ax.legend(frameon=False, loc="upper left")
+    _mark_tiny(fig, setup, [path for _, path in models])
     return save_figure(fig, out_dir, "bridge-len")
 
 
@@ -99,7 +110,7 @@ def training_figure(out_dir, *, quick: bool):
     _, problem = _problem(setup, path, True)
     with study_threads(setup):
         trained, curves = _training_curves(setup, path, problem, quick)
-    return _training_plot(setup, label, problem, trained, curves, out_dir)
+    return _training_plot(setup, label, problem, trained, curves, out_dir, path)
 
 
 def _training_curves(setup, path, problem, quick: bool):
@@ -128,7 +139,7 @@ def _training_curves(setup, path, problem, quick: bool):
     return trained, curves
 
 
-def _training_plot(setup, label, problem, trained, curves, out_dir):
+def _training_plot(setup, label, problem, trained, curves, out_dir, path):
     from pmtheory.bridge.checks import conditional_pm_set_membership, set_log_reference
     from pmtheory.bridge.claims_training import ALPHA, BETA, _pair_breakdown
     from pmtheory.bridge.training import RLHFObjective, target_log_policy
@@ -175,7 +186,48 @@ def _training_plot(setup, label, problem, trained, curves, out_dir):
     ax.set_ylabel("mean instance PM divergence")
     ax.set_title("PM divergence by pair type (§6.1)")
     ax.legend(frameon=False)
+    _mark_tiny(fig, setup, [path])
     return save_figure(fig, out_dir, "bridge-cpm")
+
+
+def check_training_figure(out_dir, runs, *, tiny: bool = False) -> list:
+    """The training figure of ``pmtheory bridge check --train``: (a) each run's trained
+    log π^S_θ against its closed form log π* on every (prompt, response) of the set, with the
+    diagonal; (b) its residual max|ρ| per step against the dtype's tolerance.
+
+    Args:
+      out_dir: where bridge-check-training.png/.pdf go.
+      runs: :class:`pmtheory.bridge.studies.TrainedPolicy` results.
+      tiny: the model is one of pmtheory's tiny random-weight models (said on the figure).
+    """
+    fig, axes = new_figure(2, 1, width=3.8, height=3.1, layout="constrained")
+    colors = ("tab:red", "tab:green", "tab:blue", "tab:purple")
+    low = min(float(np.min(run.target)) for run in runs)
+    high = max(float(np.max(run.target)) for run in runs)
+    ax = axes[0]
+    ax.plot([low, high], [low, high], color="0.6", linewidth=1, label="trained = closed form")
+    for run, color in zip(runs, colors):
+        ax.plot(run.target.ravel(), run.log_policy.ravel(), "o", markersize=3, color=color, alpha=0.7,
+                label=f"{run.objective['name']} (TV {run.total_variation:.1e})")
+    ax.set_xlabel(r"closed form $\log\pi^*(y)$ on the set")
+    ax.set_ylabel(r"trained $\log\pi^S_\theta(y)$")
+    ax.set_title("trained policy vs closed form")
+    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    ax = axes[1]
+    for run, color in zip(runs, colors):
+        steps = np.arange(1, run.residuals.size + 1)
+        ax.semilogy(steps, np.maximum(run.residuals, 1e-16), color=color,
+                    label=f"{run.objective['name']} ({run.stop_reason})")
+        ax.axhline(run.tolerance, color=color, linestyle=":", linewidth=1)
+    ax.plot([], [], color="0.4", linestyle=":", label="converged below (dtype's tolerance)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(r"residual $\max_y|\rho(y)|$")
+    ax.set_title("convergence")
+    ax.legend(frameon=False, fontsize=7, loc="best")
+    if tiny:
+        fig.suptitle("tiny random-weight model (pmtheory.bridge.tiny):\n"
+                     "the numbers test the code, not a language model", fontsize=7, color="0.35")
+    return save_figure(fig, out_dir, "bridge-check-training")
 
 
 @PAPER.figure("bridge-mod", claims=("BRG-MOD",),
@@ -204,4 +256,5 @@ def mod_figure(out_dir, *, quick: bool):
     ax.set_ylabel(r"$\log\pi_{\mathrm{MOD}}(y) - \log\pi^*(y)$")
     ax.set_title(f"({label}) all {data['sequences']} sequences, w = (0.5, 0.5)")
     fig.legend(frameon=False, fontsize=7, ncol=2, loc="outside lower center")  # below the axes, off the points
+    _mark_tiny(fig, setup, [path])
     return save_figure(fig, out_dir, "bridge-mod")

@@ -212,7 +212,14 @@ class LoadedModel:
             "dtype": str(self.dtype).removeprefix("torch."),
             "accumulate_dtype": str(self.accumulate_dtype).removeprefix("torch."),
             "max_positions": _max_positions(self.model),
+            "tiny_model": _tiny_note(self.model),  # set for pmtheory's tiny random-weight models, else None
         }
+
+
+def _tiny_note(model) -> str | None:
+    from pmtheory.bridge.tiny import tiny_model_note
+
+    return tiny_model_note(getattr(model, "config", None))
 
 
 def _max_positions(model) -> int | None:

@@ -81,6 +81,9 @@ class BridgeSetup:
     prompts: tuple[str, ...] | None = None  # prompts; None: pmtheory.bridge.tiny.TINY_PROMPTS
     trainable: str = "all"  # "all" parameters or only the output "head" in training studies
     threads: int | None = None  # torch CPU threads during the studies; None: 1 for the tiny models, else torch's
+    # Extra from_pretrained options for every model loaded (trust_remote_code, revision,
+    # local_files_only, pad_token), as (name, value) pairs so that the setup stays hashable.
+    load_options: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
         # Tuples, so that a setup given lists still hashes (the BRG checks cache studies per setup).
@@ -88,6 +91,12 @@ class BridgeSetup:
             object.__setattr__(self, "policies", tuple(tuple(pair) for pair in self.policies))
         if self.prompts is not None:
             object.__setattr__(self, "prompts", tuple(self.prompts))
+        options = tuple(sorted(dict(self.load_options).items()))
+        unknown = {name for name, _ in options} - {"trust_remote_code", "revision", "local_files_only", "pad_token"}
+        if unknown:
+            raise ValueError(f"load_options may set trust_remote_code, revision, local_files_only and pad_token, "
+                             f"got {sorted(unknown)}")
+        object.__setattr__(self, "load_options", options)
         if self.trainable not in ("all", "head"):
             raise ValueError(f"trainable must be 'all' or 'head', got {self.trainable!r}")
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
@@ -197,7 +206,7 @@ def load_policy(setup: BridgeSetup, path: str, *, dtype: str | None = None):
     """Load a policy with the setup's device and dtype (a fresh copy each call)."""
     from pmtheory.bridge.loading import load_causal_lm
 
-    return load_causal_lm(path, device=setup.device, dtype=dtype or setup.dtype)
+    return load_causal_lm(path, device=setup.device, dtype=dtype or setup.dtype, **dict(setup.load_options))
 
 
 def load_reward(setup: BridgeSetup):
@@ -205,7 +214,7 @@ def load_reward(setup: BridgeSetup):
     from pmtheory.bridge.loading import load_reward_model
 
     return load_reward_model(setup.reward_path(), device=setup.device,
-                             dtype="float64" if setup.is_tiny else setup.dtype)
+                             dtype="float64" if setup.is_tiny else setup.dtype, **dict(setup.load_options))
 
 
 # ----------------------------------------------------------------------------------------
@@ -495,6 +504,11 @@ class TrainedPolicy:
     converged: bool  # the optimizer's own convergence test passed
     stop_reason: str  # "converged", "stalled" or "max_steps"
     training: dict = field(default_factory=dict)  # the TrainingConfig settings
+    residuals: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (steps,) max|ρ| per step
+    tolerance: float = 0.0  # the residual below which it counts as converged (TrainingConfig.tolerance_for)
+    notes: tuple[str, ...] = ()  # TrainingResult.notes (e.g. Adam ran instead of the natural optimizer)
+    peak_memory: dict = field(default_factory=dict)  # TrainingResult.peak_memory
+    dtype: str = ""  # the trained parameters' dtype
 
 
 # Responses whose optimal probability is at least this are "high mass" in the sampled
@@ -511,6 +525,7 @@ def train_policy(setup: BridgeSetup, label: str, path: str, problem, objective, 
     with study_threads(setup):
         lm = load_policy(setup, path)
         select_trainable(lm.model, setup.trainable)
+        dtype = next(p.dtype for p in lm.model.parameters() if p.requires_grad)
         result = train_on_response_set(lm.model, lm.tokenizer, problem, objective, config)
     error = np.abs(result.log_policy - target)
     optimum = np.exp(target)
@@ -522,7 +537,9 @@ def train_policy(setup: BridgeSetup, label: str, path: str, problem, objective, 
                          max_abs_log_error_high_mass=float(error[high].max()) if high.any() else 0.0,
                          steps=result.steps, seconds=result.seconds, converged=result.converged,
                          stop_reason=result.stop_reason,
-                         training=result.config)
+                         training=result.config, residuals=result.residuals, tolerance=config.tolerance_for(dtype),
+                         notes=result.notes, peak_memory=result.peak_memory,
+                         dtype=str(dtype).removeprefix("torch."))
 
 
 # ----------------------------------------------------------------------------------------

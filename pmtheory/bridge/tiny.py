@@ -36,6 +36,7 @@ import numpy as np
 
 __all__ = [
     "TINY_ARCHITECTURES",
+    "TINY_MARKER",
     "TINY_PROMPTS",
     "TINY_WORDS",
     "TinyModelPaths",
@@ -45,6 +46,8 @@ __all__ = [
     "save_tiny_models",
     "save_tiny_reward_model",
     "single_thread",
+    "tiny_model_note",
+    "tiny_model_note_at",
     "tiny_model_paths",
 ]
 
@@ -184,8 +187,32 @@ def _pretrain(model, tokenizer, *, seed: int, steps: int) -> None:
     model.eval()
 
 
+# The config key that marks a model built here (saved in its config.json): figures and reports
+# label such models, whose numbers test the code and not a language model.
+TINY_MARKER = "pmtheory_tiny_model"
+
+
+def tiny_model_note(config) -> str | None:
+    """The note :func:`save_tiny_causal_lm` / :func:`save_tiny_reward_model` leave in a model's
+    config (a transformers config, or a model's ``config.json`` as a dict), or None for any other
+    model."""
+    note = config.get(TINY_MARKER) if isinstance(config, dict) else getattr(config, TINY_MARKER, None)
+    return note if isinstance(note, str) else None
+
+
+def tiny_model_note_at(path) -> str | None:
+    """:func:`tiny_model_note` of the model saved in directory ``path`` (None when ``path`` is not
+    a directory with a readable config.json, e.g. a hub id)."""
+    import json
+
+    try:
+        return tiny_model_note(json.loads((Path(path) / "config.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def _build_and_save(directory, architecture: str, *, seed: int, max_positions: int, for_classification: bool,
-                    prepare, tied: bool = False) -> Path:
+                    prepare, tied: bool = False, note: str = "") -> Path:
     """Build the tiny tokenizer and a seeded model from its config, run ``prepare(model,
     tokenizer)`` under the same seed, and ``save_pretrained`` both to ``directory``."""
     import torch
@@ -196,6 +223,8 @@ def _build_and_save(directory, architecture: str, *, seed: int, max_positions: i
     tokenizer = build_tiny_tokenizer()
     config = _config(architecture, len(tokenizer), max_positions=max_positions, for_classification=for_classification,
                      tied=tied)
+    setattr(config, TINY_MARKER, f"tiny {architecture} with random initial weights (torch seed {seed}){note}, built by "
+                                 "pmtheory.bridge.tiny: its numbers test the code, not a language model")
     model_class = AutoModelForSequenceClassification if for_classification else AutoModelForCausalLM
     with torch.random.fork_rng(devices=[]), quiet_transformers():
         torch.manual_seed(seed)
@@ -226,7 +255,8 @@ def save_tiny_causal_lm(directory: str | os.PathLike, architecture: str = "opt",
     """
     return _build_and_save(directory, architecture, seed=seed, max_positions=max_positions, for_classification=False,
                            prepare=lambda model, tokenizer: _pretrain(model, tokenizer, seed=seed,
-                                                                     steps=pretrain_steps), tied=tied)
+                                                                     steps=pretrain_steps), tied=tied,
+                           note=f", pretrained {pretrain_steps} Adam steps on a toy grammar" if pretrain_steps else "")
 
 
 def save_tiny_reward_model(directory: str | os.PathLike, architecture: str = "opt", *, seed: int = 1,
@@ -247,7 +277,7 @@ def save_tiny_reward_model(directory: str | os.PathLike, architecture: str = "op
             model.score.weight.mul_(reward_scale)
 
     return _build_and_save(directory, architecture, seed=seed, max_positions=max_positions, for_classification=True,
-                           prepare=scale_head)
+                           prepare=scale_head, note=f", reward head scaled by {reward_scale}")
 
 
 @dataclass(frozen=True)

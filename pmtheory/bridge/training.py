@@ -39,6 +39,25 @@ and the natural optimizer's step size atomically every ``checkpoint_every`` step
 checkpoint written for the same
 problem, objective and settings, and shows a tqdm progress bar on a terminal.
 
+Several processes (data parallel, issue 15): run the script that calls
+:func:`train_on_response_set` under ``accelerate launch --multi_gpu --num_processes 8
+your_script.py`` (or ``python -m torch.distributed.run --nproc_per_node 8 your_script.py``;
+``pmtheory``'s own command line does not launch processes yet), each process loading the model
+onto its own device (``cuda:LOCAL_RANK``). With the Adam optimizer (estimator ``"exact"`` with
+``optimizer="adam"``, and ``"reinforce"``) each process takes a contiguous shard of the N
+prompts (the rows of the (N, K) problem) for its forward and backward passes; its loss is
+weighted by its number of prompts / N and the gradients are summed across processes (before
+they reach the master weights), so the update is that of one process on all N prompts, up to
+rounding. REINFORCE draws for all N prompts on every process from the (seed, step) generator
+and keeps its shard's rows, so the draws are those of one process. The (N, K) log-probabilities
+are gathered every step, so the objective history, residuals, callback and result are the
+full problem's, the same on every process. Only the main process (rank 0) writes checkpoints
+(``checkpoint_dir`` must be on a file system every process reads) and shows the bar. Not
+sharded: the natural optimizer (its Jacobian solve is one process's), which refuses to run in
+more than one process. The process group and the collectives are in
+:mod:`pmtheory.bridge.distributed`; without a launcher (``WORLD_SIZE`` unset or 1) nothing of
+this runs.
+
 Shape letters: ``N`` prompts, ``K`` responses per prompt, ``M`` draws per prompt.
 
 Source: seed 001, eq 2.3 (KL RLHF), Definition 4.1 (conditional PM RLHF), §6 (r = r_θ/β);
@@ -68,6 +87,8 @@ from pmtheory.bridge.checks import (
     kl_rlhf_set_log_policy,
     set_log_reference,
 )
+from pmtheory.bridge.distributed import current_world
+from pmtheory.bridge.loading import accumulation_dtype, input_device
 from pmtheory.bridge.logprobs import sequence_log_probs
 
 __all__ = [
@@ -411,6 +432,15 @@ def _sequence_log_probs(model, tokenizer, problem: ResponseSetProblem, *, requir
     return flat.reshape(problem.shape)
 
 
+def _shard(problem: ResponseSetProblem, rows: slice) -> ResponseSetProblem:
+    """The problem restricted to the prompts ``rows`` (a process's shard)."""
+    token = None if problem.token_log_probs_ref is None else problem.token_log_probs_ref[rows]
+    mask = None if problem.token_mask is None else problem.token_mask[rows]
+    return replace(problem, prompt_ids=problem.prompt_ids[rows], response_ids=problem.response_ids[rows],
+                   rewards=problem.rewards[rows], log_probs_ref=problem.log_probs_ref[rows],
+                   token_log_probs_ref=token, token_mask=mask)
+
+
 def _step_generator(seed: int, step: int) -> torch.Generator:
     state = np.random.SeedSequence([seed, step]).generate_state(2, dtype=np.uint32)
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
@@ -588,8 +618,12 @@ def train_on_response_set(model, tokenizer, problem: ResponseSetProblem, objecti
     Returns:
       :class:`TrainingResult`.
 
+    Under ``accelerate launch`` (several processes) each process trains on its shard of the
+    prompts and the gradients are summed (module docstring); every process gets the same result.
+
     Raises:
-      ValueError: a checkpoint in ``checkpoint_dir`` that belongs to another run (with resume).
+      ValueError: a checkpoint in ``checkpoint_dir`` that belongs to another run (with resume);
+        the natural optimizer in more than one process.
     """
     from tqdm.auto import tqdm
 
@@ -599,6 +633,11 @@ def train_on_response_set(model, tokenizer, problem: ResponseSetProblem, objecti
     if not parameters:
         raise ValueError("the model has no trainable parameters (requires_grad is False everywhere)")
     device = parameters[0].device
+    world = current_world(device)
+    if world.distributed and config.method == "natural":
+        raise ValueError(f"the natural optimizer runs in one process only (its Jacobian solve is not sharded), and "
+                         f"this is process {world.rank} of {world.size}; pass optimizer='adam' to train the exact "
+                         f"objective with Adam across processes, or run a single process")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     notes: list[str] = []
@@ -627,17 +666,43 @@ def train_on_response_set(model, tokenizer, problem: ResponseSetProblem, objecti
             history, residuals = list(payload["history"]), list(payload["residuals"])
             start_step = resumed_from = int(payload["step"])
             converged, rate = bool(payload["converged"]), float(payload["rate"])
+    rows = world.rows(problem.shape[0])
+    if world.distributed:
+        world.check_same(start_step, "the step to resume from",
+                         "checkpoint_dir must be on a file system that every process reads")
+        world.broadcast_from_main(weights.masters)  # start from the same weights, as DDP does
+        weights.sync()
+        shard = _shard(problem, rows) if rows.stop > rows.start else None
+        own_rows = f"rows {rows.start} to {rows.stop - 1}" if rows.stop > rows.start else "none"
+        notes.append(f"trained in {world.size} processes, each on a shard of the {problem.shape[0]} prompts "
+                     f"(this one, rank {world.rank}: {own_rows}), gradients summed")
+    else:
+        shard = problem
+    weight = (rows.stop - rows.start) / problem.shape[0]  # this shard's share of the mean over prompts
+
+    def log_policy_on_set(requires_grad: bool = False) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(this shard's log π^S (n_r, K), or None when it is empty; the full (N, K), detached)."""
+        if rows.stop == rows.start:  # fewer prompts than processes: the dtype and device the others gather
+            own = None
+            model_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+            where = input_device(model)
+            empty = torch.empty((0, problem.shape[1]), dtype=accumulation_dtype(model_dtype, where), device=where)
+        else:
+            with torch.set_grad_enabled(requires_grad):
+                own = policy_log_probs_on_set(model, tokenizer, shard, requires_grad=requires_grad,
+                                              batch_size=config.batch_size)
+        return own, world.gather_rows(own.detach() if own is not None else empty, rows, problem.shape[0])
 
     def checkpoint(step: int) -> None:
-        if directory is not None:
+        if directory is not None and world.is_main:
             _save_checkpoint(directory, {"identity": identity, "step": step, "model": model.state_dict(),
                                          "masters": weights.snapshot() if weights.narrow else None,
                                          "adam": adam.state_dict(), "history": history, "residuals": residuals,
                                          "converged": converged, "rate": rate})
 
     bar = tqdm(total=config.max_steps, initial=min(start_step, config.max_steps),
-               disable=not _show_progress(config.progress), desc=f"{objective.name} ({config.estimator})",
-               file=sys.stderr, leave=False, dynamic_ncols=True)
+               disable=not (world.is_main and _show_progress(config.progress)),
+               desc=f"{objective.name} ({config.estimator})", file=sys.stderr, leave=False, dynamic_ncols=True)
     step = start_step
     tolerance = config.tolerance_for(parameters[0].dtype)
     # In a narrower float the bar is near the rounding floor itself: run until the residual stops
@@ -658,26 +723,30 @@ def train_on_response_set(model, tokenizer, problem: ResponseSetProblem, objecti
                 for group in adam.param_groups:
                     group["lr"] = config.rate / (1.0 + step / config.lr_half_life)
                 adam.zero_grad()
-                log_policy = policy_log_probs_on_set(model, tokenizer, problem, requires_grad=True,
-                                                     batch_size=config.batch_size)
-                detached = log_policy.detach()
+                # log_policy: this process's rows (all N in one process); detached: all N rows.
+                log_policy, detached = log_policy_on_set(requires_grad=True)
                 history.append(float(_objective(detached, u)))
                 residuals.append(float(_natural_residual(detached, u).abs().max()))
                 converged = residuals[-1] < stop_below
+                loss = None
                 if converged:
                     pass  # at the optimum to the dtype's resolution: no update
                 elif config.estimator == "exact":
-                    loss = -_objective(log_policy, u)
+                    if log_policy is not None:
+                        loss = -_objective(log_policy, u[rows]) * weight
                 else:
-                    with torch.no_grad():
+                    with torch.no_grad():  # drawn for all N prompts, as in one process
                         probabilities = detached.exp().to(torch.float64).cpu()
                         draws = torch.multinomial(probabilities, config.samples_per_prompt, replacement=True,
                                                   generator=_step_generator(config.seed, step)).to(device)
                         returns = (u - detached).gather(1, draws)
                         baseline = (returns.sum(dim=1, keepdim=True) - returns) / (config.samples_per_prompt - 1)
-                    loss = -((returns - baseline) * log_policy.gather(1, draws)).mean()
+                    if log_policy is not None:
+                        loss = -((returns - baseline)[rows] * log_policy.gather(1, draws[rows])).mean() * weight
                 if not converged:
-                    loss.backward()
+                    if loss is not None:
+                        loss.backward()
+                    world.sum_gradients(weights.parameters)  # before the masters take them (MasterWeights)
                     weights.gradients_to_masters()
                     adam.step()
                     weights.sync()
@@ -685,16 +754,13 @@ def train_on_response_set(model, tokenizer, problem: ResponseSetProblem, objecti
             bar.update(1)
             bar.set_postfix(objective=f"{history[-1]:.6g}", residual=f"{residuals[-1]:.1e}")
             if callback is not None:
-                with torch.no_grad():
-                    callback(step, policy_log_probs_on_set(model, tokenizer, problem, batch_size=config.batch_size)
-                             .to(torch.float64).cpu().numpy())
+                callback(step, log_policy_on_set()[1].to(torch.float64).cpu().numpy())
             if step % config.checkpoint_every == 0:
                 checkpoint(step)
         checkpoint(step)
     finally:
         bar.close()
-    with torch.no_grad():
-        final = policy_log_probs_on_set(model, tokenizer, problem, batch_size=config.batch_size)
+    final = log_policy_on_set()[1]
     if not converged and stop_below < tolerance:
         converged = float(_natural_residual(final.to(u.dtype), u).abs().max()) < tolerance
     settings = {k: v for k, v in asdict(config).items() if k not in ("checkpoint_dir", "progress")}

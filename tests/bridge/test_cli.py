@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from pmtheory import figures  # noqa: E402
 from pmtheory.bridge.cli import main  # noqa: E402
 from pmtheory.cli import main as pmtheory_main  # noqa: E402
 
@@ -19,10 +20,13 @@ class TestCheck:
         prompts = tmp_path / "prompts.txt"
         prompts.write_text("the cat\n\na small dog\nthe bird\n")
         out = tmp_path / "out"
-        status = main(["check", "--model", str(tiny.opt), "--reward-model", str(tiny.reward), "--prompts", str(prompts),
-                       "--out", str(out), "--device", "cpu", "--quick", "--train", "--pairs-per-prompt", "8",
-                       "--set-size", "6", "--no-progress"])
+        lint = {}
+        with figures.inspect_saved_figures(lambda fig, stem: lint.setdefault(stem, figures.lint_figure(fig))):
+            status = main(["check", "--model", str(tiny.opt), "--reward-model", str(tiny.reward), "--prompts",
+                           str(prompts), "--out", str(out), "--device", "cpu", "--quick", "--train",
+                           "--pairs-per-prompt", "8", "--set-size", "6", "--no-progress"])
         assert status == 0, capsys.readouterr().err
+        assert lint == {"bridge-len": [], "bridge-check-training": []}
         report = json.loads((out / "bridge-report.json").read_text())
         assert report["prompts"] == 3 and report["model"]["model_type"] == "opt"
         assert report["sampling"]["settings"]["samples_from_model"] is True
@@ -31,8 +35,56 @@ class TestCheck:
         assert report["length_pileup"]["pairs"] == 24
         assert set(report["response_sets"]["indicators"]) == {"set", "sequence", "token"}
         assert all(run["max_abs_log_error"] < 1e-3 for run in report["training"]["runs"])
-        assert sorted(p.split("/")[-1] for p in report["figures"]) == ["bridge-len.pdf", "bridge-len.png"]
+        assert all(run["converged"] and run["final_residual"] < run["tolerance"] for run in report["training"]["runs"])
+        assert sorted(p.split("/")[-1] for p in report["figures"]) == [
+            "bridge-check-training.pdf", "bridge-check-training.png", "bridge-len.pdf", "bridge-len.png"]
         assert not (out / ".figures-tmp").exists()
+        assert "tiny opt with random initial weights" in report["model"]["tiny_model"]
+        assert report["failed_bars"] == []
+        summary = capsys.readouterr().out
+        assert "sequence log-probs, batched (left padding) vs loop: max relative" in summary and "PASS" in summary
+        assert "training kl (natural, float32): converged" in summary
+        assert "closed forms, §6.1 metrics (set reading)" in summary
+        assert "note: tiny opt with random initial weights" in summary
+
+    def test_training_that_misses_its_bar_exits_1(self, tiny, tmp_path, capsys):
+        # --max-memory far below the natural optimizer's Jacobian: Adam trains instead (the report
+        # says so) and, in 100 steps, does not reach float32's tolerance: the bar is missed.
+        out = tmp_path / "out"
+        status = main(["check", "--model", str(tiny.opt), "--reward-model", str(tiny.reward), "--out", str(out),
+                       "--device", "cpu", "--quick", "--train", "--max-memory", "1kB", "--pairs-per-prompt", "2",
+                       "--set-size", "4", "--no-progress", "--no-figures"])
+        captured = capsys.readouterr()
+        assert status == 1
+        report = json.loads((out / "bridge-report.json").read_text())
+        runs = report["training"]["runs"]
+        assert all(run["optimizer"] == "adam" and "Adam ran instead" in run["notes"][0] for run in runs)
+        assert report["failed_bars"] and "did not converge" in report["failed_bars"][0]
+        assert "bar(s) not reached: training kl did not converge" in captured.err
+        assert "FAIL" in captured.out
+
+    def test_train_needs_a_reward_model(self, tiny, tmp_path, capsys):
+        out = tmp_path / "out"
+        assert main(["check", "--model", str(tiny.opt), "--out", str(out), "--train"]) == 2
+        assert "--train needs --reward-model" in capsys.readouterr().err
+        assert not out.exists()
+
+    def test_chat_template(self, tiny, tmp_path, capsys):
+        out = tmp_path / "out"
+        assert main(["check", "--model", str(tiny.opt), "--out", str(out), "--chat-template", "--device", "cpu"]) == 2
+        assert "this tokenizer has no chat template" in capsys.readouterr().err
+        directory = tmp_path / "chat"
+        shutil.copytree(tiny.opt, directory)
+        config_path = directory / "tokenizer_config.json"
+        config = json.loads(config_path.read_text())
+        config["chat_template"] = "{% for m in messages %}the {{ m['content'] }}{% endfor %}"
+        config_path.write_text(json.dumps(config))
+        status = main(["check", "--model", str(directory), "--out", str(out), "--chat-template", "--device", "cpu",
+                       "--quick", "--no-progress", "--local-files-only", "--revision", "main"])
+        assert status == 0, capsys.readouterr().err
+        report = json.loads((out / "bridge-report.json").read_text())
+        assert report["sampling"]["examples"][0]["prompt"].startswith("the ")
+        assert report["arguments"]["local_files_only"] is True and report["arguments"]["revision"] == "main"
 
     def test_without_reward_model(self, tiny, tmp_path):
         out = tmp_path / "out"
@@ -72,6 +124,8 @@ class TestCheck:
 
     def test_bad_options(self, tiny, tmp_path, capsys):
         assert main(["check", "--model", str(tiny.opt), "--alpha", "2"]) == 2
+        assert main(["check", "--model", str(tiny.opt), "--max-memory", "lots"]) == 2
+        assert "--max-memory must be a positive size" in capsys.readouterr().err
         assert main(["check"]) == 2  # --model is required
         assert main(["frobnicate"]) == 2
 
