@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--top-k", type=int, default=0, help="top-k of the reported samples (0: off)")
     check.add_argument("--alpha", type=float, default=0.1, help="conditional PM threshold α (default 0.1)")
     check.add_argument("--beta", type=float, default=1.0, help="β: KL weight / reward scale r/β (default 1)")
+    check.add_argument("--published-alpha-zero", choices=("pm", "kl"), default="pm",
+                       help="with --train and --alpha 0: 'pm' (Def 4.1, the default) or 'kl' (the published code "
+                            "falls back to the KL penalty at alpha = 0)")
+    check.add_argument("--reward-clip", type=float, default=None, metavar="C",
+                       help="with --train: clip rewards to [-C, C] first, as the published code does with C = 5 "
+                            "(default: no clip)")
     check.add_argument("--batch-size", type=int, default=16, help="pairs per forward pass")
     check.add_argument("--seed", type=int, default=0, help="sampling seed")
     check.add_argument("--train", action="store_true",
@@ -171,6 +177,8 @@ def _validate_check(arguments) -> None:
         raise ValueError(f"--beta must be > 0, got {arguments.beta}")
     if arguments.out.exists() and not arguments.out.is_dir():
         raise ValueError(f"--out {arguments.out} exists and is not a directory")
+    if arguments.reward_clip is not None and not arguments.reward_clip > 0:
+        raise ValueError(f"--reward-clip must be > 0, got {arguments.reward_clip}")
     if arguments.train and not arguments.reward_model:
         raise ValueError("--train needs --reward-model: the response sets are trained on its rewards")
     arguments.max_memory = _parse_size(arguments.max_memory, "--max-memory")
@@ -275,8 +283,10 @@ def _training_section(setup, path, problem, arguments) -> tuple[dict, list]:
 
     out = {"trainable": setup.trainable, "runs": []}
     trained_runs = []
-    for objective in (RLHFObjective("kl", beta=arguments.beta),
-                      RLHFObjective("conditional_pm", beta=arguments.beta, alpha=arguments.alpha, indicator="set")):
+    for objective in (RLHFObjective("kl", beta=arguments.beta, reward_clip=arguments.reward_clip),
+                      RLHFObjective("conditional_pm", beta=arguments.beta, alpha=arguments.alpha, indicator="set",
+                                    published_alpha_zero=arguments.published_alpha_zero,
+                                    reward_clip=arguments.reward_clip)):
         trained = train_policy(setup, "model", path, problem, objective,
                                TrainingConfig(estimator="exact", max_steps=100, max_memory=arguments.max_memory,
                                               progress=False if arguments.no_progress else None))

@@ -36,6 +36,7 @@ class TestCheck:
         assert set(report["response_sets"]["indicators"]) == {"set", "sequence", "token"}
         assert all(run["max_abs_log_error"] < 1e-3 for run in report["training"]["runs"])
         assert all(run["converged"] and run["final_residual"] < run["tolerance"] for run in report["training"]["runs"])
+        assert all("reward_clip" not in run["objective"] for run in report["training"]["runs"])
         assert sorted(p.split("/")[-1] for p in report["figures"]) == [
             "bridge-check-training.pdf", "bridge-check-training.png", "bridge-len.pdf", "bridge-len.png"]
         assert not (out / ".figures-tmp").exists()
@@ -53,12 +54,15 @@ class TestCheck:
         out = tmp_path / "out"
         status = main(["check", "--model", str(tiny.opt), "--reward-model", str(tiny.reward), "--out", str(out),
                        "--device", "cpu", "--quick", "--train", "--max-memory", "1kB", "--pairs-per-prompt", "2",
-                       "--set-size", "4", "--no-progress", "--no-figures"])
+                       "--set-size", "4", "--no-progress", "--no-figures", "--alpha", "0",
+                       "--published-alpha-zero", "kl", "--reward-clip", "5"])
         captured = capsys.readouterr()
         assert status == 1
         report = json.loads((out / "bridge-report.json").read_text())
         runs = report["training"]["runs"]
         assert all(run["optimizer"] == "adam" and "Adam ran instead" in run["notes"][0] for run in runs)
+        assert runs[1]["objective"] == {"name": "conditional_pm", "beta": 1.0, "alpha": 0.0, "indicator": "set",
+                                        "published_alpha_zero": "kl", "reward_clip": 5.0}
         assert report["failed_bars"] and "did not converge" in report["failed_bars"][0]
         assert "bar(s) not reached: training kl did not converge" in captured.err
         assert "FAIL" in captured.out
@@ -126,6 +130,9 @@ class TestCheck:
         assert main(["check", "--model", str(tiny.opt), "--alpha", "2"]) == 2
         assert main(["check", "--model", str(tiny.opt), "--max-memory", "lots"]) == 2
         assert "--max-memory must be a positive size" in capsys.readouterr().err
+        assert main(["check", "--model", str(tiny.opt), "--reward-clip", "-5"]) == 2
+        assert "--reward-clip must be > 0" in capsys.readouterr().err
+        assert main(["check", "--model", str(tiny.opt), "--published-alpha-zero", "ppo"]) == 2
         assert main(["check"]) == 2  # --model is required
         assert main(["frobnicate"]) == 2
 
