@@ -250,13 +250,13 @@ def _block_violation(div: Divergence, gap, log_q, log_policy, z, *, zeros_possib
 
     ``gap`` = Δ = (c − r)/β and ``z`` (shape (b,)) are measured from a pivot reward c, so
     a − Z = −Δ − z is formed without the size of c/β. The scale is the size of the two sides
-    stationarity equates (the larger, so that it cannot overflow), which depends neither on c
-    nor on a constant added to every reward,
-    as the problem does not (a scale of 1 + |a| + |Z| measured from 0 divided a wrong policy's
-    violation by 1e20 under a common reward offset of 1e20; one measured from the pivot let the
-    pivot's frame, where Z keeps only eps·|Z − c/β| of its digits, excuse a wrong policy of the
-    other responses). Where π = 0 (only when ``zeros_possible``: chi2, tv) the condition is
-    complementary slackness instead, and tv uses its sub-gradient.
+    stationarity equates (the larger, so that it cannot overflow). Like the problem, it depends
+    neither on c nor on a constant added to every reward: a scale of 1 + |a| + |Z| measured
+    from 0 divided a wrong policy's violation by 1e20 under a common reward offset of 1e20, and
+    one measured from the pivot let the pivot's frame, where Z keeps only eps·|Z − c/β| of its
+    digits, excuse a wrong policy of the other responses. Where π = 0 (only when
+    ``zeros_possible``: chi2, tv) the condition is complementary slackness instead, and tv uses
+    its sub-gradient.
     """
     excess = np.add(gap, z[:, None])
     np.negative(excess, out=excess)  # a − Z, which stationarity equates with f'(π/q)
