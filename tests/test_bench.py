@@ -232,6 +232,25 @@ def test_bridge_section_can_be_skipped():
     assert status == 0 and "== bridge ==" in stdout and "tiny-opt" not in stdout
 
 
+def test_torch_section_reports_solves_on_tensors(quick_run):
+    pytest.importorskip("torch")
+    rows = [row for row in quick_run["report"]["rows"] if row["section"] == "torch"]
+    assert [row["divergence"] for row in rows] == ["reverse_kl", "forward_kl", "tv"]
+    for row in rows:
+        assert row["status"] == "ok" and (row["batch"], row["k"]) == (8, 50_272) and row["device"] == "cpu"
+        assert row["ratio"] == pytest.approx(row["exact_seconds"] / row["floor_seconds"])
+        assert row["solves_per_second"] == pytest.approx(8 / row["exact_seconds"])
+        assert row["max_kkt_residual"] < 1e-9 and row["returned"] == "torch.Tensor on cpu"
+    assert "== torch ==" in quick_run["stdout"]
+
+
+def test_torch_section_can_be_skipped():
+    status, stdout, _ = _run(["--allocator", "system", "--quick", "--sizes", "100", "--divergences", "reverse_kl",
+                              "--max-cvxpy-k", "1", "--bridge-model", "none", "--torch-device", "none"])
+    section = stdout.split("== torch ==")[1].split("allocator:")[0]
+    assert status == 0 and not any(line.startswith("reverse_kl") for line in section.splitlines())
+
+
 def test_ctrl_c_during_bench_is_one_line_and_exit_130(monkeypatch, capsys):
     from pmtheory import bench
 

@@ -50,14 +50,16 @@ rows, its bars and its table columns: ``solvers`` (the above) and ``bridge``, th
 log-probability throughput of :func:`pmtheory.bridge.sequence_log_probs` (batched, padded)
 against the per-sequence loop, in tokens/s, on the tiny OPT by default or on
 ``--bridge-model PATH`` (``--bridge-device cuda --bridge-dtype bfloat16`` on a GPU;
-``--bridge-model none`` skips it; without torch the section says so and is skipped).
+``--bridge-model none`` skips it; without torch the section says so and is skipped), and
+``torch``, the exact solvers on torch tensors at batch 8 × K = 50 272 against a
+``torch.log_softmax`` floor on the same device (``--torch-device``, default cpu).
 
 Shape letters: ``K`` is the number of responses.
 
 Layout. ``pmtheory.bench`` is a package: this ``__init__`` holds the command line
 (:func:`main`, its options, :data:`_SECTIONS`), and the rest sits in private topic modules:
-``_common`` (settings and problems, timing), ``_solver_section`` and ``_bridge_section`` (one
-module per section), and ``_output`` (the table a section fills in, the bars, the machine and
+``_common`` (settings and problems, timing), ``_solver_section``, ``_bridge_section`` and
+``_torch_section`` (one module per section), and ``_output`` (the table a section fills in, the bars, the machine and
 the JSON report). A package rather than private sibling modules (``pmtheory/_bench_*.py``)
 keeps the benchmark in one folder, where a new section is one more module, with the import
 path unchanged.
@@ -82,6 +84,7 @@ from pmtheory.bench._output import (
     _write_json_atomically,
 )
 from pmtheory.bench._solver_section import _SOLVER_COLUMNS, _solver_note, _solver_rows
+from pmtheory.bench._torch_section import _TORCH_COLUMNS, _torch_note, _torch_rows
 from pmtheory.divergences import DIVERGENCE_NAMES, get_divergence
 
 __all__ = ["main"]
@@ -95,6 +98,7 @@ _DEFAULT_REPEATS = 5
 _SECTIONS: tuple[_Section, ...] = (
     _Section("solvers", _solver_rows, _SOLVER_COLUMNS, _solver_note),
     _Section("bridge", _bridge_rows, _BRIDGE_COLUMNS, _bridge_note),
+    _Section("torch", _torch_rows, _TORCH_COLUMNS, _torch_note),
 )
 
 
@@ -175,6 +179,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bridge-device", default="cpu", help="its device: cpu, cuda, mps or auto (default cpu)")
     parser.add_argument("--bridge-dtype", default="float32",
                         help="its dtype: float32, bfloat16, float16, float64 or auto (default float32)")
+    parser.add_argument("--torch-device", default="cpu",
+                        help="device of the torch section: the solvers on torch tensors at batch 8 × K 50272 "
+                             "(default cpu; cuda on a GPU; none skips it)")
     parser.add_argument("--quick", action="store_true",
                         help="sizes 100,1000,10000 and 1 repeat unless given explicitly, and no cvxpy+scs "
                              "baseline (it often runs to its time limit); for tests and CI")
@@ -206,6 +213,7 @@ def _settings_from(arguments: argparse.Namespace) -> _Settings:
         bridge_model=arguments.bridge_model,
         bridge_device=arguments.bridge_device,
         bridge_dtype=arguments.bridge_dtype,
+        torch_device=arguments.torch_device,
         quick=arguments.quick,
         json_path=arguments.json_path,
         allocator=arguments.allocator,

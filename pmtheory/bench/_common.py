@@ -51,6 +51,7 @@ class _Settings:
     bridge_model: str | None  # causal LM for the bridge section (None: the tiny OPT; "none": skip it)
     bridge_device: str  # its device
     bridge_dtype: str  # its dtype
+    torch_device: str  # device of the torch section ("none": skip it)
     quick: bool  # --quick was given
     json_path: str | None  # where to write the JSON report, or None
     allocator: str  # "kept": glibc keeps freed blocks in the heap (module doc); "system": untouched

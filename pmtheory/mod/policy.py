@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
+from pmtheory._torch_io import accepts_torch
 from pmtheory._validation import (
     as_float_array,
     check_finite,
@@ -74,6 +75,7 @@ def check_weights(weights, m: int) -> np.ndarray:
 
 
 
+@accepts_torch("policy", "reference")
 def implied_rewards(policy, reference, *, divergence: str | Divergence = "reverse_kl", beta: float = 1.0) -> np.ndarray:
     """The reward a barrier-regularized optimum reveals, up to a constant: β·f'(π/π_ref).
 
@@ -144,6 +146,7 @@ def _probability_inputs(policies, weights, reference) -> tuple[np.ndarray, np.nd
     return log_pi, weights, reference
 
 
+@accepts_torch("log_policies", "weights", "log_reference")
 def weighted_f_prime(log_policies, weights, log_reference, *,
                      divergence: str | Divergence = "reverse_kl") -> np.ndarray:
     """The combined argument of MOD: u(y) = Σ_i w_i ∇f(π_i(y)/π_ref(y)), from log-probabilities.
@@ -168,6 +171,7 @@ def weighted_f_prime(log_policies, weights, log_reference, *,
     return np.tensordot(weights, derivative, axes=1)
 
 
+@accepts_torch("log_policies", "weights", "log_reference")
 def optimal_log_policy(log_policies, weights, log_reference, *, divergence: str | Divergence = "reverse_kl",
                        beta: float = 1.0, check: bool = True) -> Solution:
     """MOD Prop 1 from log-probabilities, batched: the optimum for Σ_i w_i R_i under β·I_f.
@@ -279,6 +283,7 @@ def prop1_normalizer(policies, weights, reference, *, divergence: str | Divergen
     return Prop1Normalizer(z=float(z), t1=t1, t2=t2, phi_defined_at_t1=defined, iterations=iterations)
 
 
+@accepts_torch("policies", "weights", "reference")
 def optimal_policy(policies, weights, reference, *, divergence: str | Divergence = "reverse_kl",
                    beta: float = 1.0, check: bool = True) -> Solution:
     """The optimum for Σ_i w_i R_i from the base policies π_i alone (MOD Prop 1), exactly.

@@ -75,6 +75,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pmtheory._torch_io import accepts_torch
 from pmtheory._validation import (
     as_float_array,
     check_finite,
@@ -114,6 +115,7 @@ class Solution:
     iterations: int  # root-iteration passes over all K responses, incl. the final one (0: closed forms)
 
 
+@accepts_torch("rewards", "reference", "log_reference")
 def optimal_policy(
     rewards,
     reference=None,
@@ -234,6 +236,7 @@ def optimal_policy(
     )
 
 
+@accepts_torch("policy", "rewards", "reference", "log_reference")
 def regularized_objective(policy, rewards, reference=None, *, log_reference=None,
                           divergence: str | Divergence = "reverse_kl", beta: float = 1.0) -> np.ndarray:
     """J(π) = Σ_y π(y) r(y) − β·I_f(π‖π_ref), shape (..., K) -> (...).
@@ -260,6 +263,7 @@ def regularized_objective(policy, rewards, reference=None, *, log_reference=None
     return value.reshape(shape[:-1])
 
 
+@accepts_torch("policy", "rewards", "reference", "log_policy", "log_reference", "multiplier")
 def kkt_residual(policy=None, rewards=None, reference=None, *, log_policy=None, log_reference=None,
                  divergence: str | Divergence = "reverse_kl", beta: float = 1.0,
                  multiplier=None) -> np.ndarray:
