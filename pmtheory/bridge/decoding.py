@@ -11,7 +11,11 @@ enumeration:
   Σ_i w_i log π_i(s | y_<t) (eq 7 applied to next-token distributions,
   :func:`pmtheory.mod.decoding.product_rule_log_scores`), renormalized over W. Sampling from
   it gives the distribution :func:`token_level_log_policy`; greedy decoding picks the
-  argmax at every step (:func:`token_level_greedy`).
+  argmax at every step (:func:`token_level_greedy`);
+- token level for any barrier f-divergence (``divergence=`` with ``log_reference=``): at every
+  prefix the exact Prop 1 next-token distribution for Σ_i w_i R_i under β·I_f, from the
+  next-token distributions of the π_i and of π_ref over W (what
+  :class:`pmtheory.bridge.MODLogitsProcessor` decodes); for reverse KL it is eq 7's.
 
 Shape letters: ``S`` = |W|^L sequences, ``L`` tokens, ``W`` allowed tokens, ``M`` models.
 
@@ -28,9 +32,17 @@ from scipy.special import log_softmax
 
 from pmtheory.bridge.loading import input_device
 from pmtheory.bridge.logprobs import _accepts_position_ids, encode_pairs, model_vocab_size
+from pmtheory.divergences import get_divergence
 from pmtheory.mod.decoding import product_rule_log_scores
+from pmtheory.mod.policy import optimal_log_policy
 
-__all__ = ["enumerate_sequences", "prefix_log_probs", "token_level_greedy", "token_level_log_policy"]
+__all__ = [
+    "enumerate_sequences",
+    "prefix_log_probs",
+    "token_level_greedy",
+    "token_level_log_policy",
+    "token_level_step_log_policy",
+]
 
 
 def enumerate_sequences(allowed_token_ids, length: int) -> np.ndarray:
@@ -83,32 +95,81 @@ def _positions(sequences: np.ndarray, allowed_token_ids) -> np.ndarray:
     return np.vectorize(lookup.__getitem__)(sequences)
 
 
-def token_level_log_policy(prefix_log_probs_of_models, weights, sequences, allowed_token_ids) -> np.ndarray:
+def token_level_step_log_policy(prefix_log_probs_of_models, weights, *, divergence: str = "reverse_kl",
+                                log_reference=None, beta: float = 1.0) -> np.ndarray:
+    """The next-token distribution token-level MOD samples from at every prefix, over W, shape (S, L, W).
+
+    .. math::  p_{tok}(s | x, y_{<t}) = π_{ref}(s | ·)\\,(∇f)^{-1}\\Big(−Z + Σ_i w_i
+               ∇f\\big(π_i(s | ·)/π_{ref}(s | ·)\\big)\\Big)
+
+    MOD Prop 1 applied to the next-token distributions of every prefix (seed 004, Prop 1
+    with eq 6's token-level reading, §3.2-3.3), solved by
+    :func:`pmtheory.mod.optimal_log_policy` (certified). Without ``log_reference`` the
+    divergence must be reverse KL: then π_ref cancels (Σ w_i = 1) and the rule is eq 7,
+    softmax_W(Σ_i w_i log π_i), computed in closed form (the behaviour of the functions below
+    without these keywords).
+
+    Args:
+      prefix_log_probs_of_models: (M, S, L, W) from :func:`prefix_log_probs` per model.
+      weights: (M,), real, summing to 1.
+      divergence: a barrier divergence (default reverse KL).
+      log_reference: π_ref's :func:`prefix_log_probs`, shape (S, L, W); needed unless reverse KL.
+      beta: β > 0 (the policy does not depend on it).
+
+    Returns:
+      log p_tok(s | x, y_<t), shape (S, L, W), normalized over W.
+    """
+    log_policies = np.asarray(prefix_log_probs_of_models, dtype=np.float64)
+    if log_reference is None:
+        if get_divergence(divergence).name != "reverse_kl":
+            raise ValueError(f"divergence {divergence!r} needs log_reference (π_ref's prefix_log_probs, shape "
+                             "(S, L, W)): only for reverse KL does π_ref cancel from MOD's rule")
+        return log_softmax(product_rule_log_scores(log_policies, weights), axis=-1)
+    log_reference = np.asarray(log_reference, dtype=np.float64)
+    if log_reference.shape != log_policies.shape[1:]:
+        raise ValueError(f"log_reference must have shape (S, L, W) = {log_policies.shape[1:]}, "
+                         f"got {log_reference.shape}")
+    return np.asarray(optimal_log_policy(log_policies, weights, log_reference, divergence=divergence,
+                                         beta=beta).log_policy, dtype=np.float64)
+
+
+def token_level_log_policy(prefix_log_probs_of_models, weights, sequences, allowed_token_ids, *,
+                           divergence: str = "reverse_kl", log_reference=None, beta: float = 1.0) -> np.ndarray:
     """log-probability of each sequence under token-level MOD sampling, shape (S,).
 
     .. math::  \\log p_{tok}(y) = Σ_t \\log \\mathrm{softmax}_W\\Big(Σ_i w_i \\log π_i(· | x, y_{<t})\\Big)[y_t]
 
-    Source: seed 004, eq 7 at the token level (§3.2-3.3).
+    Source: seed 004, eq 7 at the token level (§3.2-3.3). With ``divergence`` and
+    ``log_reference`` each step is MOD Prop 1 for that f instead
+    (:func:`token_level_step_log_policy`).
 
     Args:
       prefix_log_probs_of_models: (M, S, L, W) from :func:`prefix_log_probs` per model.
       weights: (M,), summing to 1.
       sequences: (S, L) token ids; allowed_token_ids: the W ids.
+      divergence, log_reference, beta: see :func:`token_level_step_log_policy` (default: eq 7).
     """
-    scores = product_rule_log_scores(np.asarray(prefix_log_probs_of_models, dtype=np.float64), weights)
-    step_log_probs = log_softmax(scores, axis=-1)  # (S, L, W)
+    step_log_probs = token_level_step_log_policy(prefix_log_probs_of_models, weights, divergence=divergence,
+                                                 log_reference=log_reference, beta=beta)  # (S, L, W)
     chosen = _positions(np.asarray(sequences), allowed_token_ids)
     return np.take_along_axis(step_log_probs, chosen[..., None], axis=-1)[..., 0].sum(axis=-1)
 
 
-def token_level_greedy(prefix_log_probs_of_models, weights, sequences, allowed_token_ids) -> int:
+def token_level_greedy(prefix_log_probs_of_models, weights, sequences, allowed_token_ids, *,
+                       divergence: str = "reverse_kl", log_reference=None, beta: float = 1.0) -> int:
     """Index (into ``sequences``) of the sequence greedy token-level MOD decodes.
 
     At each step the token with the largest Σ_i w_i log π_i(s | x, y_<t) is taken (first on
     ties); the enumeration holds every prefix, so the scores are read off the sequences
-    that extend the greedy prefix.
+    that extend the greedy prefix. With ``divergence`` and ``log_reference`` the largest
+    Prop 1 next-token probability for that f is taken instead
+    (:func:`token_level_step_log_policy`).
     """
-    scores = product_rule_log_scores(np.asarray(prefix_log_probs_of_models, dtype=np.float64), weights)
+    if log_reference is None and get_divergence(divergence).name == "reverse_kl":
+        scores = product_rule_log_scores(np.asarray(prefix_log_probs_of_models, dtype=np.float64), weights)
+    else:
+        scores = token_level_step_log_policy(prefix_log_probs_of_models, weights, divergence=divergence,
+                                             log_reference=log_reference, beta=beta)
     sequences = np.asarray(sequences)
     positions = _positions(sequences, allowed_token_ids)
     candidates = np.arange(len(sequences))

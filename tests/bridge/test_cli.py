@@ -151,6 +151,63 @@ class TestOtherCommands:
         assert json.loads(target.read_text())["pairs"] == 8
 
 
+class TestMod:
+    def test_report(self, tiny, tmp_path, capsys):
+        from pmtheory.bridge.tiny import tiny_model_paths
+
+        prompts = tmp_path / "prompts.txt"
+        prompts.write_text("the cat\na small dog sat on\n")
+        target = tmp_path / "mod.json"
+        status = pmtheory_main(["bridge", "mod", "--model", str(tiny.opt), "--model", str(tiny_model_paths(1).opt),
+                                "--weights", "0.3,0.7", "--divergence", "js", "--prompts", str(prompts),
+                                "--reference", str(tiny.llama), "--out", str(target), "--max-new-tokens", "5",
+                                "--device", "cpu", "--dtype", "float64", "--no-progress"])
+        captured = capsys.readouterr()
+        assert status == 0, captured.err
+        assert "loading" not in captured.err
+        assert "max KKT residual" in captured.out
+        report = json.loads(target.read_text())
+        assert [g["prompt"] for g in report["generations"]] == ["the cat", "a small dog sat on"]
+        assert all(len(g["token_ids"]) <= 5 for g in report["generations"])
+        assert report["divergence"] == "js" and report["weights"] == [0.3, 0.7]
+        assert report["reference"]["model_type"] == "llama" and report["reference_is_first_model"] is False
+        assert report["steps"] == len(report["certificates"]) == len(report["disagreements"]) >= 1
+        assert report["max_certificate"] <= 1e-12
+        gap = report["gap_to_published_rules"]
+        assert gap["published_code"]["row_steps"] == sum(d["rows"] for d in report["disagreements"]) >= 2
+        assert 0.0 <= gap["published_code"]["rate"] <= 1.0 and 0.0 <= gap["product"]["rate"] <= 1.0
+
+    def test_to_stdout_with_the_first_model_as_reference(self, tiny, tmp_path, capsys):
+        prompts = tmp_path / "prompts.txt"
+        prompts.write_text("the bird\n")
+        status = main(["mod", "--model", str(tiny.opt), "--model", str(tiny.llama), "--weights", "1.5,-0.5",
+                       "--divergence", "reverse_kl", "--prompts", str(prompts), "--max-new-tokens", "3",
+                       "--device", "cpu", "--rule", "published", "--do-sample", "--top-k", "5"])
+        captured = capsys.readouterr()
+        assert status == 0, captured.err
+        report = json.loads(captured.out)
+        assert report["reference_is_first_model"] is True and report["rule"] == "published"
+        assert report["generation"]["top_k"] == 5 and report["weights"] == [1.5, -0.5]
+
+    @pytest.mark.parametrize(("options", "message"), [
+        (["--weights", "0.3,0.6"], "--weights must sum to 1"),
+        (["--weights", "0.3,0.3,0.4"], "give one weight per --model"),
+        (["--weights", "a,b"], "comma-separated numbers"),
+        (["--weights", "0.5,0.5", "--divergence", "kl"], "--divergence: unknown divergence 'kl'"),
+        (["--weights", "0.5,0.5", "--divergence", "tv"], "not a barrier divergence"),
+        (["--weights", "1.5,-0.5", "--divergence", "forward_kl", "--rule", "published"], "use --rule exact"),
+        (["--weights", "0.5,0.5", "--max-new-tokens", "0"], "--max-new-tokens must be >= 1"),
+    ])
+    def test_usage_errors(self, tiny, tmp_path, capsys, options, message):
+        prompts = tmp_path / "prompts.txt"
+        prompts.write_text("the cat\n")
+        out = tmp_path / "mod.json"
+        assert main(["mod", "--model", str(tiny.opt), "--model", str(tiny.llama), "--prompts", str(prompts),
+                     "--out", str(out), *options]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()
+
+
 def test_without_torch_every_command_says_what_to_install(monkeypatch, tmp_path, capsys):
     import importlib.util
 
