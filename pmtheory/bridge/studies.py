@@ -575,6 +575,7 @@ class ModStudy:
     rows: list  # per weight vector: sequence/token-level gaps, greedy agreement, TV
     model_dtype: str  # the loaded policy's parameter dtype (setup.dtype may be "auto")
     accumulate_dtype: str  # the dtype of the log-softmax and the sums over tokens of log π_ref
+    generation: dict = field(default_factory=dict)  # mod_generation_evidence of the fine-tuned models
 
 
 def _mod_fit(setup: BridgeSetup, path: str, *, seed: int) -> dict:
@@ -611,7 +612,7 @@ def _mod_fit(setup: BridgeSetup, path: str, *, seed: int) -> dict:
         log_ref = log_ref - logsumexp(log_ref)
         rewards = np.stack([function_rewards(fn, [prompt] * len(texts), texts)
                             for fn in (mod_reward_yes, mod_reward_good)])
-        fine_tuned, errors, prefix = [], [], []
+        fine_tuned, errors, prefix, models = [], [], [], []
         for index in range(len(rewards)):
             problem = ResponseSetProblem(prompt_ids=(tuple(tokenizer(prompt)["input_ids"]),),
                                          response_ids=(tuple(tuple(int(t) for t in s) for s in sequences),),
@@ -625,9 +626,56 @@ def _mod_fit(setup: BridgeSetup, path: str, *, seed: int) -> dict:
             fine_tuned.append(result.log_policy[0])
             errors.append(float(np.abs(result.log_policy[0] - optimum).max()))
             prefix.append(prefix_log_probs(policy.model, tokenizer, prompt, sequences, allowed))
+            models.append(policy.model)
+        generation = mod_generation_evidence(reference.model, tokenizer, models, setup.prompt_list()[:MOD_PROMPTS])
     return {"sequences": sequences, "texts": texts, "allowed": allowed, "log_ref": log_ref, "rewards": rewards,
             "normalization": normalization, "log_policies": np.stack(fine_tuned), "prefix": np.stack(prefix),
-            "errors": errors, "model_dtype": _dtype_name(model_dtype), "accumulate_dtype": _dtype_name(accumulate)}
+            "errors": errors, "model_dtype": _dtype_name(model_dtype), "accumulate_dtype": _dtype_name(accumulate),
+            "generation": generation}
+
+
+# Real generation in the BRG-MOD study: prompts, tokens per response, and the divergences whose
+# published rules (the JSD "shortcut" and the α branch) are compared with the exact rule.
+MOD_PROMPTS = 4
+MOD_NEW_TOKENS = 8
+MOD_GENERATION_DIVERGENCES = ("js", "alpha:0.5")
+
+
+def mod_generation_evidence(reference_model, tokenizer, base_models, prompts, *, weights=(0.5, 0.5)) -> dict:
+    """Greedy ``generate`` with :class:`pmtheory.bridge.MODLogitsProcessor` over the full
+    vocabulary (π_ref = ``reference_model``, the base policies ``base_models``), one prompt at a
+    time, for each of :data:`MOD_GENERATION_DIVERGENCES`: the largest KKT residual of the exact
+    Prop 1 solve over every generated step, and how often the published code's rule for the
+    divergence (and eq 7's product rule) picks a different token from the exact rule at the same
+    prefix. Returns {divergence: {"steps", "max_kkt_residual", "published_differs",
+    "product_differs", "row_steps", "published_rate", "generations"}}.
+    """
+    import torch
+
+    from pmtheory.bridge.loading import input_device
+    from pmtheory.bridge.mod_processor import MODLogitsProcessor
+
+    out = {}
+    for divergence in MOD_GENERATION_DIVERGENCES:
+        processor = MODLogitsProcessor(list(base_models), list(weights), reference=reference_model,
+                                       divergence=divergence)
+        generations = []
+        for prompt in prompts:
+            ids = torch.tensor([tokenizer(prompt)["input_ids"]], device=input_device(reference_model))
+            with torch.no_grad():
+                output = reference_model.generate(ids, attention_mask=torch.ones_like(ids),
+                                                  logits_processor=[processor], do_sample=False,
+                                                  max_new_tokens=MOD_NEW_TOKENS, pad_token_id=tokenizer.pad_token_id)
+            generations.append(tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True))
+        rows = sum(d["rows"] for d in processor.disagreements)
+        published = sum(d["published"] or 0 for d in processor.disagreements)
+        out[divergence] = {"steps": len(processor.certificates),
+                           "max_kkt_residual": float(max(processor.certificates, default=0.0)),
+                           "published_differs": int(published),
+                           "product_differs": int(sum(d["product"] for d in processor.disagreements)),
+                           "row_steps": int(rows), "published_rate": published / rows if rows else 0.0,
+                           "generations": generations}
+    return out
 
 
 def mod_fit(setup: BridgeSetup, path: str, *, seed: int = 0) -> dict:
@@ -712,7 +760,8 @@ def mod_study(setup: BridgeSetup, label: str, path: str, *, weights_list, seed: 
     rows = mod_rows(fit, weights_list, swap_target_weights=swap_target_weights, combination=combination)
     return ModStudy(label=label, sequences=len(fit["sequences"]), reference_normalization=fit["normalization"],
                     fine_tune_errors=fit["errors"], bound=2.0 * max(fit["errors"]), rows=rows,
-                    model_dtype=fit["model_dtype"], accumulate_dtype=fit["accumulate_dtype"])
+                    model_dtype=fit["model_dtype"], accumulate_dtype=fit["accumulate_dtype"],
+                    generation=fit.get("generation", {}))
 
 
 def mod_figure_data(setup: BridgeSetup, label: str, path: str, *, weights, seed: int = 0) -> dict:

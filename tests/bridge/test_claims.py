@@ -112,6 +112,13 @@ class TestPinnedVerdicts:
                 assert row["sequence_level_prop1_gap"] <= record["bound"] + 1e-9
                 assert row["sequence_level_argmax_matches"]  # Thm 5
                 assert row["token_level_gap"] > 100 * record["bound"]
+            # Real generation with MODLogitsProcessor (issue 16): every step certified, the
+            # published rules' disagreements counted.
+            assert set(record["generation"]) == {"js", "alpha:0.5"}
+            for entry in record["generation"].values():
+                assert entry["steps"] > 0 and entry["max_kkt_residual"] <= 1e-10
+                assert 0 <= entry["published_differs"] <= entry["row_steps"] and len(entry["generations"]) == 4
+        assert "greedy generation with MODLogitsProcessor" in outcome.backing
 
     def test_sequence_normalization_and_kl_second_beta_are_checked(self, quick_results):
         seq = quick_results["BRG-SEQ"].evidence
@@ -284,6 +291,20 @@ class TestIndependentRechecks:
 
         monkeypatch.setattr(mod_claims, "_mod_study", unnormalized)
         with pytest.raises(RuntimeError, match="do not sum to one"):
+            mod_claims.check_mod_decoding(quick=True)
+
+    def test_mod_uncertified_generation_is_an_error_not_a_verdict(self, opt_only, monkeypatch):
+        import dataclasses
+
+        real = mod_claims._mod_study
+
+        def uncertified(*args, **kwargs):
+            study = real(*args, **kwargs)
+            generation = {name: {**entry, "max_kkt_residual": 1e-3} for name, entry in study.generation.items()}
+            return dataclasses.replace(study, generation=generation)
+
+        monkeypatch.setattr(mod_claims, "_mod_study", uncertified)
+        with pytest.raises(RuntimeError, match="the decoding is not certified"):
             mod_claims.check_mod_decoding(quick=True)
 
     def test_mod_normalization_bar_follows_the_accumulation_dtype(self, opt_only, monkeypatch):
