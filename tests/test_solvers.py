@@ -561,11 +561,13 @@ class TestLowPrecisionInputs:
         # 4·eps32·√K = 1.1e-4.
         assert 1e-8 < abs(float(reference.double().sum()) - 1.0) < 4 * np.finfo(np.float32).eps * np.sqrt(self.K)
         sol = optimal_policy(rewards, reference, divergence=divergence)
-        assert sol.policy.dtype == np.float64 and sol.kkt_residual < KKT_TOL
-        # The same as the solve from the reference renormalized in float64.
+        # Solved and certified in float64, returned as tensors in the input's float32 (issue 16).
+        assert sol.policy.dtype == torch.float32 and float(sol.kkt_residual) < KKT_TOL
+        # The same as the solve from the reference renormalized in float64, rounded once to float32.
         q64 = reference.numpy().astype(np.float64)
         again = optimal_policy(rewards.numpy().astype(np.float64), q64 / q64.sum(), divergence=divergence)
-        np.testing.assert_allclose(sol.policy, again.policy, rtol=0, atol=POLICY_ATOL)
+        np.testing.assert_allclose(sol.policy.double().numpy(), again.policy, rtol=np.finfo(np.float32).eps,
+                                   atol=POLICY_ATOL)
 
     def test_the_same_values_in_float64_are_held_to_float64_precision(self, torch_inputs):
         _, reference, rewards, _ = torch_inputs
