@@ -251,6 +251,31 @@ def test_torch_section_can_be_skipped():
     assert status == 0 and not any(line.startswith("reverse_kl") for line in section.splitlines())
 
 
+def test_shapes_table_reports_every_shape_against_its_bar(tmp_path):
+    path = tmp_path / "shapes.json"
+    status, stdout, _ = _run(["--allocator", "system", "--quick", "--sizes", "100", "--divergences", "reverse_kl,js",
+                              "--max-cvxpy-k", "1", "--bridge-model", "none", "--torch-device", "none", "--shapes",
+                              "--shapes-total", "3000", "--json", str(path)])
+    assert status == 0
+    report = json.loads(path.read_text())
+    rows = [row for row in report["rows"] if row["section"] == "shapes"]
+    assert [(row["divergence"], row["n"], row["k"]) for row in rows] == [
+        (d, max(3000 // k, 1), k) for k in (3, 10, 100, 1000, 10**6) for d in ("reverse_kl", "js")]
+    for row in rows:
+        assert row["ratio"] == pytest.approx(row["exact_seconds"] / row["floor_seconds"])
+        assert row["bar"] == (3.5 if row["divergence"] == "reverse_kl" else 8.0)
+        assert row["verdict"] == ("PASS" if row["ratio"] <= row["bar"] else "FAIL")
+        assert row["max_kkt_residual"] < 1e-9
+    bars = [bar for bar in report["bars"] if bar["section"] == "shapes"]
+    assert len(bars) == len(rows) and all(bar["status"] in ("PASS", "FAIL") for bar in bars)
+    assert "== shapes ==" in stdout and "N·K = 3000" in stdout
+
+
+def test_shapes_table_is_off_by_default(quick_run):
+    assert not [row for row in quick_run["report"]["rows"] if row["section"] == "shapes"]
+    assert "off: pass --shapes" in quick_run["stdout"]
+
+
 def test_ctrl_c_during_bench_is_one_line_and_exit_130(monkeypatch, capsys):
     from pmtheory import bench
 

@@ -52,17 +52,19 @@ against the per-sequence loop, in tokens/s, on the tiny OPT by default or on
 ``--bridge-model PATH`` (``--bridge-device cuda --bridge-dtype bfloat16`` on a GPU;
 ``--bridge-model none`` skips it; without torch the section says so and is skipped), and
 ``torch``, the exact solvers on torch tensors at batch 8 × K = 50 272 against a
-``torch.log_softmax`` floor on the same device (``--torch-device``, default cpu).
+``torch.log_softmax`` floor on the same device (``--torch-device``, default cpu), and, with
+``--shapes``, ``shapes``: issue 17's table of batched solves at N·K = 10⁶ for K = 3 … 10⁶ against
+a row-wise log-softmax floor, with its bars.
 
 Shape letters: ``K`` is the number of responses.
 
-Layout. ``pmtheory.bench`` is a package: this ``__init__`` holds the command line
-(:func:`main`, its options, :data:`_SECTIONS`), and the rest sits in private topic modules:
-``_common`` (settings and problems, timing), ``_solver_section``, ``_bridge_section`` and
-``_torch_section`` (one module per section), and ``_output`` (the table a section fills in, the bars, the machine and
-the JSON report). A package rather than private sibling modules (``pmtheory/_bench_*.py``)
-keeps the benchmark in one folder, where a new section is one more module, with the import
-path unchanged.
+Layout. ``pmtheory.bench`` is a package: this ``__init__`` holds the command line (:func:`main`,
+its options, :data:`_SECTIONS`), and the rest sits in private topic modules: ``_common``
+(settings and problems, timing), ``_solver_section``, ``_bridge_section``, ``_torch_section``
+and ``_shapes_section`` (one module per section), and ``_output`` (the table a section fills in,
+the bars, the machine and the JSON report). A package rather than private sibling modules
+(``pmtheory/_bench_*.py``) keeps the benchmark in one folder, where a new section is one more
+module, with the import path unchanged.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ from pmtheory.bench._output import (
     _version,
     _write_json_atomically,
 )
+from pmtheory.bench._shapes_section import _SHAPES_COLUMNS, _shapes_note, _shapes_rows
 from pmtheory.bench._solver_section import _SOLVER_COLUMNS, _solver_note, _solver_rows
 from pmtheory.bench._torch_section import _TORCH_COLUMNS, _torch_note, _torch_rows
 from pmtheory.divergences import DIVERGENCE_NAMES, get_divergence
@@ -99,6 +102,7 @@ _SECTIONS: tuple[_Section, ...] = (
     _Section("solvers", _solver_rows, _SOLVER_COLUMNS, _solver_note),
     _Section("bridge", _bridge_rows, _BRIDGE_COLUMNS, _bridge_note),
     _Section("torch", _torch_rows, _TORCH_COLUMNS, _torch_note),
+    _Section("shapes", _shapes_rows, _SHAPES_COLUMNS, _shapes_note),
 )
 
 
@@ -182,6 +186,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--torch-device", default="cpu",
                         help="device of the torch section: the solvers on torch tensors at batch 8 × K 50272 "
                              "(default cpu; cuda on a GPU; none skips it)")
+    parser.add_argument("--shapes", action="store_true",
+                        help="also the shapes table (issue 17): N·K fixed, K = 3, 10, 100, 1000, 10^6, every "
+                             "divergence against its bar (reverse_kl 3.5×, others 8× the floor); about a minute")
+    parser.add_argument("--shapes-total", type=_positive_int, default=None, metavar="NK",
+                        help="N·K of every shape in the shapes table (default 10^6; --quick: 10^5)")
     parser.add_argument("--quick", action="store_true",
                         help="sizes 100,1000,10000 and 1 repeat unless given explicitly, and no cvxpy+scs "
                              "baseline (it often runs to its time limit); for tests and CI")
@@ -214,6 +223,8 @@ def _settings_from(arguments: argparse.Namespace) -> _Settings:
         bridge_device=arguments.bridge_device,
         bridge_dtype=arguments.bridge_dtype,
         torch_device=arguments.torch_device,
+        shapes=arguments.shapes,
+        shapes_total=arguments.shapes_total or (10**5 if arguments.quick else 10**6),
         quick=arguments.quick,
         json_path=arguments.json_path,
         allocator=arguments.allocator,

@@ -52,6 +52,8 @@ class _Settings:
     bridge_device: str  # its device
     bridge_dtype: str  # its dtype
     torch_device: str  # device of the torch section ("none": skip it)
+    shapes: bool  # run the shapes section (--shapes)
+    shapes_total: int  # N·K of every shape in it
     quick: bool  # --quick was given
     json_path: str | None  # where to write the JSON report, or None
     allocator: str  # "kept": glibc keeps freed blocks in the heap (module doc); "system": untouched
