@@ -599,3 +599,24 @@ class TestLowPrecisionInputs:
         eps32 = float(np.finfo(np.float32).eps)
         assert normalization_tolerance(input_epsilon(np.zeros(3, np.float32)), 10_000) == 4 * eps32 * 100
         assert input_epsilon(np.zeros(3, np.float16)) == float(np.finfo(np.float16).eps)
+
+
+class TestOwnCertificateUnderAnOffset:
+    """Each solver's own certificate (the residual it returns, which check=True enforces) must
+    not shrink under a common reward offset, any more than kkt_residual may: reverse KL's fused
+    final pass kept the scale 1 + |a| + |Z| measured from 0 after kkt_residual had dropped it,
+    and shrank its residual by the offset."""
+
+    @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
+    def test_the_returned_residual_is_the_same_after_an_exact_offset(self, divergence):
+        rng = np.random.default_rng(3)
+        rewards = rng.integers(-64, 64, size=(20, 50)) / 8.0  # multiples of 1/8: r + 2^30 is exact
+        q = rng.dirichlet(np.ones(50), size=20)
+        plain = optimal_policy(rewards, q, divergence=divergence, beta=0.5)
+        shifted = optimal_policy(rewards + 2.0**30, q, divergence=divergence, beta=0.5)
+        np.testing.assert_allclose(shifted.policy, plain.policy, rtol=1e-9, atol=1e-15)
+        # Rounding residuals of a few ulps either way; a scale grown by the offset would divide
+        # them by ~2^31 (reverse KL's was 1e-25 here).
+        worst = max(float(plain.kkt_residual.max()), 1e-17)
+        assert float(shifted.kkt_residual.max()) >= 1e-3 * worst
+        assert float(shifted.kkt_residual.max()) <= 1e-12

@@ -61,21 +61,19 @@ def _solve_reverse_kl(inputs: _Inputs):
             log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, policy, blocks)
     # f'(t) = log t + 1, so a − Z = log(π/q) + 1 gives Z = log_norm − 1 from the shift.
     z = log_norm - 1.0
-    offset = shift / beta
-    # Stationarity residual log π − log q − (a − Z) + 1 = log π − log q + w with
-    # w = (shift + β·log_norm − r)/β, formed in one subtraction per block; its scale is
-    # 1 + |a| + |Z| (module doc), with |a| = |r|/β.
-    numerator = shift + beta * log_norm
-    scale_offset = 1.0 + np.abs(z + offset)
+    # Stationarity residual f'(π/q) − (a − Z) = log π − log q + w with w = (shift − r)/β +
+    # log_norm (a − Z = 1 − w), the reward difference taken first: forming shift + β·log_norm
+    # would round log_norm to the ulp of the shift (2.4e-7 at a common offset of 2^30). Its scale
+    # is 1 + max(|a − Z|, |f'(π/q)|) (module doc), which no common reward offset changes.
     mass = np.zeros(count)
     worst = np.zeros(count)
     # π = e^x·e^-L (more accurate than e^(x − L) once |x − L| ≫ 1), except in blocks where
     # some e^x has fallen below the normal range and e^-L > 1 would scale up its few digits.
     with np.errstate(over="ignore"):  # e^-L = inf only where every e^x is below e^-709: exp path
         factor = np.exp(-log_norm)
-    violations, scales = _scratch(rewards.shape, blocks, 2)
+    violations, scales, slopes = _scratch(rewards.shape, blocks, 3)
     with np.errstate(invalid="ignore"):  # a −inf input makes the certificate NaN (optimal_policy)
-        for (block_rows, columns), violation, scale in zip(blocks, violations, scales):
+        for (block_rows, columns), violation, scale, slope in zip(blocks, violations, scales, slopes):
             logits = log_policy[block_rows, columns]
             logits -= log_norm[block_rows, None]
             block = policy[block_rows, columns]
@@ -84,17 +82,19 @@ def _solve_reverse_kl(inputs: _Inputs):
             else:
                 block *= factor[block_rows, None]
             mass[block_rows] += block.sum(axis=-1)
-            block_rewards = rewards[block_rows, columns]
-            np.subtract(numerator[block_rows, None], block_rewards, out=violation)
+            np.subtract(shift[block_rows, None], rewards[block_rows, columns], out=violation)
             if beta != 1.0:
                 violation /= beta
-            violation += logits
-            violation -= log_q[block_rows, columns]
+            violation += log_norm[block_rows, None]  # w
+            np.subtract(1.0, violation, out=scale)  # a − Z
+            np.abs(scale, out=scale)
+            np.subtract(logits, log_q[block_rows, columns], out=slope)  # log(π/q)
+            violation += slope  # f'(π/q) − (a − Z)
+            slope += 1.0  # f'(π/q)
+            np.abs(slope, out=slope)
+            np.maximum(scale, slope, out=scale)
+            scale += 1.0
             np.abs(violation, out=violation)
-            np.abs(block_rewards, out=scale)
-            if beta != 1.0:
-                scale /= beta
-            scale += scale_offset[block_rows, None]
             violation /= scale
             worst[block_rows] = np.maximum(worst[block_rows], violation.max(axis=-1))
     return log_policy, policy, beta * z + shift, np.maximum(np.abs(mass - 1.0), worst)
