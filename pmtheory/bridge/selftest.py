@@ -41,7 +41,6 @@ import argparse
 import gc
 import json
 import math
-import os
 import platform
 import sys
 import time
@@ -542,12 +541,9 @@ def _summary_table(dtypes: dict) -> str:
 
 def _write_json_atomically(path: Path, payload: dict) -> None:
     from pmtheory.claims import to_jsonable
+    from pmtheory.cli import write_text_atomically
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(to_jsonable(payload, "selftest"), indent=2, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomically(path, json.dumps(to_jsonable(payload, "selftest"), indent=2, ensure_ascii=False) + "\n")
 
 
 def _resolve(arguments, *, estimate_only: bool):

@@ -513,11 +513,6 @@ class MasterWeights:
         else:
             self.masters = self.parameters
 
-    @property
-    def count(self) -> int:
-        """Number of trainable scalars."""
-        return sum(p.numel() for p in self.parameters)
-
     def snapshot(self) -> list[torch.Tensor]:
         """A copy of the masters, for :meth:`restore`."""
         return [m.detach().clone() for m in self.masters]

@@ -201,7 +201,10 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
     if method == "dual-global" or not concave:
         return _enforced(_solve_dual_global(problem, concave, proof), check, shift)
     if method in ("auto", "cvxpy"):
-        built = _build_cvxpy(symbolic, problem)
+        # cvxpy gets the rewards as given (an interior-point solve's rounding would change with the
+        # shift); its answer is certified, like every other, on r − max r.
+        given = problem if shift == 0.0 else _Instance(symbolic, rewards, problem.values)
+        built = _build_cvxpy(symbolic, given)
         if built is None and method == "cvxpy":
             raise ValueError(
                 f"method='cvxpy' needs π·R(π) to translate to a DCP expression, but regularizer "
@@ -210,7 +213,7 @@ def solve_pointwise_regularized(rewards, regularizer, *, variable: str = "pi", p
                 "use method='monotone' or 'auto'"
             )
         if built is not None:
-            solved = _solve_cvxpy(*built, problem)
+            solved = _solve_cvxpy(*built, given)
             if solved is not None:
                 policy, solver = solved
                 answer = _certify_concave(problem, policy, None, f"cvxpy-{solver.lower()}", proof)
