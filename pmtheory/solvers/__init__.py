@@ -171,7 +171,7 @@ def optimal_policy(
     given = rewards
     # Reverse KL skips the pass that looks for −inf rewards: one makes its certificate NaN.
     inputs = _prepare(rewards, reference, log_reference, beta,
-                      defer_log_check=div.name != "tv", check_lowest=div.name != "reverse_kl")
+                      defer_log_check=True, check_lowest=div.name != "reverse_kl")
     rewards, log_q, beta, shape, unchecked, best = (
         inputs.rewards, inputs.log_q, inputs.beta, inputs.shape, inputs.unchecked, inputs.best)
     multiplier = None  # λ = β·Z + max r unless a solver forms it more accurately
@@ -187,7 +187,7 @@ def optimal_policy(
             raise _certificate_error(div.name, beta, rewards, rewards, np.full(best.shape, np.inf), overflow,
                                      np.full(overflow.size, np.inf), batch)
     with np.errstate(over="ignore"):
-        gap = _scaled_gap(rewards, best, beta) if div.name == "tv" or rewards.shape[-1] == 1 else None
+        gap = _scaled_gap(rewards, best, beta) if rewards.shape[-1] == 1 else None
     iterations = 0
     residual = None
     if rewards.shape[-1] == 1:
@@ -206,8 +206,7 @@ def optimal_policy(
             elif div.name == "chi2":
                 log_policy, policy, multiplier, residual, iterations = _solve_chi2(inputs)
             elif div.name == "tv":
-                log_policy, z = _solve_tv(gap, log_q)
-                policy = np.exp(log_policy)
+                log_policy, policy, z, residual = _solve_tv(inputs)
             elif div.barrier and np.isfinite(div.sup_f_prime):
                 log_policy, policy, z, residual, iterations = _solve_barrier(div, inputs)
             else:  # pragma: no cover - every member of the family is handled above

@@ -35,6 +35,9 @@ from pmtheory.solvers._common import (
     _Inputs,
     _kkt_residual,
     _row_dot,
+    _row_max,
+    _row_min,
+    _row_sum,
     _scaled_gap,
     _scratch,
     _setup_block,
@@ -247,7 +250,7 @@ class _Sums(NamedTuple):
         if offset is None:
             div.log_derivative_basis(distance, ratio, d, out=basis)
         terms = np.multiply(q, ratio, out=distance)
-        total = terms.sum(axis=-1)
+        total = _row_sum(terms)
         self.total[rows] += total
         d = d[:, 0]
         if offset is None:
@@ -342,8 +345,8 @@ def _final_linear_pass(div: Divergence, gap, q, ell, blocks):
             policy *= block
             violation = div.distance_at_inverse_ratio(np.divide(block, policy, out=violation), overwrite=True)
             block[...] = policy
-            mass[rows] += policy.sum(axis=-1)
-            smallest[rows] = np.minimum(smallest[rows], policy.min(axis=-1))
+            mass[rows] += _row_sum(policy)
+            smallest[rows] = np.minimum(smallest[rows], _row_min(policy))
             np.subtract(div.sup_f_prime, violation, out=scale)  # f'(ρ)
             np.abs(scale, out=scale)
             np.subtract(distance, violation, out=violation)
@@ -353,7 +356,7 @@ def _final_linear_pass(div: Divergence, gap, q, ell, blocks):
             scale += 1.0
             # An infinite violation (π underflowed where D is finite) stays infinite.
             np.divide(violation, scale, out=violation, where=np.isfinite(violation))
-            worst[rows] = np.maximum(worst[rows], violation.max(axis=-1))
+            worst[rows] = np.maximum(worst[rows], _row_max(violation))
             np.log(policy, out=block_gap)
     return mass, smallest, worst
 

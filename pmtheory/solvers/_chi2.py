@@ -23,7 +23,10 @@ from pmtheory.solvers._common import (
     _blocks,
     _Inputs,
     _kkt_residual,
+    _row_argmax,
     _row_dot,
+    _row_max,
+    _row_sum,
     _scaled_gap,
     _scratch,
     _setup_block,
@@ -73,7 +76,7 @@ def _solve_chi2(inputs: _Inputs, pivot=None):
     centred = np.empty_like(rewards)
     q = np.empty_like(rewards)
     retry = pivot is None
-    pivot = np.argmax(log_q, axis=-1) if pivot is None else pivot
+    pivot = _row_argmax(log_q)[0] if pivot is None else pivot
     shift = rewards[rows, pivot]
     lowest = (inputs.lowest - shift) / beta  # min a, measured from the pivot
     z = _chi2_warm_start(lambda columns: (rewards[:, columns] - shift[:, None]) / beta, log_q, lowest)
@@ -289,9 +292,9 @@ def _chi2_final_pass(centred, q, log_q, z, blocks):
             scale += 1.0
             violation = np.abs(doubled, out=doubled)
             violation /= scale
-            worst[rows] = np.maximum(worst[rows], violation.max(axis=-1))
+            worst[rows] = np.maximum(worst[rows], _row_max(violation))
             block[...] = policy
-            mass[rows] += policy.sum(axis=-1)
+            mass[rows] += _row_sum(policy)
             np.log(slack, out=block_centred)
             block_centred += log_q[rows, columns]
     return mass, worst

@@ -13,7 +13,20 @@ from __future__ import annotations
 import numpy as np
 
 from pmtheory._validation import check_log_normalization, logsumexp
-from pmtheory.solvers._common import _TINY, _blocks, _Inputs, _scratch
+from pmtheory.divergences import get_divergence
+from pmtheory.solvers._common import (
+    _LINEAR_FLOOR,
+    _TINY,
+    _block_violation,
+    _blocks,
+    _Inputs,
+    _kkt_residual,
+    _row_max,
+    _row_sum,
+    _scaled_gap,
+    _scratch,
+    _setup_block,
+)
 
 # The logits of reverse KL are measured from max r unless the most likely response lies more
 # than this many units of β below it: the extra rounding of its logit is then at most this
@@ -81,7 +94,7 @@ def _solve_reverse_kl(inputs: _Inputs):
                 np.exp(logits, out=block)
             else:
                 block *= factor[block_rows, None]
-            mass[block_rows] += block.sum(axis=-1)
+            mass[block_rows] += _row_sum(block)
             np.subtract(shift[block_rows, None], rewards[block_rows, columns], out=violation)
             if beta != 1.0:
                 violation /= beta
@@ -96,7 +109,7 @@ def _solve_reverse_kl(inputs: _Inputs):
             scale += 1.0
             np.abs(violation, out=violation)
             violation /= scale
-            worst[block_rows] = np.maximum(worst[block_rows], violation.max(axis=-1))
+            worst[block_rows] = np.maximum(worst[block_rows], _row_max(violation))
     return log_policy, policy, beta * z + shift, np.maximum(np.abs(mass - 1.0), worst)
 
 
@@ -118,13 +131,13 @@ def _shifted_logits(rewards, shift, beta, log_q, out, exp_out, blocks, reference
             logits = out[rows, columns]
             block_q = log_q[rows, columns]
             if reference_mass is not None:
-                reference_mass[rows] += np.exp(block_q).sum(axis=-1)
+                reference_mass[rows] += _row_sum(np.exp(block_q))
             np.subtract(rewards[rows, columns], shift[rows, None], out=logits)
             if beta != 1.0:
                 logits /= beta
             logits += block_q
-            peak[rows] = np.maximum(peak[rows], logits.max(axis=-1))
-            total[rows] += np.exp(logits, out=exp_out[rows, columns]).sum(axis=-1)
+            peak[rows] = np.maximum(peak[rows], _row_max(logits))
+            total[rows] += _row_sum(np.exp(logits, out=exp_out[rows, columns]))
     with np.errstate(divide="ignore"):
         log_norm = np.log(total)
     low = ~(peak >= _UNSHIFTED_FLOOR)
@@ -133,14 +146,68 @@ def _shifted_logits(rewards, shift, beta, log_q, out, exp_out, blocks, reference
     return log_norm, peak
 
 
-def _solve_tv(gap, log_q):
+def _solve_tv(inputs: _Inputs):
     """Exact optimum of Σπa − Σ|π − q|/2 (rewards in units of β) over the simplex.
 
     Moving mass δ from y to a best response gains δ·(a* − a(y)) and costs δ (δ/2 at each
-    end), so every response more than 1 below a* = max a (Δ > 1) gives up all its mass, and
-    the rest keep theirs. The dual optimum is Z = a* − 1/2 (the multiplier in units of β),
-    −1/2 measured from a*.
+    end), so every response more than 1 below a* = max a (Δ > 1) gives up all its mass M, and
+    the rest keep theirs; the best responses share M in proportion to q, each scaled by
+    1 + M/T with T their total reference mass. The dual optimum is Z = a* − 1/2 (the
+    multiplier in units of β), −1/2 measured from a*.
+
+    Two blocked passes in linear space: Δ and q with the sums M and T (and the deferred check
+    of log_reference, see :func:`_prepare`); then log π, π and the certificate of what is
+    written. Rows with a reference entry below e^-690, where q may underflow, are solved in
+    log space (:func:`_solve_tv_log`). Returns (log π, π, Z, residual), shapes (B, K), (B, K),
+    (B,), (B,).
     """
+    rewards, log_q, beta, best = inputs.rewards, inputs.log_q, inputs.beta, inputs.best
+    count = rewards.shape[0]
+    blocks = list(_blocks(rewards.shape))
+    log_policy = np.empty_like(rewards)  # Δ until the second pass
+    policy = np.empty_like(rewards)  # q until the second pass
+    moved, top, mass = np.zeros(count), np.zeros(count), np.zeros(count)
+    smallest = np.full(count, np.inf)
+    for rows, columns in blocks:
+        gap, q = _setup_block(rewards, best, beta, log_q, log_policy, policy, rows, columns, mass, smallest,
+                              from_shift=True)
+        moved[rows] += _row_sum(np.where(gap > 1.0, q, 0.0))
+        top[rows] += _row_sum(np.where(gap == 0.0, q, 0.0))
+    if inputs.unchecked is not None:
+        check_log_normalization(inputs.unchecked, "log_reference", mass, float(smallest.min()))
+    z = np.full(count, -0.5)
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows with T = 0 are redone in log space
+        share = moved / top
+        log_boost = np.log1p(share)
+    residual = np.zeros(count)
+    tv = get_divergence("tv")
+    for (rows, columns), saved_gap in zip(blocks, _scratch(rewards.shape, blocks, 1)[0]):
+        gap, q = log_policy[rows, columns], policy[rows, columns]
+        block_log_q = log_q[rows, columns]
+        at_top, drop = gap == 0.0, gap > 1.0
+        np.copyto(saved_gap, gap)
+        np.multiply(at_top, log_boost[rows, None], out=gap)
+        gap += block_log_q
+        np.copyto(gap, -np.inf, where=drop)
+        np.multiply(at_top, share[rows, None], out=q)
+        q += 1.0
+        q *= np.exp(block_log_q)
+        np.copyto(q, 0.0, where=drop)
+        residual[rows] = np.maximum(residual[rows], _block_violation(tv, saved_gap, block_log_q, gap, z[rows],
+                                                                     zeros_possible=True))
+    residual = np.maximum(residual, np.abs(_row_sum(policy) - 1.0))
+    far = np.flatnonzero(~(smallest >= -_LINEAR_FLOOR))
+    if far.size:
+        gap = _scaled_gap(rewards[far], best[far], beta)
+        log_policy[far], z[far] = _solve_tv_log(gap, log_q[far])
+        policy[far] = np.exp(log_policy[far])
+        residual[far] = _kkt_residual(tv, gap, log_q[far], log_policy[far], policy[far], z[far])
+    return log_policy, policy, z, residual
+
+
+def _solve_tv_log(gap, log_q):
+    """:func:`_solve_tv` in log space, for rows with references below float range: Δ = gap,
+    shape (b, K), -> (log π, Z)."""
     at_top = gap == 0.0
     drop = gap > 1.0
     log_moved = logsumexp(np.where(drop, log_q, -np.inf), axis=-1, keepdims=True)
