@@ -276,6 +276,50 @@ def test_shapes_table_is_off_by_default(quick_run):
     assert "off: pass --shapes" in quick_run["stdout"]
 
 
+def test_checks_section_times_the_selected_checks(tmp_path):
+    path = tmp_path / "checks.json"
+    status, stdout, stderr = _run(["--allocator", "system", "--quick", "--sizes", "100", "--divergences", "reverse_kl",
+                                   "--max-cvxpy-k", "1", "--bridge-model", "none", "--torch-device", "none",
+                                   "--checks", "PMR-R3.4", "--json", str(path)])
+    assert status == 0
+    rows = [row for row in json.loads(path.read_text())["rows"] if row["section"] == "checks"]
+    assert [row["name"] for row in rows] == ["all 1 checks", "PMR-R3.4"]
+    assert rows[1]["verdict"] == "holds" and rows[0]["seconds"] >= rows[1]["seconds"] > 0
+    assert all(row["mode"] == "quick" for row in rows)
+    # The 4-minute bar is on the full run of every claim only.
+    assert not [bar for bar in json.loads(path.read_text())["bars"] if bar["section"] == "checks"]
+    assert "== checks ==" in stdout and "PMR-R3.4 holds" in stderr
+
+
+@pytest.mark.parametrize("total, status", [(239.0, "PASS"), (241.0, "FAIL")])
+def test_checks_section_lists_the_five_slowest_and_judges_the_full_run(monkeypatch, total, status):
+    import types
+
+    import pmtheory.claims
+    from pmtheory.bench._checks_section import _checks_rows
+
+    seconds = {"A-1": 3.0, "A-2": 50.0, "A-3": 1.0, "B-1": 20.0, "B-2": 7.0, "B-3": 60.0, "B-4": 0.5}
+    calls = []
+
+    def fake_run_claims(patterns, *, quick, progress):
+        calls.append((patterns, quick))
+        claims = [types.SimpleNamespace(id=name, seconds=value, verdict="holds") for name, value in seconds.items()]
+        return types.SimpleNamespace(claims=claims, provenance={"seconds": total})
+
+    monkeypatch.setattr(pmtheory.claims, "run_claims", fake_run_claims)
+    settings = types.SimpleNamespace(checks=(), quick=False)
+    rows, bars = _checks_rows(settings, lambda message: None)
+    assert calls == [(None, False)]
+    assert [row["name"] for row in rows] == ["all 7 checks", "B-3", "A-2", "B-1", "B-2", "A-1"]
+    assert [bar["status"] for bar in bars] == [status] and bars[0]["measured"] == total
+    assert "B-3 60.0 s" in bars[0]["detail"]
+
+
+def test_checks_section_is_off_by_default(quick_run):
+    assert not [row for row in quick_run["report"]["rows"] if row["section"] == "checks"]
+    assert "off: pass --checks" in quick_run["stdout"]
+
+
 def test_ctrl_c_during_bench_is_one_line_and_exit_130(monkeypatch, capsys):
     from pmtheory import bench
 

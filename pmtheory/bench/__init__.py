@@ -54,14 +54,16 @@ against the per-sequence loop, in tokens/s, on the tiny OPT by default or on
 ``torch``, the exact solvers on torch tensors at batch 8 × K = 50 272 against a
 ``torch.log_softmax`` floor on the same device (``--torch-device``, default cpu), and, with
 ``--shapes``, ``shapes``: issue 17's table of batched solves at N·K = 10⁶ for K = 3 … 10⁶ against
-a row-wise log-softmax floor, with its bars.
+a row-wise log-softmax floor, with its bars, and, with ``--checks``, ``checks``: every claim's
+check run in this process as ``pmtheory verify`` runs it (full, or quick with ``--quick``), the
+total against the 4-minute bar of issue 17 and the five slowest checks.
 
 Shape letters: ``K`` is the number of responses.
 
 Layout. ``pmtheory.bench`` is a package: this ``__init__`` holds the command line (:func:`main`,
 its options, :data:`_SECTIONS`), and the rest sits in private topic modules: ``_common``
-(settings and problems, timing), ``_solver_section``, ``_bridge_section``, ``_torch_section``
-and ``_shapes_section`` (one module per section), and ``_output`` (the table a section fills in,
+(settings and problems, timing), ``_solver_section``, ``_bridge_section``, ``_torch_section``,
+``_shapes_section`` and ``_checks_section`` (one module per section), and ``_output`` (the table a section fills in,
 the bars, the machine and the JSON report). A package rather than private sibling modules
 (``pmtheory/_bench_*.py``) keeps the benchmark in one folder, where a new section is one more
 module, with the import path unchanged.
@@ -75,6 +77,7 @@ import sys
 from dataclasses import asdict
 
 from pmtheory.bench._bridge_section import _BRIDGE_COLUMNS, _bridge_note, _bridge_rows
+from pmtheory.bench._checks_section import _CHECKS_COLUMNS, _checks_note, _checks_rows
 from pmtheory.bench._common import _Settings
 from pmtheory.bench._output import (
     _format_bars,
@@ -103,6 +106,7 @@ _SECTIONS: tuple[_Section, ...] = (
     _Section("bridge", _bridge_rows, _BRIDGE_COLUMNS, _bridge_note),
     _Section("torch", _torch_rows, _TORCH_COLUMNS, _torch_note),
     _Section("shapes", _shapes_rows, _SHAPES_COLUMNS, _shapes_note),
+    _Section("checks", _checks_rows, _CHECKS_COLUMNS, _checks_note),
 )
 
 
@@ -191,6 +195,10 @@ def _parser() -> argparse.ArgumentParser:
                              "divergence against its bar (reverse_kl 3.5×, others 8× the floor); about a minute")
     parser.add_argument("--shapes-total", type=_positive_int, default=None, metavar="NK",
                         help="N·K of every shape in the shapes table (default 10^6; --quick: 10^5)")
+    parser.add_argument("--checks", nargs="*", default=None, metavar="CLAIM",
+                        help="also time the claims' checks as pmtheory verify runs them (full; --quick: the quick "
+                             "checks): every claim, or those matching the given IDs or globs, with the total "
+                             "against the 4-minute bar (all claims, full run) and the 5 slowest; minutes")
     parser.add_argument("--quick", action="store_true",
                         help="sizes 100,1000,10000 and 1 repeat unless given explicitly, and no cvxpy+scs "
                              "baseline (it often runs to its time limit); for tests and CI")
@@ -225,6 +233,7 @@ def _settings_from(arguments: argparse.Namespace) -> _Settings:
         torch_device=arguments.torch_device,
         shapes=arguments.shapes,
         shapes_total=arguments.shapes_total or (10**5 if arguments.quick else 10**6),
+        checks=None if arguments.checks is None else tuple(arguments.checks),
         quick=arguments.quick,
         json_path=arguments.json_path,
         allocator=arguments.allocator,

@@ -54,6 +54,7 @@ class _Settings:
     torch_device: str  # device of the torch section ("none": skip it)
     shapes: bool  # run the shapes section (--shapes)
     shapes_total: int  # N·K of every shape in it
+    checks: tuple[str, ...] | None  # claim IDs/globs of the checks section (--checks; () all), None: off
     quick: bool  # --quick was given
     json_path: str | None  # where to write the JSON report, or None
     allocator: str  # "kept": glibc keeps freed blocks in the heap (module doc); "system": untouched

@@ -112,46 +112,29 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
         policy = np.exp(log_policy)
         z = np.exp(ell) - div.sup_f_prime  # d = S − max a + Z with max a = 0
         return log_policy, policy, z, _kkt_residual(div, gap, log_q, log_policy, policy, z), passes
-    evaluate = _linear_evaluator(div, gap, q, blocks)
-    lo, hi = lower.copy(), upper.copy()
-    tried = (ell == lower, ell == upper)
-    passes = 1
-    final = False
-    collapsed = np.zeros(count, dtype=bool)
+    state = _RootState(ell, lower, upper)
+    passes = 1 + state.iterate(div, np.arange(count), gap, q, blocks, evaluation, tolerance)
+    passes += 1
+    mass, smallest_policy, worst = _final_linear_pass(div, gap, q, state.ell, blocks)
     for _ in range(_MAX_ITERATIONS):
-        if final:
-            passes += 1
-            mass, smallest_policy, worst = _final_linear_pass(div, gap, q, ell, blocks)
-            with np.errstate(divide="ignore"):
-                accepted = (np.abs(np.log(mass)) <= tolerance) | collapsed
-            if accepted.all():
-                break
-            # Σπ missed: restore the work arrays, evaluating there again, and take another step.
-            passes += 1
-            *evaluation, _, _ = _first_linear_pass(div, inputs, gap, q, ell, blocks, True)
-        if evaluation:
-            value, slope, curvature = evaluation
-            evaluation = None
-        else:
-            passes += 1
-            # After a Halley step from |F| < _NEWTON_AFTER, |F| is far inside Newton's range.
-            value, slope, curvature = evaluate(ell, curvature=not np.all(np.abs(value) < _NEWTON_AFTER))
-        lo = np.where(value > 0, ell, lo)
-        hi = np.where(value <= 0, ell, hi)
-        tried = (tried[0] | (ell == lower), tried[1] | (ell == upper))
-        step, stalled = _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper, tried)
-        # A collapsed bracket or a step below the resolution of ℓ ends a row's iteration.
-        collapsed = ~(np.nextafter(lo, np.inf) < hi) | stalled
-        active = (np.abs(value) > tolerance) & ~collapsed
-        # Rows already within the tolerance step too: the step is free (the final pass
-        # evaluates at the new ℓ anyway) and takes |F| from the tolerance to its rounding.
-        ell = np.where(collapsed, ell, step)
-        final = not active.any() or bool(np.all(np.abs(value) < _FINAL_AFTER))
+        with np.errstate(divide="ignore"):
+            missed = np.flatnonzero((np.abs(np.log(mass)) > tolerance) & ~state.collapsed)
+        if not missed.size:
+            break
+        # Σπ missed on these rows: form their Δ and q again (the final pass wrote over them),
+        # iterate on them alone, and write their final pass over the earlier one.
+        row_gap = _scaled_gap(rewards[missed], best[missed], beta)
+        row_q = np.exp(log_q[missed])
+        row_blocks = list(_blocks(row_gap.shape))
+        evaluation = _linear_evaluator(div, row_gap, row_q, row_blocks)(state.ell[missed])
+        passes += 2 + state.iterate(div, missed, row_gap, row_q, row_blocks, evaluation, tolerance)
+        row_mass, row_smallest, row_worst = _final_linear_pass(div, row_gap, row_q, state.ell[missed], row_blocks)
+        gap[missed], q[missed] = row_gap, row_q
+        mass[missed], smallest_policy[missed], worst[missed] = row_mass, row_smallest, row_worst
     else:
-        raise SolverError(
-            f"{div.name}: the normalizer did not converge in {_MAX_ITERATIONS} steps "
-            f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); rescale the rewards or β"
-        )
+        raise SolverError(f"{div.name}: the normalizer did not converge in {_MAX_ITERATIONS} rounds; "
+                          "rescale the rewards or β")
+    ell = state.ell
     log_policy, policy = gap, q  # overwritten by the final pass
     z = np.exp(ell) - div.sup_f_prime
     residual = np.maximum(np.abs(mass - 1.0), worst)
@@ -168,6 +151,68 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
         policy[rows] = np.exp(row_log)
         residual[rows] = _kkt_residual(div, row_gap, log_q[rows], log_policy[rows], policy[rows], z[rows])
     return log_policy, policy, z, residual, passes
+
+
+class _RootState:
+    """The per-row state of the safeguarded iteration in linear space: ℓ, the bracket (lo, hi)
+    inside the initial bounds [lower, upper], which bound has been evaluated (``tried``),
+    and whether the bracket has collapsed; shapes (B,)."""
+
+    def __init__(self, ell, lower, upper):
+        self.ell, self.lower, self.upper = ell.copy(), lower, upper
+        self.lo, self.hi = lower.copy(), upper.copy()
+        self.tried_lower, self.tried_upper = ell == lower, ell == upper
+        self.collapsed = np.zeros(ell.shape, dtype=bool)
+
+    def iterate(self, div: Divergence, rows, gap, q, blocks, evaluation, tolerance):
+        """Steps the given ``rows`` (indices, sorted) until each is final; ``gap`` and ``q``
+        hold their Δ and q (shape (len(rows), K), in ``blocks``), and ``evaluation`` is
+        (F, F', F'' or None) at their ℓ. Returns the passes made over the responses.
+
+        A row is final once a step from |F| < _FINAL_AFTER has been taken (its error is then
+        cubic, far inside the root tolerance; rows already within the tolerance step too: the
+        step is free, the final pass evaluates at the new ℓ anyway, and it takes |F| from the
+        tolerance to its rounding), or when its bracket has collapsed to adjacent floats or
+        its step rounds to ℓ itself. Final rows leave later passes: the work arrays are cut
+        down to the rows still iterating once they are half of the arrays' rows or fewer
+        (the worst rows of a batch often take two passes more than the median one).
+        """
+        current = rows  # the rows of ``gap`` and ``q``
+        pending = np.arange(rows.size)  # the positions in ``current`` of rows still iterating
+        evaluate = _linear_evaluator(div, gap, q, blocks)
+        value, slope, curvature = evaluation
+        passes = 0
+        for _ in range(_MAX_ITERATIONS):
+            index = current[pending]
+            ell, lower, upper = self.ell[index], self.lower[index], self.upper[index]
+            lo = np.where(value > 0, ell, self.lo[index])
+            hi = np.where(value <= 0, ell, self.hi[index])
+            tried = (self.tried_lower[index] | (ell == lower), self.tried_upper[index] | (ell == upper))
+            step, stalled = _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper, tried)
+            # A collapsed bracket or a step below the resolution of ℓ ends a row's iteration.
+            collapsed = ~(np.nextafter(lo, np.inf) < hi) | stalled
+            self.ell[index] = np.where(collapsed, ell, step)
+            self.lo[index], self.hi[index] = lo, hi
+            self.tried_lower[index], self.tried_upper[index] = tried
+            self.collapsed[index] = collapsed
+            going = ~collapsed & ~(np.abs(value) < _FINAL_AFTER)
+            if not going.any():
+                return passes
+            pending = pending[going]
+            # After a Halley step from |F| < _NEWTON_AFTER, |F| is far inside Newton's range.
+            curvature = not np.all(np.abs(value[going]) < _NEWTON_AFTER)
+            if 2 * pending.size <= current.size:
+                gap, q = gap[pending], q[pending]
+                current, pending = current[pending], np.arange(pending.size)
+                blocks = list(_blocks(gap.shape))
+                evaluate = _linear_evaluator(div, gap, q, blocks)
+            passes += 1
+            value, slope, curvature = (part if part is None else part[pending]
+                                       for part in evaluate(self.ell[current], curvature=curvature))
+        raise SolverError(
+            f"{div.name}: the normalizer did not converge in {_MAX_ITERATIONS} steps "
+            f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); rescale the rewards or β"
+        )
 
 
 def _find_root(evaluate, ell, lower, upper, tolerance):
@@ -354,8 +399,9 @@ def _final_linear_pass(div: Divergence, gap, q, ell, blocks):
             np.subtract(div.sup_f_prime, distance, out=distance)  # a − Z
             np.maximum(scale, np.abs(distance, out=distance), out=scale)
             scale += 1.0
-            # An infinite violation (π underflowed where D is finite) stays infinite.
-            np.divide(violation, scale, out=violation, where=np.isfinite(violation))
+            # Where π underflowed, the violation and the scale are infinite and their ratio NaN:
+            # such rows have min π < _TINY and are certified again in log space by the caller.
+            violation /= scale
             worst[rows] = np.maximum(worst[rows], _row_max(violation))
             np.log(policy, out=block_gap)
     return mass, smallest, worst
@@ -434,7 +480,7 @@ def _warm_start(div: Divergence, gap_at, log_q, first, lower, upper, size=_SUBSA
     """
     count, k = log_q.shape
     if k <= 4 * size:
-        return upper.copy(), None
+        return lower.copy(), None
     columns = _subsample_columns(k, size)
     sub_gap = np.concatenate([gap_at(columns), np.zeros((count, 1))], axis=-1)
     weight = np.log((k - 1) / columns.size)

@@ -223,24 +223,36 @@ def _chi2_newton(centred, q, z, lowest, blocks, sums=None):
     :func:`_solve_chi2`), shape (B,); returns (Z, passes). ``sums``, when given, are the
     sums at ``z`` (taken by the caller's pass). A start with no active response restarts from
     min a (everything active); after the first step to the right, a step back to the left can
-    only be rounding at the fixed point, and ends the iteration there."""
+    only be rounding at the fixed point, and ends the iteration there. Rows that have settled
+    leave later passes: the work arrays are cut down to the rows still stepping once those are
+    half of the arrays' rows or fewer (as in :class:`pmtheory.solvers._barrier._RootState`)."""
+    z = z.copy()
     moved_right = np.zeros(z.shape, dtype=bool)
+    current = np.arange(z.size)  # the rows of ``centred`` and ``q``
+    pending = current  # the positions in ``current`` of rows still stepping
     passes = 0
     for _ in range(centred.shape[-1] + 3):
+        index = current[pending]
         if sums is None:
             passes += 1
-            weight, moment = _chi2_sums(centred, q, z, blocks)
+            weight, moment = (part[pending] for part in _chi2_sums(centred, q, z[current], blocks))
         else:
             (weight, moment), sums = sums, None
         with np.errstate(divide="ignore", invalid="ignore"):
             step = (2.0 * (weight - 1.0) + moment) / weight
-        step = np.where(weight > 0, step, lowest)
-        stalled = moved_right & (step < z)
-        done = (step == z) | stalled
+        step = np.where(weight > 0, step, lowest[index])
+        at = z[index]
+        stalled = moved_right[index] & (step < at)
+        done = (step == at) | stalled
+        moved_right[index] |= step > at
+        z[index] = np.where(done & ~stalled, at, step)
         if done.all():
-            return np.where(stalled, step, z), passes
-        moved_right |= step > z
-        z = np.where(done, z, step)
+            return z, passes
+        pending = pending[~done]
+        if 2 * pending.size <= current.size:
+            centred, q = centred[pending], q[pending]
+            current, pending = current[pending], np.arange(pending.size)
+            blocks = list(_blocks(centred.shape))
     raise SolverError(f"chi2: the active-set iteration did not settle in {centred.shape[-1] + 3} steps; "
                       "rescale the rewards or β, or check the inputs for extreme scales")
 
