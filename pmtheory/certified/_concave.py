@@ -136,9 +136,14 @@ def _solve_cvxpy(cvx_problem, policy, problem: _Instance):
     return None if best is None else (best, best_solver)
 
 
-def _concave_argmax(problem: _Instance, lam: float) -> np.ndarray:
-    """argmax_{π∈[0,1]} h_i(π) − λπ for concave h_i, shape (K,): bisection of ψ_i = λ in log π."""
+def _concave_argmax(problem: _Instance, lam) -> np.ndarray:
+    """argmax_{π∈[0,1]} h_i(π) − λπ for concave h_i: bisection of ψ_i = λ in log π.
+
+    ``lam`` is one multiplier (-> shape (K,)) or m of them, shape (m,) (-> shape (m, K)): the
+    bisections for all of them run together, one evaluation of ψ per halving.
+    """
     k = problem.k
+    lam = np.asarray(lam, dtype=np.float64)[..., None]  # (1,) or (m, 1), against ψ's (K,)
     at_one = problem.psi(np.ones(k)) >= lam
     near_zero = problem.psi(np.full(k, _TINY))
     if np.any(np.isnan(near_zero)):
@@ -148,8 +153,8 @@ def _concave_argmax(problem: _Instance, lam: float) -> np.ndarray:
             "rewrite the regularizer so that it evaluates near 0 without 0/0 or ∞ − ∞"
         )
     at_zero = ~at_one & ~(near_zero > lam)
-    lo = np.full(k, _LOG_TINY)  # ψ(e^lo) > λ for the interior responses
-    hi = np.zeros(k)  # ψ(e^hi) < λ
+    lo = np.full(at_one.shape, _LOG_TINY)  # ψ(e^lo) > λ for the interior responses
+    hi = np.zeros(at_one.shape)  # ψ(e^hi) < λ
     for _ in range(_LOG_BISECTIONS):
         mid = 0.5 * (lo + hi)
         above = problem.psi(np.exp(mid)) > lam
@@ -158,12 +163,23 @@ def _concave_argmax(problem: _Instance, lam: float) -> np.ndarray:
     return np.where(at_one, 1.0, np.where(at_zero, 0.0, np.exp(0.5 * (lo + hi))))
 
 
+# The multipliers tried per round of the search on λ: the bracket is cut into this many
+# parts (in the order of float64 values) and the maximizers at the cut points are found by
+# one batched bisection, so a round costs about the Python overhead of one bisection and
+# shrinks the bracket 32-fold, where a halving shrinks it 2-fold. Measured on PMR-P5.1's 300
+# solves: 29.4 s in this search by halving, 5.3 s with 8 parts, 4.0 s with 32.
+_SECTIONS = 32
+
+
 def _solve_monotone(problem: _Instance):
-    """Bisection on λ for Σ_i π_i(λ) = 1, with π_i(λ) from :func:`_concave_argmax`.
+    """Search on λ for Σ_i π_i(λ) = 1, with π_i(λ) from :func:`_concave_argmax`.
 
     Bracket (ψ_i non-increasing): at λ = max_i ψ_i(1) the top response has π_i = 1, and at
     λ = min_i ψ_i(1/K) every π_i ≥ 1/K, so Σπ ≥ 1 at the larger of the two; at
-    λ = max_i ψ_i(1/K) every π_i ≤ 1/K, so Σπ ≤ 1.
+    λ = max_i ψ_i(1/K) every π_i ≤ 1/K, so Σπ ≤ 1. Each round cuts the bracket at up to
+    ``_SECTIONS`` − 1 interior floats, spaced evenly in the order of float64 values, and keeps
+    the part between the last cut with Σπ ≥ 1 and the first with Σπ < 1 (a bisection that
+    tests the cuts in increasing order), until the ends are adjacent floats.
     """
     k = problem.k
     psi_share = problem.psi(np.full(k, 1.0 / k))
@@ -180,15 +196,37 @@ def _solve_monotone(problem: _Instance):
     lo = min(lo, hi)
     pi_lo, pi_hi = _concave_argmax(problem, lo), _concave_argmax(problem, hi)
     while True:
-        mid = _float_midpoint(lo, hi)
-        if not lo < mid < hi:
+        cuts = _float_cuts(lo, hi, _SECTIONS)
+        if not cuts.size:
             break
-        pi_mid = _concave_argmax(problem, mid)
-        if pi_mid.sum() >= 1.0:
-            lo, pi_lo = mid, pi_mid
-        else:
-            hi, pi_hi = mid, pi_mid
+        policies = _concave_argmax(problem, cuts)
+        below = np.flatnonzero(~(policies.sum(axis=-1) >= 1.0))
+        first = int(below[0]) if below.size else cuts.size
+        if first > 0:
+            lo, pi_lo = float(cuts[first - 1]), policies[first - 1]
+        if first < cuts.size:
+            hi, pi_hi = float(cuts[first]), policies[first]
     return _interpolate(pi_lo, lo, pi_hi, hi)
+
+
+def _float_ordinal(value: float) -> int:
+    """The position of ``value`` in the order of float64 values (0.0 at 0, −0.0 too)."""
+    bits = int(np.float64(value).view(np.int64))
+    return bits if bits >= 0 else -(bits & 0x7FFF_FFFF_FFFF_FFFF)
+
+
+def _float_of_ordinal(ordinal: int) -> float:
+    if ordinal >= 0:
+        return float(np.int64(ordinal).view(np.float64))
+    return -float(np.int64(-ordinal).view(np.float64))
+
+
+def _float_cuts(lo: float, hi: float, parts: int) -> np.ndarray:
+    """The floats strictly inside (lo, hi) that cut it into ``parts`` parts holding equal counts
+    of float64 values (fewer where the interval holds fewer floats), increasing, shape (n,)."""
+    start, stop = _float_ordinal(lo), _float_ordinal(hi)
+    ordinals = sorted({start + (stop - start) * j // parts for j in range(1, parts)} - {start, stop})
+    return np.array([_float_of_ordinal(ordinal) for ordinal in ordinals if start < ordinal < stop], dtype=np.float64)
 
 
 def _float_midpoint(lo: float, hi: float) -> float:
@@ -197,15 +235,7 @@ def _float_midpoint(lo: float, hi: float) -> float:
     Halving the count of floats in the bracket (not its width) reaches adjacent floats in at
     most 64 steps whatever the bracket, e.g. [-1e137, 3] as well as [1.7, 3.1].
     """
-
-    def ordinal(value):
-        bits = int(np.float64(value).view(np.int64))
-        return bits if bits >= 0 else -(bits & 0x7FFF_FFFF_FFFF_FFFF)
-
-    middle = (ordinal(lo) + ordinal(hi)) // 2
-    if middle >= 0:
-        return float(np.int64(middle).view(np.float64))
-    return -float(np.int64(-middle).view(np.float64))
+    return _float_of_ordinal((_float_ordinal(lo) + _float_ordinal(hi)) // 2)
 
 
 def _interpolate(pi_lo, lam_lo, pi_hi, lam_hi):

@@ -199,8 +199,11 @@ class _RootState:
             if not going.any():
                 return passes
             pending = pending[going]
-            # After a Halley step from |F| < _NEWTON_AFTER, |F| is far inside Newton's range.
-            curvature = not np.all(np.abs(value[going]) < _NEWTON_AFTER)
+            # After a Halley step from |F| < _NEWTON_AFTER, |F| is far inside Newton's range:
+            # such a row takes a Newton step next (its F'' is set to NaN, which
+            # _safeguarded_step reads as Newton's), decided row by row so that a row's answer
+            # does not depend on the rest of its batch.
+            halley = ~(np.abs(value[going]) < _NEWTON_AFTER)
             if 2 * pending.size <= current.size:
                 gap, q = gap[pending], q[pending]
                 current, pending = current[pending], np.arange(pending.size)
@@ -208,7 +211,9 @@ class _RootState:
                 evaluate = _linear_evaluator(div, gap, q, blocks)
             passes += 1
             value, slope, curvature = (part if part is None else part[pending]
-                                       for part in evaluate(self.ell[current], curvature=curvature))
+                                       for part in evaluate(self.ell[current], curvature=bool(halley.any())))
+            if curvature is not None:
+                curvature = np.where(halley, curvature, np.nan)
         raise SolverError(
             f"{div.name}: the normalizer did not converge in {_MAX_ITERATIONS} steps "
             f"(worst |log Σπ| = {np.max(np.abs(value)):.3g}); rescale the rewards or β"
@@ -242,7 +247,8 @@ def _find_root(evaluate, ell, lower, upper, tolerance):
 
 def _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper, tried):
     """(next ℓ, stalled), shapes (B,). The step is Halley's ℓ − (F/F')/(1 − L/2) with
-    L = F·F''/F'² where a curvature is given and |L| ≤ 1, else Newton's ℓ − F/F'. Where it
+    L = F·F''/F'² where a curvature is given and |L| ≤ 1, else Newton's ℓ − F/F' (also in
+    the rows whose F'' is NaN). Where it
     leaves the open bracket (lo, hi) it is clamped to the end it crossed if that end is
     still the initial bound ``lower`` or ``upper`` and not yet evaluated (``tried``, a pair
     of (B,) masks the caller keeps), since a root can sit on that bound to rounding (the top

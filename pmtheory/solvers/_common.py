@@ -15,7 +15,6 @@ Sources: seed 001 (PMR), Prop 5.1 / eq 5.1 and §5.2; seed 004 (MOD), Lemma 1 / 
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -50,26 +49,26 @@ _BLOCK = 1 << 15
 _TINY = 1e-290
 
 
-# Up to this many responses per row, reductions along the last axis go through BLAS (x @ 1)
-# or column by column: numpy's own reductions along a short contiguous axis pay a loop set-up
-# per row. Measured on the bench machine (one thread, 10^6 entries): a sum over K = 3 takes
-# 5.1 ms by x.sum(axis=-1) and 0.48 ms by x @ 1; a max over K = 3 takes 11.7 ms by
-# x.max(axis=-1) and ~1 ms column by column. Both ways sum at most 16 terms in order, so the
-# rounding is the same (K − 1 ulps at most).
+# Up to this many responses per row, reductions along the last axis go column by column:
+# numpy's own reductions along a short contiguous axis pay a loop set-up per row. Measured on
+# the bench machine (10^6 entries): a sum over K = 3 takes 5.2 ms by x.sum(axis=-1) and 0.37 ms
+# column by column, a max 11.8 ms and 0.55 ms; at K = 16 the two ways cost about the same.
+# (BLAS, x @ 1, is faster still, but its rounding depends on how many rows it is given, and a
+# row's answer must not depend on the rest of its batch.) A column-by-column sum adds the
+# terms in order, so its rounding is that of numpy's for K < 8 and at most K − 1 ulps.
 _SHORT = 16
 
 
-@functools.lru_cache(maxsize=None)
-def _ones(k):
-    ones = np.ones(k)
-    ones.flags.writeable = False
-    return ones
-
-
 def _row_sum(x):
-    """Σ along the last axis of a (B, k) array, shape (B,)."""
+    """Σ along the last axis of a (B, k) array, shape (B,); each row's sum is computed the
+    same way whatever the other rows (see _SHORT)."""
     k = x.shape[-1]
-    return x @ _ones(k) if 0 < k <= _SHORT else x.sum(axis=-1)
+    if not 0 < k <= _SHORT:
+        return x.sum(axis=-1)
+    out = x[:, 0].copy()
+    for column in range(1, k):
+        out += x[:, column]
+    return out
 
 
 def _row_max(x):
@@ -246,7 +245,7 @@ def _row_dot(a, b):
     at most ``_DOT_CHUNK`` entries."""
     k = a.shape[-1]
     if k <= _SHORT:
-        return np.multiply(a, b) @ _ones(k)  # (see _SHORT)
+        return _row_sum(np.multiply(a, b))  # (see _SHORT)
     if k <= _DOT_CHUNK:
         return _stacked_dot(a, b)
     whole = k - k % _DOT_CHUNK
