@@ -196,6 +196,28 @@ class TestCertificate:
         assert after == pytest.approx(before, rel=1e-12, abs=1e-15)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_tvs_fused_certificate_is_the_generic_one_on_any_policy(seed):
+    """tv's solver takes its certificate in its own final pass, specialised to Z = max a − 1/2
+    and Δ ≥ 0 (pmtheory.solvers._closed_forms._tv_violation). On policies of every kind (π above,
+    at, below q and 0, right or wrong) it must give what the generic sub-gradient test gives."""
+    from pmtheory.divergences import get_divergence
+    from pmtheory.solvers._closed_forms import _tv_violation
+    from pmtheory.solvers._common import _block_violation
+
+    rng = np.random.default_rng(seed)
+    gap = np.abs(rng.normal(size=(50, 9))) * rng.choice([0.1, 1.0, 3.0], size=(50, 1))
+    gap[rng.random(gap.shape) < 0.1] = 0.0
+    gap[rng.random(gap.shape) < 0.1] = 1.0
+    log_q = log_softmax(rng.normal(size=(50, 9)), axis=-1)
+    kind = rng.integers(0, 4, size=gap.shape)
+    log_policy = np.choose(kind, [log_q, log_q + 0.3, log_q - 0.3, np.full(gap.shape, -np.inf)])
+    generic = _block_violation(get_divergence("tv"), gap, log_q, log_policy, np.full(50, -0.5), zeros_possible=True)
+    fused = _tv_violation(gap.copy(), log_q, log_policy, np.empty_like(gap))
+    assert np.max(generic) > 0.1  # wrong policies among them
+    np.testing.assert_allclose(fused, generic, rtol=1e-15, atol=1e-16)
+
+
 class TestBlockedPasses:
     """The passes over (B, K) arrays run in blocks of ``_BLOCK`` elements and take their dot
     products in chunks of ``_DOT_CHUNK`` (pmtheory.solvers._common); the hand-derived and property

@@ -17,10 +17,10 @@ from pmtheory.divergences import get_divergence
 from pmtheory.solvers._common import (
     _LINEAR_FLOOR,
     _TINY,
-    _block_violation,
     _blocks,
     _Inputs,
     _kkt_residual,
+    _row_dot,
     _row_max,
     _row_sum,
     _scaled_gap,
@@ -171,8 +171,8 @@ def _solve_tv(inputs: _Inputs):
     for rows, columns in blocks:
         gap, q = _setup_block(rewards, best, beta, log_q, log_policy, policy, rows, columns, mass, smallest,
                               from_shift=True)
-        moved[rows] += _row_sum(np.where(gap > 1.0, q, 0.0))
-        top[rows] += _row_sum(np.where(gap == 0.0, q, 0.0))
+        moved[rows] += _row_dot(q, gap > 1.0)
+        top[rows] += _row_dot(q, gap == 0.0)
     if inputs.unchecked is not None:
         check_log_normalization(inputs.unchecked, "log_reference", mass, float(smallest.min()))
     z = np.full(count, -0.5)
@@ -180,8 +180,7 @@ def _solve_tv(inputs: _Inputs):
         share = moved / top
         log_boost = np.log1p(share)
     residual = np.zeros(count)
-    tv = get_divergence("tv")
-    for (rows, columns), saved_gap in zip(blocks, _scratch(rewards.shape, blocks, 1)[0]):
+    for (rows, columns), saved_gap, violation in zip(blocks, *_scratch(rewards.shape, blocks, 2)):
         gap, q = log_policy[rows, columns], policy[rows, columns]
         block_log_q = log_q[rows, columns]
         at_top, drop = gap == 0.0, gap > 1.0
@@ -189,20 +188,38 @@ def _solve_tv(inputs: _Inputs):
         np.multiply(at_top, log_boost[rows, None], out=gap)
         gap += block_log_q
         np.copyto(gap, -np.inf, where=drop)
-        np.multiply(at_top, share[rows, None], out=q)
-        q += 1.0
-        q *= np.exp(block_log_q)
+        np.multiply(at_top, share[rows, None], out=violation)
+        violation += 1.0
+        q *= violation
         np.copyto(q, 0.0, where=drop)
-        residual[rows] = np.maximum(residual[rows], _block_violation(tv, saved_gap, block_log_q, gap, z[rows],
-                                                                     zeros_possible=True))
+        residual[rows] = np.maximum(residual[rows], _tv_violation(saved_gap, block_log_q, gap, violation))
     residual = np.maximum(residual, np.abs(_row_sum(policy) - 1.0))
     far = np.flatnonzero(~(smallest >= -_LINEAR_FLOOR))
     if far.size:
         gap = _scaled_gap(rewards[far], best[far], beta)
         log_policy[far], z[far] = _solve_tv_log(gap, log_q[far])
         policy[far] = np.exp(log_policy[far])
-        residual[far] = _kkt_residual(tv, gap, log_q[far], log_policy[far], policy[far], z[far])
+        residual[far] = _kkt_residual(get_divergence("tv"), gap, log_q[far], log_policy[far], policy[far], z[far])
     return log_policy, policy, z, residual
+
+
+def _tv_violation(gap, log_q, log_policy, work):
+    """The scaled KKT violation of tv (module doc of :mod:`pmtheory.solvers`) of one block of
+    a policy solved from the best reward, shape (b, k) -> (b,): with Z = a* − 1/2 and Δ ≥ 0,
+    a − Z = 1/2 − Δ, so the sub-gradient conditions of :func:`_block_violation` read Δ = 0
+    where π > q, Δ ≤ 1 where π = q, Δ = 1 where 0 < π < q and Δ ≥ 1 where π = 0, each
+    violation scaled by 1 + max(|a − Z|, 1/2) = max(Δ, 1) + 1/2. ``work`` is a scratch
+    array of the block's shape; ``gap`` (Δ) is overwritten."""
+    above = log_policy > log_q
+    below = log_policy < log_q
+    zero = np.isneginf(log_policy)
+    excess = np.subtract(gap, 1.0, out=work)  # Δ − 1
+    violation = np.where(above, gap, np.where(zero, np.maximum(-excess, 0.0),
+                                              np.where(below, np.abs(excess), np.maximum(excess, 0.0))))
+    np.maximum(gap, 1.0, out=gap)
+    gap += 0.5
+    violation /= gap
+    return _row_max(violation)
 
 
 def _solve_tv_log(gap, log_q):
