@@ -51,8 +51,8 @@ def _solve_chi2(inputs: _Inputs, pivot=None):
     large (:func:`_chi2_warm_start`), else Prop 1's t1 = min a, where every response is
     active. Each step is one blocked pass (a comparison, a sum and a dot product).
 
-    Rewards are measured from a pivot, the response with the largest q (re-chosen among the
-    active ones, and the solve repeated from there, in the rare case it ends inactive), so
+    Rewards are measured from a pivot, the response with the largest q (in the rows where it
+    ends inactive, re-chosen among the active ones and those rows solved again from there), so
     that the terms that dominate W enter with small |a| and the slack 1 + (a − Z)/2 is not a
     difference of two large numbers. ``inputs`` from :func:`_prepare` (its deferred check of
     log_reference is made in the first pass here). Returns (log π, π, λ, residual, passes),
@@ -85,21 +85,29 @@ def _solve_chi2(inputs: _Inputs, pivot=None):
     mass, smallest, sums = _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z)
     if inputs.unchecked is not None:
         check_log_normalization(inputs.unchecked, "log_reference", mass, float(smallest.min()))
-    passes = 0
-    for attempt in range(2):
-        z, steps = _chi2_newton(centred, q, z, lowest, blocks, sums)
-        mass, worst = _chi2_final_pass(centred, q, log_q, z, blocks)
+    z, steps = _chi2_newton(centred, q, z, lowest, blocks, sums)
+    mass, worst = _chi2_final_pass(centred, q, log_q, z, blocks)
+    passes = steps + 1
+    log_policy, policy = centred, q  # overwritten by the final pass
+    again = np.flatnonzero(np.isneginf(log_policy[rows, pivot]))
+    if again.size:
+        # The pivot ended inactive in these rows: re-centre them on their largest active q and
+        # solve them again from the same Z (measured from the new pivot); the certificate
+        # judges the second solve. (The other rows would repeat their solve to the last bit.)
+        new_pivot = np.argmax(np.where(np.isneginf(log_policy[again]), -np.inf, log_q[again]), axis=-1)
+        new_shift = rewards[again, new_pivot]
+        moved = (shift[again] - new_shift) / beta
+        sub_rewards, sub_log_q = rewards[again], log_q[again]
+        sub_centred, sub_q = np.empty_like(sub_rewards), np.empty_like(sub_rewards)
+        sub_blocks = list(_blocks(sub_rewards.shape))
+        sub_z, sub_lowest = z[again] + moved, lowest[again] + moved
+        _, _, sums = _centred_and_reference(sub_rewards, new_shift, beta, sub_log_q, sub_centred, sub_q, sub_blocks,
+                                            sub_z)
+        sub_z, steps = _chi2_newton(sub_centred, sub_q, sub_z, sub_lowest, sub_blocks, sums)
+        mass[again], worst[again] = _chi2_final_pass(sub_centred, sub_q, sub_log_q, sub_z, sub_blocks)
         passes += steps + 1
-        log_policy, policy = centred, q  # overwritten by the final pass
-        inactive = np.isneginf(log_policy[rows, pivot])
-        if attempt or not inactive.any():
-            break
-        # The pivot ended inactive: re-centre on the largest active q and solve again from
-        # the same Z (measured from the new pivot). The certificate judges the second solve.
-        pivot = np.argmax(np.where(np.isneginf(log_policy), -np.inf, log_q), axis=-1)
-        moved = (shift - rewards[rows, pivot]) / beta
-        z, lowest, shift = z + moved, lowest + moved, rewards[rows, pivot]
-        _, smallest, sums = _centred_and_reference(rewards, shift, beta, log_q, centred, q, blocks, z)
+        log_policy[again], policy[again] = sub_centred, sub_q
+        z[again], lowest[again], shift[again] = sub_z, sub_lowest, new_shift
     residual = np.maximum(np.abs(mass - 1.0), worst)
     if not smallest.min() >= -_LINEAR_FLOOR:
         # q underflows in linear space: certify those rows from log π and log q instead.
