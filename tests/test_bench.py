@@ -142,8 +142,10 @@ class TestMainReport:
 
     def test_bars_are_present(self, quick_run):
         bars = quick_run["report"]["bars"]
-        # One floor bar per non-tv divergence, one cvxpy bar per divergence.
-        assert len(bars) == 2 + 3
+        # One floor bar and one cvxpy bar per divergence (tv included, issue 17), at issue 17's bars.
+        assert len(bars) == 3 + 3
+        floor_bars = {bar["name"].split(":")[0]: bar["threshold"] for bar in bars if "floor" in bar["name"]}
+        assert floor_bars == {"reverse_kl": 3.5, "forward_kl": 8.0, "tv": 8.0}
         for bar in bars:
             assert {"name", "status", "measured", "threshold", "detail"} <= set(bar)
             assert bar["status"] in ("PASS", "FAIL", "N/A")
