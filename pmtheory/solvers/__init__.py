@@ -49,14 +49,17 @@ row's π has a negative or NaN entry or its residual exceeds 1e-9 + 64·eps·(ma
 beyond float64 range. Inputs are computed in float64 whatever their type; a reference in a
 narrower float is held to its own rounding (see :func:`pmtheory._validation.normalization_tolerance`).
 
-Speed. Every pass over a (B, K) array runs in cache-sized blocks (:func:`_blocks`); the
-check of ``log_reference`` rides on each solver's first pass; the final pass writes π and
-log π over the work arrays (which are the outputs, so a solve allocates no other full-size
-array) and takes the certificate of what it writes. At K = 10⁶ (after a warm start on a
-subsample) reverse KL makes two passes, the barrier divergences three (the setup with the
-first Halley step, a Newton step, the final pass) and chi2 three or four (the setup with the
-first Newton step, one or two more, the final pass). ``pmtheory bench`` measures them against
-a plain numpy log-softmax.
+Speed. Every pass over a (B, K) array runs in cache-sized blocks (:func:`_blocks`); rows of
+at most 16 responses are reduced column by column (numpy's reductions along a short axis pay
+a set-up per row; see ``_SHORT``), in the same order whatever the rest of the batch, so that a
+row's answer never depends on its batch, bit for bit. The check of ``log_reference`` rides on
+each solver's first pass; the final pass writes π and log π over the work arrays (which are
+the outputs, so a solve allocates no other full-size array) and takes the certificate of what
+it writes. The root iterations start at the lower end of the bracket (or, at K > 65 536, from
+the root for a subsample), and rows that have converged leave later passes: at N·K = 10⁶ the
+barrier divergences make about three evaluations' worth of passes and the final one, reverse
+KL two passes, tv two. ``pmtheory bench`` (``--shapes`` for batches) measures them against a
+plain numpy log-softmax.
 
 Layout. ``pmtheory.solvers`` is a package: this ``__init__`` holds the public API (this
 guide, :class:`Solution`, :func:`optimal_policy`, :func:`regularized_objective`,

@@ -475,7 +475,11 @@ def _log_evaluator(div: Divergence, gap, at_top, log_q):
 def _warm_start(div: Divergence, gap_at, log_q, first, lower, upper, size=_SUBSAMPLE):
     """(starting ℓ, the subsample's F'' there or None): the root for a spread subsample of
     about ``size`` responses, when K is large, itself started from the root of a 16× smaller
-    subsample of it (else the upper end of the bracket, and None).
+    subsample of it (else the lower end of the bracket, and None).
+
+    Why the lower end: from there the safeguarded Halley iteration reached |F| < 1e-5 after
+    3.0 evaluations per row on average at K = 100 and 1000 (rewards ~ N(0, 1), references a
+    softmax of N(0, 1) logits), against 4.3-4.8 from the upper end, MOD Prop 1's t2.
 
     ``gap_at(columns)`` gives Δ at those columns, shape (B, len(columns)), so that no full
     pass is needed first; ``first`` is the column of a best response (Δ = 0) per row, shape
@@ -499,7 +503,7 @@ def _warm_start(div: Divergence, gap_at, log_q, first, lower, upper, size=_SUBSA
         sub_first = np.full(count, sub_gap.shape[-1] - 1)
         start, _ = _warm_start(div, lambda c: sub_gap[:, c], sub_log_q, sub_first, lower, upper, size // 16)
     else:
-        start = upper.copy()
+        start = lower.copy()
     # The subsample estimates Σ q·h only to about a percent: solving it closer than
     # _WARM_START_TOLERANCE buys nothing for the full problem.
     ell, _, curvature = _find_root(evaluate, start, lower, upper, _WARM_START_TOLERANCE)

@@ -4,8 +4,8 @@ certificate of a returned policy.
 
 Every pass over a (B, K) array runs in cache-sized blocks (:func:`_blocks`). ``kkt_residual``
 is computed from the returned policy through the divergence's own f' (independently of the
-path that found it): max(|Σπ − 1|, max_y |a(y) − Z − f'(π/q)| / (1 + |a(y)| + |Z|)) with
-a = r/β and Z = λ/β; for chi2 and tv it measures the violation of the sub-gradient /
+path that found it): max(|Σπ − 1|, max_y |a(y) − Z − f'(π/q)| / (1 + max(|a(y) − Z|,
+|f'(π/q)|))) with a = r/β and Z = λ/β; for chi2 and tv it measures the violation of the sub-gradient /
 complementary-slackness conditions instead.
 
 Shape letters: ``K`` responses, ``B`` rows (the flattened batch). "The module doc" below is
