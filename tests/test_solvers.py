@@ -241,6 +241,9 @@ class TestBlockedPasses:
         from pmtheory.solvers import _common
 
         assert k > _common._DOT_CHUNK  # every row has at least two chunks
+        # The sizes are chosen around blocks of 2^15 elements; the code paths are the same at
+        # the solvers' own block size.
+        monkeypatch.setattr(_common, "_BLOCK", 1 << 15)
         rewards, log_q = self._instance(batch, k, seed=k + batch)
         blocked = optimal_policy(rewards, log_reference=log_q, divergence=divergence, beta=0.5)
         assert np.all(blocked.kkt_residual <= KKT_TOL)

@@ -37,13 +37,15 @@ _LINEAR_FLOOR = 690.0
 # adjacent ones (a strided gather would miss the cache once per response).
 _SUBSAMPLE = 16384
 _CHUNK = 64
-# Elements per block of the blocked passes over large arrays: 2^15 float64 = 256 KiB, so the
+# Elements per block of the blocked passes over large arrays: 2^17 float64 = 1 MiB, so the
 # six block-sized arrays that reverse KL's final pass touches (r, log q, log π, π and two
-# scratch buffers) fit in a 2 MiB L2 cache together, and a K = 10^6 solve allocates no fresh
-# page-faulted full-size temporaries (which cost more than the arithmetic). On the bench
-# machine 2^15 was 5% faster than 2^16 for every divergence, and 2^14 slower (more blocks,
-# more interpreter overhead per element).
-_BLOCK = 1 << 15
+# scratch buffers) stay in the 32 MiB L3 cache together, and a K = 10^6 solve allocates no
+# fresh page-faulted full-size temporaries (which cost more than the arithmetic). Each block
+# costs ~20 numpy calls per pass, so smaller blocks pay interpreter overhead: on the bench
+# machine (2 MiB L2, 32 MiB L3) at N·K = 10^6, 2^17 was 5-20% faster than 2^15 at K = 100,
+# 1000 and 10^6 for every divergence, equal at K = 3 and 10, and faster than 2^18 and 2^19
+# (2026-12-03; an earlier measurement had preferred 2^15, before converged rows left passes).
+_BLOCK = 1 << 17
 # Below this a linear-space probability has lost relative precision (subnormal range begins
 # at 2.2e-308); rows with smaller entries are assembled in log space instead.
 _TINY = 1e-290
