@@ -116,6 +116,9 @@ class Divergence:
     _log_derivative_basis: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None
     log_derivative_coefficients: tuple[float, float, float] | None  # (c1, c2, c3), see log_derivative_basis
     basis_offset: float | None  # c0 where the basis is x = c0 + h (forward KL: 0, js: 1), else None
+    # (p, c) where h(D) = c·D^-2 (Hellinger: c = 1; alpha:0.5: c = 4), else None: the solvers then
+    # form h and the basis s/D from one reciprocal (see ratio_and_basis)
+    inverse_square: float | None = None
 
     @property
     def symbol(self) -> sp.Symbol:
@@ -206,6 +209,22 @@ class Divergence:
             raise ValueError(f"{self.name} has no finite sup f'; the distance form does not apply")
         distance = np.asarray(distance, dtype=np.float64)
         return self._log_derivative_basis(distance, ratio, shift, np.empty_like(distance) if out is None else out)
+
+
+    def ratio_and_basis(self, distance, shift, ratio_out, basis_out):
+        """h(D) into ``ratio_out`` and the basis y = s/D of :meth:`log_derivative_basis` into
+        ``basis_out`` (s = ``shift``, broadcastable to D), for a divergence with
+        ``inverse_square`` = c (h = c·D^-2): from one reciprocal, where the two methods apart
+        take two divisions. The solvers' evaluations use it; the final pass, whose certificate
+        is held to the last bit, uses :meth:`ratio_at_distance`."""
+        if self.inverse_square is None:
+            raise ValueError(f"{self.name} is not of the form c·D^-2")
+        inverse = np.reciprocal(distance, out=basis_out)
+        np.multiply(inverse, inverse, out=ratio_out)
+        if self.inverse_square != 1.0:
+            ratio_out *= self.inverse_square
+        inverse *= shift
+        return ratio_out, basis_out
 
 
 def _convexity(expression: sp.Expr) -> tuple[bool, bool]:
@@ -390,6 +409,7 @@ def _alpha(a: float) -> dict:
         distance_at_inverse_ratio=lambda s: np.divide(_power(s, a, out=s), a, out=s),
         log_derivative_basis=lambda d, ratio, s, out: np.divide(s, d, out=out),
         log_derivative_coefficients=(-1.0 / a, (1.0 / a) * (1.0 / a + 1.0), 0.0),
+        inverse_square=4.0 if a == 0.5 else None,  # h = (D/2)^-2 = 4·D^-2
     )
 
 
@@ -414,6 +434,7 @@ def _hellinger() -> dict:
         distance_at_inverse_ratio=lambda s: np.sqrt(s, out=s),
         log_derivative_basis=lambda d, ratio, s, out: np.divide(s, d, out=out),
         log_derivative_coefficients=(-2.0, 6.0, 0.0),
+        inverse_square=1.0,  # h = D^-2
     )
 
 
@@ -512,6 +533,7 @@ def _build(name: str, a: float | None) -> Divergence:
         _log_derivative_basis=parts.get("log_derivative_basis"),
         log_derivative_coefficients=parts.get("log_derivative_coefficients"),
         basis_offset=parts.get("basis_offset"),
+        inverse_square=parts.get("inverse_square"),
     )
 
 

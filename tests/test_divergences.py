@@ -201,3 +201,23 @@ def test_every_divergence_of_the_table_is_known_everywhere():
                 highprec._inverse_derivative(div.name, div.alpha)
             except ValueError as error:
                 pytest.fail(f"{where} has no mpmath reference in pmtheory.highprec: {error}")
+
+
+@pytest.mark.parametrize("name", ["hellinger", "alpha:0.5"])
+def test_ratio_and_basis_from_one_reciprocal_agree_with_the_separate_forms(name):
+    # The solvers' evaluations form h = c·D^-2 and y = s/D from one reciprocal (issue 17);
+    # they must agree with ratio_at_distance and log_derivative_basis to rounding.
+    div = get_divergence(name)
+    distance = np.geomspace(1e-150, 1e150, 301)
+    ratio, basis = np.empty_like(distance), np.empty_like(distance)
+    div.ratio_and_basis(distance, 0.37, ratio, basis)
+    np.testing.assert_allclose(ratio, div.ratio_at_distance(distance), rtol=4e-16, atol=0)
+    np.testing.assert_allclose(basis, div.log_derivative_basis(distance, None, 0.37), rtol=4e-16, atol=0)
+
+
+@pytest.mark.parametrize("name", ["forward_kl", "js", "alpha:0.3"])
+def test_ratio_and_basis_is_only_for_inverse_squares(name):
+    div = get_divergence(name)
+    assert div.inverse_square is None
+    with pytest.raises(ValueError, match="not of the form"):
+        div.ratio_and_basis(np.ones(2), 1.0, np.empty(2), np.empty(2))

@@ -296,10 +296,13 @@ class _Sums(NamedTuple):
         distance, ratio, basis = work
         d = d[:, None]
         np.add(gap, d, out=distance)
-        div.ratio_at_distance(distance, out=ratio)
         offset = div.basis_offset
-        if offset is None:
-            div.log_derivative_basis(distance, ratio, d, out=basis)
+        if div.inverse_square is not None:
+            div.ratio_and_basis(distance, d, ratio, basis)
+        else:
+            div.ratio_at_distance(distance, out=ratio)
+            if offset is None:
+                div.log_derivative_basis(distance, ratio, d, out=basis)
         terms = np.multiply(q, ratio, out=distance)
         total = _row_sum(terms)
         self.total[rows] += total
