@@ -335,7 +335,8 @@ class _Instance:
                 f"regularizer {_short(self.symbolic.term / self.symbolic.x)} takes complex values on "
                 "(0, 1] for these parameters; it must be real there"
             )
-        if index is None and out.dtype == np.float64 and out.shape == np.shape(pi) and out.shape[-1:] == (self.k,):
+        if (index is None and out is not pi and out.dtype == np.float64 and out.shape == np.shape(pi)
+                and out.shape[-1:] == (self.k,)):
             return out  # the common case, without the cost of broadcasting (≈ 30% of a call)
         shape = np.broadcast_shapes(np.shape(pi), self.rewards.shape if index is None else np.shape(index))
         return np.broadcast_to(out.astype(np.float64), shape)
