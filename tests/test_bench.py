@@ -317,6 +317,12 @@ def test_checks_section_lists_the_five_slowest_and_judges_the_full_run(monkeypat
     assert "B-3 60.0 s" in bars[0]["detail"]
 
 
+def test_checks_with_an_unknown_claim_is_a_usage_error_before_anything_runs():
+    status, stdout, stderr = _run(["--allocator", "system", "--checks", "PMR-T11"])
+    assert status == 2 and stdout == ""
+    assert "--checks" in stderr and "PMR-T11" in stderr and "[bench]" not in stderr
+
+
 def test_checks_section_is_off_by_default(quick_run):
     assert not [row for row in quick_run["report"]["rows"] if row["section"] == "checks"]
     assert "off: pass --checks" in quick_run["stdout"]

@@ -255,6 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_request:  # --help, or an invalid option (argparse printed why)
         return int(exit_request.code or 0)
     settings = _settings_from(arguments)
+    if settings.checks:  # a typo in a claim pattern fails before anything is timed
+        from pmtheory.claims import default_registry
+        from pmtheory.claims.catalogue import UnknownClaimError, select_claim_ids
+
+        try:
+            select_claim_ids(settings.checks, default_registry().ids)
+        except UnknownClaimError as error:
+            print(f"pmtheory bench: error: --checks: {error}", file=sys.stderr)
+            return 2
     allocator = _keep_freed_memory() if settings.allocator == "kept" else "system (--allocator system)"
 
     def progress(message: str) -> None:
