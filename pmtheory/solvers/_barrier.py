@@ -183,7 +183,8 @@ class _RootState:
         value, slope, curvature = evaluation
         passes = 0
         for _ in range(_MAX_ITERATIONS):
-            index = current[pending]
+            # Every row of the state: views rather than gathers (sorted, so they are all rows).
+            index = slice(None) if pending.size == self.ell.size else current[pending]
             ell, lower, upper = self.ell[index], self.lower[index], self.upper[index]
             lo = np.where(value > 0, ell, self.lo[index])
             hi = np.where(value <= 0, ell, self.hi[index])
@@ -210,8 +211,9 @@ class _RootState:
                 blocks = list(_blocks(gap.shape))
                 evaluate = _linear_evaluator(div, gap, q, blocks)
             passes += 1
-            value, slope, curvature = (part if part is None else part[pending]
-                                       for part in evaluate(self.ell[current], curvature=bool(halley.any())))
+            evaluation = evaluate(self.ell[current], curvature=bool(halley.any()))
+            value, slope, curvature = (evaluation if pending.size == current.size else
+                                       (part if part is None else part[pending] for part in evaluation))
             if curvature is not None:
                 curvature = np.where(halley, curvature, np.nan)
         raise SolverError(
@@ -266,6 +268,8 @@ def _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper, tried)
     usable = np.isfinite(slope) & np.isfinite(correction)
     stalled = usable & (step == ell)
     inside = usable & (step > lo) & (step < hi)
+    if inside.all():  # the usual case (ℓ is lo or hi, so no row is also stalled)
+        return step, stalled
     tried_lower, tried_upper = tried
     bound = np.where((step <= lo) & (lo == lower) & ~tried_lower, lower,
                      np.where((step >= hi) & (hi == upper) & ~tried_upper, upper, np.nan))
