@@ -113,7 +113,7 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
         z = np.exp(ell) - div.sup_f_prime  # d = S − max a + Z with max a = 0
         return log_policy, policy, z, _kkt_residual(div, gap, log_q, log_policy, policy, z), passes
     state = _RootState(ell, lower, upper)
-    passes = 1 + state.iterate(div, np.arange(count), gap, q, blocks, evaluation, tolerance)
+    passes = 1 + state.iterate(div, np.arange(count), gap, q, blocks, evaluation)
     passes += 1
     mass, smallest_policy, worst = _final_linear_pass(div, gap, q, state.ell, blocks)
     for _ in range(_MAX_ITERATIONS):
@@ -127,7 +127,7 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
         row_q = np.exp(log_q[missed])
         row_blocks = list(_blocks(row_gap.shape))
         evaluation = _linear_evaluator(div, row_gap, row_q, row_blocks)(state.ell[missed])
-        passes += 2 + state.iterate(div, missed, row_gap, row_q, row_blocks, evaluation, tolerance)
+        passes += 2 + state.iterate(div, missed, row_gap, row_q, row_blocks, evaluation)
         row_mass, row_smallest, row_worst = _final_linear_pass(div, row_gap, row_q, state.ell[missed], row_blocks)
         gap[missed], q[missed] = row_gap, row_q
         mass[missed], smallest_policy[missed], worst[missed] = row_mass, row_smallest, row_worst
@@ -164,7 +164,7 @@ class _RootState:
         self.tried_lower, self.tried_upper = ell == lower, ell == upper
         self.collapsed = np.zeros(ell.shape, dtype=bool)
 
-    def iterate(self, div: Divergence, rows, gap, q, blocks, evaluation, tolerance):
+    def iterate(self, div: Divergence, rows, gap, q, blocks, evaluation):
         """Steps the given ``rows`` (indices, sorted) until each is final; ``gap`` and ``q``
         hold their Δ and q (shape (len(rows), K), in ``blocks``), and ``evaluation`` is
         (F, F', F'' or None) at their ℓ. Returns the passes made over the responses.

@@ -64,40 +64,31 @@ _SHORT = 16
 _EINSUM = 8
 
 
+def _column_fold(x, ufunc):
+    """``ufunc`` folded over the columns of a (B, k) array in order, shape (B,) (see _SHORT)."""
+    out = x[:, 0].copy()
+    for column in range(1, x.shape[-1]):
+        ufunc(out, x[:, column], out=out)
+    return out
+
+
 def _row_sum(x):
     """Σ along the last axis of a (B, k) array, shape (B,); each row's sum is computed the
     same way whatever the other rows (see _SHORT)."""
     k = x.shape[-1]
     if not 0 < k <= _SHORT:
         return x.sum(axis=-1)
-    if k >= _EINSUM:
-        return np.einsum("ij->i", x)
-    out = x[:, 0].copy()
-    for column in range(1, k):
-        out += x[:, column]
-    return out
+    return np.einsum("ij->i", x) if k >= _EINSUM else _column_fold(x, np.add)
 
 
 def _row_max(x):
     """max along the last axis of a (B, k) array (NaN propagates), shape (B,)."""
-    k = x.shape[-1]
-    if not 0 < k <= _SHORT:
-        return x.max(axis=-1)
-    out = x[:, 0].copy()
-    for column in range(1, k):
-        np.maximum(out, x[:, column], out=out)
-    return out
+    return _column_fold(x, np.maximum) if 0 < x.shape[-1] <= _SHORT else x.max(axis=-1)
 
 
 def _row_min(x):
     """min along the last axis of a (B, k) array (NaN propagates), shape (B,)."""
-    k = x.shape[-1]
-    if not 0 < k <= _SHORT:
-        return x.min(axis=-1)
-    out = x[:, 0].copy()
-    for column in range(1, k):
-        np.minimum(out, x[:, column], out=out)
-    return out
+    return _column_fold(x, np.minimum) if 0 < x.shape[-1] <= _SHORT else x.min(axis=-1)
 
 
 def _row_argmax(x):
