@@ -352,7 +352,7 @@ class TestInvariances:
                 assert batched.multiplier[i, j] == pytest.approx(float(single.multiplier), rel=1e-13, abs=1e-13)
 
     @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
-    @pytest.mark.parametrize("k", [2, 4, 7, 8, 10, 16, 17, 100])
+    @pytest.mark.parametrize("k", [2, 4, 7, 8, 10, 16, 17, 100, 128, 129, 1000])
     def test_a_rows_answer_does_not_depend_on_its_batch_bit_for_bit(self, divergence, k):
         # Rows of mixed scales converge after different numbers of passes, so converged rows
         # leave the batch at different times and take Newton or Halley steps on their own;
@@ -368,6 +368,22 @@ class TestInvariances:
             assert np.array_equal(batched.policy[row], single.policy)
             assert batched.multiplier[row] == single.multiplier
             assert batched.kkt_residual[row] == single.kkt_residual
+
+    @given(st.integers(1, 6), st.integers(1, 40), st.lists(st.sampled_from([0.5, 1e-300, 0.0, -np.inf, np.nan]),
+                                                          max_size=3), st.randoms(use_true_random=False))
+    def test_the_thresholded_row_minimum_decides_every_row_as_the_row_minimum(self, rows, k, planted, random):
+        # _row_min_below skips the per-row minimum when the block's minimum clears the threshold;
+        # every row's "min ≥ threshold" must still come out as from its own minimum, and the
+        # overall minimum must be exact (NaN included).
+        from pmtheory.solvers._common import _TINY, _row_min, _row_min_below
+
+        x = np.random.default_rng(random.randint(0, 2**32)).uniform(1e-3, 1.0, size=(rows, k))
+        for value in planted:
+            x[random.randrange(rows), random.randrange(k)] = value
+        fast, exact = _row_min_below(x, _TINY), _row_min(x)
+        assert fast.shape == (rows,)
+        np.testing.assert_array_equal(fast >= _TINY, exact >= _TINY)
+        np.testing.assert_array_equal(np.min(fast), np.min(exact))
 
     @pytest.mark.parametrize("divergence", SOLVER_DIVERGENCES)
     @pytest.mark.parametrize("batch", [(0,), (2, 0)])

@@ -49,13 +49,13 @@ row's π has a negative or NaN entry or its residual exceeds 1e-9 + 64·eps·(ma
 beyond float64 range. Inputs are computed in float64 whatever their type; a reference in a
 narrower float is held to its own rounding (see :func:`pmtheory._validation.normalization_tolerance`).
 
-Speed. Every pass over a (B, K) array runs in cache-sized blocks (:func:`_blocks`); rows of
-at most 16 responses are reduced column by column (numpy's reductions along a short axis pay
-a set-up per row; see ``_SHORT``), in the same order whatever the rest of the batch, so that a
-row's answer never depends on its batch, bit for bit. The check of ``log_reference`` rides on
-each solver's first pass; the final pass writes π and log π over the work arrays (which are
-the outputs, so a solve allocates no other full-size array) and takes the certificate of what
-it writes. The root iterations start at the lower end of the bracket (or, at K > 65 536, from
+Speed. Every pass over a (B, K) array runs in cache-sized blocks (:func:`_blocks`); short rows
+are reduced column by column or through einsum (numpy's reductions along a short axis pay a
+set-up per row; see ``_SHORT`` and ``_PAIRWISE``), in the same order whatever the rest of the
+batch, so that a row's answer never depends on its batch, bit for bit. The check of
+``log_reference`` rides on each solver's first pass; the final pass writes π and log π over the
+work arrays (which are the outputs, so a solve allocates no other full-size array) and takes the
+certificate of what it writes. The root iterations start at the lower end of the bracket (or, at K > 65 536, from
 the root for a subsample), and rows that have converged leave later passes: at N·K = 10⁶ the
 barrier divergences make about three evaluations' worth of passes and the final one, reverse
 KL two passes, tv two. ``pmtheory bench`` (``--shapes`` for batches) measures them against a

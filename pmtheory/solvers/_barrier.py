@@ -36,7 +36,7 @@ from pmtheory.solvers._common import (
     _kkt_residual,
     _row_dot,
     _row_max,
-    _row_min,
+    _row_min_below,
     _row_sum,
     _scaled_gap,
     _scratch,
@@ -379,8 +379,8 @@ def _first_linear_pass(div: Divergence, inputs: _Inputs, gap, q, ell, blocks, cu
 
 def _final_linear_pass(div: Divergence, gap, q, ell, blocks):
     """π = q·h(Δ + d) at ℓ = log d written over ``q`` and log π over ``gap``, block by block,
-    with the certificate of what was written. Returns (Σπ, min π, max scaled stationarity
-    violation), shapes (B,).
+    with the certificate of what was written. Returns (Σπ, min π where below _TINY (see
+    :func:`_row_min_below`), max scaled stationarity violation), shapes (B,).
 
     The violation |a − Z − f'(π/q)| is |D − (S − f'(ρ))| with D = Δ + d and ρ = π/q the
     ratio of the written π (:meth:`Divergence.distance_at_inverse_ratio` of q/π), scaled by
@@ -404,7 +404,7 @@ def _final_linear_pass(div: Divergence, gap, q, ell, blocks):
             violation = div.distance_at_inverse_ratio(np.divide(block, policy, out=violation), overwrite=True)
             block[...] = policy
             mass[rows] += _row_sum(policy)
-            smallest[rows] = np.minimum(smallest[rows], _row_min(policy))
+            smallest[rows] = np.minimum(smallest[rows], _row_min_below(policy, _TINY))
             np.subtract(div.sup_f_prime, violation, out=scale)  # f'(ρ)
             np.abs(scale, out=scale)
             np.subtract(distance, violation, out=violation)
