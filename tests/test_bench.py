@@ -69,6 +69,10 @@ class TestMainReport:
         assert {"cpu_count", "numpy", "python"} <= set(report["machine"])
         assert report["machine"]["allocator"] == "system (--allocator system)"
         assert report["settings"]["allocator"] == "system"
+        from pmtheory.solvers._kernel import kernel_status
+
+        assert report["machine"]["solver_kernel"] == kernel_status()  # which path the timings measured
+        assert f"solver kernel: {kernel_status()}" in quick_run["stdout"]
         settings = report["settings"]
         assert settings["sizes"] == [100, 1000]
         assert settings["divergences"] == ["reverse_kl", "forward_kl", "tv"]

@@ -270,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
 
     progress(f"allocator: {allocator}")
+    from pmtheory.solvers._kernel import kernel_status
+
+    kernel = kernel_status()
+    progress(f"solver kernel: {kernel}")
 
     all_rows: list[dict] = []
     all_bars: list[dict] = []
@@ -282,11 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         tables.extend(_format_table(section, rows, settings))
         tables.append("")
     internal_error = any(row.pop("internal_error", False) for row in all_rows)
-    print("\n".join(tables + [f"allocator: {allocator}", ""] + _format_bars(all_bars)))
+    print("\n".join(tables + [f"allocator: {allocator}", f"solver kernel: {kernel}", ""] + _format_bars(all_bars)))
     if settings.json_path is not None:
         report = {
             "pmtheory_version": _version(),
-            "machine": {**_machine(), "allocator": allocator},
+            "machine": {**_machine(), "allocator": allocator, "solver_kernel": kernel},
             "settings": asdict(settings),
             "rows": all_rows,
             "bars": all_bars,

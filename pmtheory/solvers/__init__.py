@@ -55,21 +55,24 @@ set-up per row; see ``_SHORT`` and ``_PAIRWISE``), in the same order whatever th
 batch, so that a row's answer never depends on its batch, bit for bit. The check of
 ``log_reference`` rides on each solver's first pass; the final pass writes π and log π over the
 work arrays (which are the outputs, so a solve allocates no other full-size array) and takes the
-certificate of what it writes. The root iterations start at the lower end of the bracket (or, at K > 65 536, from
-the root for a subsample), and rows that have converged leave later passes: at N·K = 10⁶ the
-barrier divergences make about three evaluations' worth of passes and the final one, reverse
-KL two passes, tv two. ``pmtheory bench`` (``--shapes`` for batches) measures them against a
-plain numpy log-softmax.
+certificate of what it writes. The root iterations start at the lower end of the bracket (or,
+at K > 65 536, from the root for a subsample), and rows that have converged leave later passes:
+at N·K = 10⁶ the barrier divergences make about three evaluations' worth of passes and the
+final one, reverse KL two passes, tv two. From K = 16 up, reverse KL's two passes run in an
+optional compiled kernel where it is built (:mod:`pmtheory.solvers._kernel`: the same
+operations fused per entry, the numpy passes its reference). ``pmtheory bench`` (``--shapes``
+for batches) measures them against a plain numpy log-softmax.
 
 Layout. ``pmtheory.solvers`` is a package: this ``__init__`` holds the public API (this
 guide, :class:`Solution`, :func:`optimal_policy`, :func:`regularized_objective`,
 :func:`kkt_residual`), and the internals sit in private topic modules, one per way of solving
 in the list above: ``_closed_forms`` (reverse KL and tv), ``_barrier`` (the barrier
-divergences' safeguarded Halley/Newton), ``_chi2`` (the active-set Newton), and ``_common``
+divergences' safeguarded Halley/Newton), ``_chi2`` (the active-set Newton), ``_common``
 (what they share: the validated inputs, the blocked passes, the dot products and the KKT
-certificate). A package rather than private sibling modules (``pmtheory/_solvers_*.py``)
-keeps one solver family in one folder, as ``pmtheory/claims/`` and the paper folders do,
-with the import path unchanged.
+certificate), and ``_kernel`` (the optional compiled kernel, ``_fused.c``, and its loader). A
+package rather than private sibling modules (``pmtheory/_solvers_*.py``) keeps one solver
+family in one folder, as ``pmtheory/claims/`` and the paper folders do, with the import path
+unchanged.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from pmtheory.solvers._common import (
     _scratch,
     _setup_block,
 )
+from pmtheory.solvers._kernel import reverse_kl_passes
 
 # The logits of reverse KL are measured from max r unless the most likely response lies more
 # than this many units of β below it: the extra rounding of its logit is then at most this
@@ -50,6 +51,9 @@ def _solve_reverse_kl(inputs: _Inputs):
     (see :func:`_prepare`). Returns (log π, π, λ, residual), shapes (B, K), (B, K), (B,), (B,).
     """
     rewards, log_q, beta, best, unchecked = inputs.rewards, inputs.log_q, inputs.beta, inputs.best, inputs.unchecked
+    passes = reverse_kl_passes(rewards, log_q)
+    if passes is not None:
+        return _solve_reverse_kl_fused(inputs, passes)
     count = rewards.shape[0]
     blocks = list(_blocks(rewards.shape))
     log_policy = np.empty_like(rewards)
@@ -61,17 +65,10 @@ def _solve_reverse_kl(inputs: _Inputs):
         # A −inf entry of log q (a zero probability) is not looked for here: it makes the
         # certificate NaN, and optimal_policy then runs the full check.
         check_log_normalization(unchecked, "log_reference", mass, None)
-    # The pivot p (the argmax of the logits x = log q − Δ) has Δ_p = log q_p − max x ≤ −max x,
-    # so only rows with max x < −_PIVOT_SHIFT can need it.
-    far = np.flatnonzero(peak < -_PIVOT_SHIFT)
-    if far.size:
-        pivot = np.argmax(log_policy[far], axis=-1)
-        pivot_reward = rewards[far, pivot]
-        recentre = (best[far] - pivot_reward) / beta > _PIVOT_SHIFT
-        if recentre.any():
-            shift = best.copy()
-            shift[far[recentre]] = pivot_reward[recentre]
-            log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, policy, blocks)
+    recentred = _recentred_shift(rewards, best, beta, peak, log_policy)
+    if recentred is not None:
+        shift = recentred
+        log_norm, _ = _shifted_logits(rewards, shift, beta, log_q, log_policy, policy, blocks)
     # f'(t) = log t + 1, so a − Z = log(π/q) + 1 gives Z = log_norm − 1 from the shift.
     z = log_norm - 1.0
     # Stationarity residual f'(π/q) − (a − Z) = log π − log q + w with w = (shift − r)/β +
@@ -138,12 +135,62 @@ def _shifted_logits(rewards, shift, beta, log_q, out, exp_out, blocks, reference
             logits += block_q
             peak[rows] = np.maximum(peak[rows], _row_max(logits))
             total[rows] += _row_sum(np.exp(logits, out=exp_out[rows, columns]))
+    return _log_normalizer(total, peak, out), peak
+
+
+def _log_normalizer(total, peak, logits):
+    """log Σ e^x per row from the unshifted Σ e^x (``total``) and max x (``peak``), shapes (B,),
+    summed again from the maximum in the rows where ``peak`` < ``_UNSHIFTED_FLOOR`` (see
+    :func:`_shifted_logits`); ``logits`` is x, shape (B, K)."""
     with np.errstate(divide="ignore"):
         log_norm = np.log(total)
     low = ~(peak >= _UNSHIFTED_FLOOR)
     if low.any():
-        log_norm[low] = logsumexp(out[low], axis=-1)
-    return log_norm, peak
+        log_norm[low] = logsumexp(logits[low], axis=-1)
+    return log_norm
+
+
+def _recentred_shift(rewards, best, beta, peak, logits):
+    """The per-row shift of reverse KL's logits (see :func:`_solve_reverse_kl`), shape (B,), or
+    None where every row keeps max r. The pivot p (the argmax of the logits x = log q − Δ,
+    shape (B, K), with maxima ``peak``) has Δ_p = log q_p − max x ≤ −max x, so only rows with
+    max x < −_PIVOT_SHIFT can need it."""
+    far = np.flatnonzero(peak < -_PIVOT_SHIFT)
+    if not far.size:
+        return None
+    pivot = np.argmax(logits[far], axis=-1)
+    pivot_reward = rewards[far, pivot]
+    recentre = (best[far] - pivot_reward) / beta > _PIVOT_SHIFT
+    if not recentre.any():
+        return None
+    shift = best.copy()
+    shift[far[recentre]] = pivot_reward[recentre]
+    return shift
+
+
+def _solve_reverse_kl_fused(inputs: _Inputs, passes):
+    """:func:`_solve_reverse_kl` with its two passes fused in the compiled kernel
+    (:mod:`pmtheory.solvers._kernel`): the same logits, shift, pivot, log normalizer and
+    certificate, each row's π written as e^x·e^{−L}, or as e^{x − L} in a row where some e^x is
+    below ``_TINY`` and e^{−L} > 1 (decided row by row, where the numpy passes decide block by
+    block)."""
+    rewards, beta, best, unchecked = inputs.rewards, inputs.beta, inputs.best, inputs.unchecked
+    log_policy = np.empty(rewards.shape)
+    policy = np.empty(rewards.shape)
+    peak, total, mass, least = passes.logits(best, beta, unchecked is not None, log_policy, policy)
+    if unchecked is not None:
+        check_log_normalization(unchecked, "log_reference", mass, None)
+    shift = _recentred_shift(rewards, best, beta, peak, log_policy)
+    if shift is None:
+        shift = best
+    else:
+        peak, total, _, least = passes.logits(shift, beta, False, log_policy, policy)
+    log_norm = _log_normalizer(total, peak, log_policy)
+    with np.errstate(over="ignore"):  # as in _solve_reverse_kl
+        by_exp = (least < _TINY) & (np.exp(-log_norm) > 1.0)
+    mass, worst = passes.policy(shift, beta, log_norm, by_exp, log_policy, policy)
+    z = log_norm - 1.0
+    return log_policy, policy, beta * z + shift, np.maximum(np.abs(mass - 1.0), worst)
 
 
 def _solve_tv(inputs: _Inputs):

@@ -1,0 +1,192 @@
+"""The optional compiled kernel of the solvers (pmtheory/solvers/_fused.c, issue 17) against the
+numpy passes it replaces, which stay the reference: the same answers to a few ulps on inputs
+that reach the corners, each certified; a certificate that fails on a wrong answer; rows
+whose answers do not depend on their batch or their address.
+
+Where the kernel is not built (no C compiler or no glibc libmvec) these tests skip, saying so;
+CI sets PMTHEORY_REQUIRE_KERNEL=1 (.ci/run), so that there they fail instead."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.special import log_softmax
+
+from pmtheory import optimal_policy
+from pmtheory.solvers import _kernel
+from pmtheory.solvers._kernel import kernel_status, reverse_kl_passes, use_kernel
+from pmtheory.testing import kkt_tolerance
+
+EPS = np.finfo(np.float64).eps
+# The two paths form every logit x, log π = x − L and the certificate by the same operations in
+# the same order; they differ in exp (glibc's vector exp is within 4 ulps, numpy's within 1) and
+# in the order of the sums (both within a few ulps), which reach log π through L = log Σ e^x.
+# 32 ulps of 1 + |log π| leave room for both; measured at most 8 ulps over 400 random problems.
+LOG_TOLERANCE = 32 * EPS
+
+
+def _require_kernel():
+    if _kernel._LIBRARY is None:
+        message = f"the compiled kernel is missing: {kernel_status()}"
+        if os.environ.get("PMTHEORY_REQUIRE_KERNEL"):
+            pytest.fail(message + "; PMTHEORY_REQUIRE_KERNEL is set, as .ci/run sets it")
+        pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def kernel_built():
+    _require_kernel()
+
+
+def _both_paths(rewards, **options):
+    with use_kernel(True) as on:
+        assert on
+        fused = optimal_policy(rewards, divergence="reverse_kl", **options)
+    with use_kernel(False):
+        reference = optimal_policy(rewards, divergence="reverse_kl", **options)
+    return fused, reference
+
+
+def _assert_agree(fused, reference):
+    finite = np.isfinite(reference.log_policy)
+    np.testing.assert_array_equal(np.isfinite(fused.log_policy), finite)
+    expected = reference.log_policy[finite]
+    error = np.abs(fused.log_policy[finite] - expected) / (1.0 + np.abs(expected))
+    assert error.max(initial=0.0) <= LOG_TOLERANCE, f"max relative |Δ log π| = {error.max():.3g}"
+    assert np.max(np.abs(fused.policy - reference.policy), initial=0.0) <= LOG_TOLERANCE
+    scale = 1.0 + np.abs(reference.multiplier)
+    assert np.all(np.abs(fused.multiplier - reference.multiplier) <= LOG_TOLERANCE * scale)
+
+
+@st.composite
+def problems(draw):
+    """(rewards, log q, β) of shape (B, K) with K from the kernel's least up: ties, huge
+    rewards and offsets, references down to e^-700 (1e-304), extreme β, float32 rewards."""
+    k = draw(st.sampled_from([16, 17, 33, 100, 257, 1000, 4099]))
+    b = draw(st.integers(1, 3))
+    generator = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = draw(st.sampled_from([0.0, 1e-3, 1.0, 30.0, 1e4]))
+    offset = draw(st.sampled_from([0.0, 1e6, -1e12, 1e15]))
+    rewards = generator.standard_normal((b, k)) * scale + offset
+    if draw(st.booleans()):
+        rewards[:, : k // 2] = rewards[:, :1]  # ties
+    spread = draw(st.sampled_from([0.1, 3.0, 100.0]))
+    log_q = log_softmax(generator.standard_normal((b, k)) * spread, axis=-1)
+    if draw(st.booleans()):
+        log_q[:, -3:] = -700.0  # probabilities near 1e-304
+        log_q = log_softmax(log_q, axis=-1)
+    beta = draw(st.sampled_from([1.0, 1e-8, 0.03, 7.0, 1e8]))
+    if draw(st.booleans()):
+        rewards = rewards.astype(np.float32)
+    return rewards, log_q, beta
+
+
+class TestAgainstTheNumpyPasses:
+    @given(problems())
+    def test_same_answers_each_certified(self, problem):
+        rewards, log_q, beta = problem
+        fused, reference = _both_paths(rewards, log_reference=log_q, beta=beta)
+        assert np.all(fused.kkt_residual <= kkt_tolerance(log_q))
+        _assert_agree(fused, reference)
+
+    @pytest.mark.parametrize("k", [16, 100, 1 << 17, (1 << 17) + 5])
+    def test_broadcast_reference_and_strided_rewards(self, k):
+        # A reference shared by every row (row stride 0), a uniform one, and rewards that are a
+        # strided view (the kernel declines them: the numpy passes run) all agree.
+        generator = np.random.default_rng(k)
+        rewards = generator.standard_normal((3, k)) * 4.0
+        log_q = log_softmax(generator.standard_normal(k))
+        _assert_agree(*_both_paths(rewards, log_reference=log_q, beta=0.5))
+        _assert_agree(*_both_paths(rewards, beta=0.5))
+        wide = np.repeat(rewards, 2, axis=-1)[:, ::2]
+        assert reverse_kl_passes(wide, np.broadcast_to(log_q, wide.shape)) is None
+        _assert_agree(optimal_policy(rewards, log_reference=log_q, divergence="reverse_kl"),
+                      optimal_policy(wide, log_reference=log_q, divergence="reverse_kl"))
+
+    def test_an_unnormalized_reference_is_refused_on_the_kernel_path(self):
+        log_q = np.full((2, 100), np.log(1 / 100))
+        log_q[1] += 1e-3
+        with use_kernel(True), pytest.raises(ValueError, match="log_reference"):
+            optimal_policy(np.zeros((2, 100)), log_reference=log_q, divergence="reverse_kl")
+
+    def test_the_recentred_pivot(self):
+        # The most likely response lies far below the best reward (Δ = 50/β): both paths
+        # re-form the logits from its reward.
+        k = 64
+        rewards = np.zeros((2, k))
+        rewards[:, 0] = 50.0
+        log_q = np.full((2, k), -400.0)
+        log_q[:, 1:] = np.log((1.0 - np.exp(-400.0)) / (k - 1))
+        fused, reference = _both_paths(rewards, log_reference=log_q, beta=1.0)
+        _assert_agree(fused, reference)
+        assert np.all(fused.kkt_residual <= kkt_tolerance(log_q))
+
+
+class TestTheKernelsOwnCertificate:
+    def test_flags_a_wrong_normalizer_and_a_wrong_logit(self):
+        # The pass that writes π also certifies it. Off by 1e-6 in L, π is off by a constant
+        # factor, which stationarity cannot see (Z absorbs it) and Σπ does; one logit off by
+        # 1e-6 breaks stationarity at that response.
+        generator = np.random.default_rng(3)
+        rewards = generator.standard_normal((3, 100))
+        log_q = log_softmax(generator.standard_normal((3, 100)), axis=-1)
+        passes = reverse_kl_passes(rewards, log_q)
+        logits, exps = np.empty(rewards.shape), np.empty(rewards.shape)
+        best = rewards.max(axis=-1)
+        _, total, _, _ = passes.logits(best, 1.0, False, logits, exps)
+        logits[2, 7] += 1e-6
+        mass, worst = passes.policy(best, 1.0, np.log(total) + np.array([0.0, 1e-6, 0.0]), np.zeros(3, bool),
+                                    logits, exps)
+        assert abs(mass[0] - 1.0) < 1e-15 and worst[0] < 1e-15
+        assert abs(mass[1] - 1.0) > 9e-7
+        assert worst[2] > 1e-7
+
+    def test_a_nan_reaches_the_certificate(self):
+        rewards = np.zeros((1, 32))
+        log_q = np.full((1, 32), np.log(1 / 32))
+        log_q[0, 5] = np.nan
+        passes = reverse_kl_passes(rewards, log_q)
+        logits, exps = np.empty(rewards.shape), np.empty(rewards.shape)
+        peak, total, _, _ = passes.logits(np.zeros(1), 1.0, False, logits, exps)
+        assert np.isnan(peak[0]) and np.isnan(total[0])
+        _, worst = passes.policy(np.zeros(1), 1.0, np.zeros(1), np.zeros(1, bool), logits, exps)
+        assert np.isnan(worst[0])
+
+
+class TestRowsStandAlone:
+    @pytest.mark.parametrize("k", [16, 17, 100, 1000])
+    def test_a_row_does_not_depend_on_its_batch_or_its_address(self, k):
+        # The same row alone, inside a batch, and at an address 8 bytes off the one before
+        # (no peeling for alignment in the vectorized loops) gives the same bits.
+        generator = np.random.default_rng(k)
+        rewards = generator.standard_normal((7, k)) * generator.choice([0.1, 3.0, 30.0], size=(7, 1))
+        log_q = log_softmax(generator.standard_normal((7, k)) * 2.0, axis=-1)
+        batched = optimal_policy(rewards, log_reference=log_q, divergence="reverse_kl", beta=0.7)
+        buffer = np.empty(2 * k + 1)
+        for row in range(7):
+            shifted = buffer[1:k + 1]
+            shifted[...] = rewards[row]
+            for r in (rewards[row], shifted):
+                single = optimal_policy(r, log_reference=log_q[row], divergence="reverse_kl", beta=0.7)
+                assert np.array_equal(batched.log_policy[row], single.log_policy)
+                assert np.array_equal(batched.policy[row], single.policy)
+                assert batched.kkt_residual[row] == single.kkt_residual
+
+
+class TestWhichPath:
+    def test_short_rows_and_the_switch_take_the_numpy_passes(self):
+        rewards, log_q = np.zeros((2, 15)), np.full((2, 15), -np.log(15))
+        assert reverse_kl_passes(rewards, log_q) is None  # K < 16: numpy's column passes are faster
+        assert reverse_kl_passes(np.zeros((2, 16)), np.full((2, 16), -np.log(16))) is not None
+        with use_kernel(False):
+            assert reverse_kl_passes(np.zeros((2, 16)), np.full((2, 16), -np.log(16))) is None
+
+    def test_the_environment_turns_it_off(self, monkeypatch):
+        monkeypatch.setenv("PMTHEORY_KERNEL", "numpy")
+        library, why = _kernel._load()
+        assert library is None and "PMTHEORY_KERNEL=numpy" in why
+        assert kernel_status().startswith("compiled kernel")  # the loaded module is unchanged
