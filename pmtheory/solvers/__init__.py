@@ -58,7 +58,8 @@ work arrays (which are the outputs, so a solve allocates no other full-size arra
 certificate of what it writes. The root iterations start at the lower end of the bracket (or,
 at K > 65 536, from the root for a subsample), and rows that have converged leave later passes:
 at N·K = 10⁶ the barrier divergences make about three evaluations' worth of passes and the
-final one, reverse KL two passes, tv two. From K = 16 up, reverse KL's two passes run in an
+final one, reverse KL two passes, tv two. From K = 16 up, reverse KL's two passes and the
+barrier divergences' evaluations and final pass (forward KL, JS, Hellinger, alpha:0.5) run in an
 optional compiled kernel where it is built (:mod:`pmtheory.solvers._kernel`: the same
 operations fused per entry, the numpy passes its reference). ``pmtheory bench`` (``--shapes``
 for batches) measures them against a plain numpy log-softmax.

@@ -11,6 +11,10 @@ batch inside the bracket ``[ℓ_lo, ℓ_hi]``: ``ℓ_hi = log(S − f'(1))`` is 
 of 0, the rounding of the sum itself (or when the bracket has collapsed to adjacent floats,
 and the policy is then renormalized).
 
+From K = 16 up, forward KL, JS, Hellinger and alpha:0.5 evaluate F and make the final pass in
+the optional compiled kernel where it is built (:mod:`pmtheory.solvers._kernel`; the numpy
+passes here are its reference), with the same iteration around it.
+
 Shape letters: ``K`` responses, ``B`` rows (the flattened batch). "The module doc" below is
 that of :mod:`pmtheory.solvers` (its tolerances and the KKT residual's scaling).
 Sources: seed 004 (MOD), Lemma 1 / eq 3 (the optimum π = q·(f')⁻¹(r/β − Z)) and Prop 1 (the
@@ -43,6 +47,7 @@ from pmtheory.solvers._common import (
     _setup_block,
     _subsample_columns,
 )
+from pmtheory.solvers._kernel import barrier_passes
 
 # The Newton iterations stop once |log Σπ| is below 8 ulps of 1.0 times (1 + log2 K): the
 # accuracy to which a blocked pairwise sum of K positive terms (relative error ≲ eps·log2 K)
@@ -324,6 +329,17 @@ class _Sums(NamedTuple):
             scaled *= d[:, None]  # u·h·d ≤ u·(d/D)·const stays in range where u·h² may not
             self.second[rows] += d * d * (offset * offset * total + 2.0 * offset * with_h) + d * _row_dot(scaled, ratio)
 
+    @classmethod
+    def from_kernel(cls, div: Divergence, d, sums):
+        """The sums from the kernel's (Σu, A, C) (:meth:`_BarrierPasses.evaluate`), formed as
+        :meth:`_add_block` forms them from its dot products."""
+        total, with_h, curved = sums
+        offset = div.basis_offset
+        if offset is None:
+            return cls(total, with_h, curved)
+        return cls(total, d * (offset * total + with_h),
+                   d * d * (offset * offset * total + 2.0 * offset * with_h) + d * curved)
+
     def log_normalizer(self, div: Divergence, d, curvature):
         """(F, F', F'' or None), shapes (B,), from the sums at d."""
         c1, c2, c3 = div.log_derivative_coefficients
@@ -343,6 +359,15 @@ def _linear_evaluator(div: Divergence, gap, q, blocks=None):
     dS/dℓ = c1·Σuy and d²S/dℓ² = c2·Σuy² + (c1 + c3·d)·Σuy for S = Σu, so F = log S,
     F' = S'/S and F'' = S''/S − F'² cost a sum and two dot products per block.
     """
+    passes = barrier_passes(div, gap, q)
+    if passes is not None:
+        def evaluate_fused(ell, curvature=True):
+            d = np.exp(ell)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as _Sums.add_block
+                sums = _Sums.from_kernel(div, d, passes.evaluate(d, curvature))
+            return sums.log_normalizer(div, d, curvature)
+
+        return evaluate_fused
     blocks = list(_blocks(gap.shape)) if blocks is None else blocks
     work = list(zip(*_scratch(gap.shape, blocks, 3)))
 
@@ -368,12 +393,16 @@ def _first_linear_pass(div: Divergence, inputs: _Inputs, gap, q, ell, blocks, cu
     sums = _Sums.zeros(count)
     mass = np.zeros(count)
     smallest = np.full(count, np.inf)
+    passes = barrier_passes(div, gap, q)  # the kernel evaluates after the set-up, in one call
     work = zip(*_scratch(gap.shape, blocks, 3))
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         for (rows, columns), block_work in zip(blocks, work):
             block_gap, block_q = _setup_block(rewards, best, beta, log_q, gap, q, rows, columns, mass, smallest,
                                               from_shift=True)
-            sums.add_block(div, block_gap, block_q, d[rows], rows, curvature, block_work)
+            if passes is None:
+                sums.add_block(div, block_gap, block_q, d[rows], rows, curvature, block_work)
+        if passes is not None:
+            sums = _Sums.from_kernel(div, d, passes.evaluate(d, curvature))
     return (*sums.log_normalizer(div, d, curvature), mass, smallest)
 
 
@@ -388,6 +417,9 @@ def _final_linear_pass(div: Divergence, gap, q, ell, blocks):
     """
     count = gap.shape[0]
     d = np.exp(ell)
+    passes = barrier_passes(div, gap, q)
+    if passes is not None:
+        return passes.final(d)
     mass = np.zeros(count)
     smallest = np.full(count, np.inf)
     worst = np.zeros(count)

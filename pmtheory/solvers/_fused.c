@@ -1,6 +1,7 @@
-/* Fused passes of reverse KL's closed form (issue 17): the optional compiled path of
- * pmtheory/solvers/_closed_forms.py, whose numpy passes (_shifted_logits and the certificate
- * loop of _solve_reverse_kl) stay the reference. Each function loops over the B rows of a
+/* Fused passes of the solvers (issue 17), the optional compiled path of
+ * pmtheory/solvers/_closed_forms.py (reverse KL's closed form) and pmtheory/solvers/_barrier.py
+ * (the evaluations and the final pass of the barrier divergences' root iteration), whose numpy
+ * passes stay the reference. Each function loops over the B rows of a
  * (B, K) problem and, within a row, over its K entries in one vectorized loop, so that an
  * entry is read once per pass instead of once per numpy call (a numpy pass here is ~15 calls).
  *
@@ -22,6 +23,12 @@
 
 #pragma omp declare simd notinbranch
 double exp(double);
+#pragma omp declare simd notinbranch
+double expm1(double);
+#pragma omp declare simd notinbranch
+double log(double);
+#pragma omp declare simd notinbranch
+double log1p(double);
 
 /* Sums run in chunks of CHUNK entries, each in the loop's vector accumulators, and the chunk
  * sums are added with Neumaier's compensation: the rounding of a row's sum stays at a few ulps
@@ -135,8 +142,139 @@ void pmt_reverse_kl_policy(const double *r, ptrdiff_t r_row, const double *lq, p
     }
 }
 
+/* The barrier divergences (pmtheory/solvers/_barrier.py): π = q·h(D) with D = Δ + d, for the
+ * families below; the constants are pmtheory/divergences.py's. */
+enum family {
+    FORWARD_KL = 0,   /* h = 1/D, basis x = h (offset 0); S − f'(ρ) = 1/ρ */
+    JS = 1,           /* h = 1/(e^D − 1), basis x = 1 + h (offset 1); S − f'(ρ) = log(1 + 1/ρ) */
+    HELLINGER = 2,    /* h = D^-2, basis y = d/D; S − f'(ρ) = ρ^-1/2 */
+    ALPHA_HALF = 3,   /* alpha:0.5, h = (D/2)^-2 = 4·D^-2, basis y = d/D; S − f'(ρ) = 2·ρ^-1/2 */
+};
+
+/* h(D) as the divergence's ratio_at_distance forms it (the final pass). */
+FLAT double ratio_at(int family, double distance) {
+    switch (family) {
+    case FORWARD_KL: return 1.0 / distance;
+    case JS: return 1.0 / expm1(distance);
+    case HELLINGER: return 1.0 / (distance * distance);
+    default: { double half = distance * 0.5; return 1.0 / (half * half); }
+    }
+}
+
+/* S − f'(ρ) from s = q/π, as distance_at_inverse_ratio forms it. */
+FLAT double distance_at_inverse(int family, double s) {
+    switch (family) {
+    case FORWARD_KL: return s;
+    case JS: return log1p(s);
+    case HELLINGER: return sqrt(s);
+    default: return sqrt(s) / 0.5;
+    }
+}
+
+FLAT void evaluate_row(int family, const double *restrict gap, const double *restrict q, size_t k, double d,
+                       int curvature, double *out) {
+    compensated total = {0.0, 0.0}, first = {0.0, 0.0}, second = {0.0, 0.0};
+    for (size_t start = 0; start < k; start += CHUNK) {
+        size_t stop = start + CHUNK < k ? start + CHUNK : k;
+        double chunk_total = 0.0, chunk_first = 0.0, chunk_second = 0.0;
+#pragma omp simd reduction(+ : chunk_total, chunk_first, chunk_second)
+        for (size_t j = start; j < stop; j++) {
+            double distance = gap[j] + d, u, with;
+            if (family == FORWARD_KL || family == JS) {
+                /* Σu, Σu·h and Σ((u·h)·d)·h, as _Sums._add_block with a basis offset */
+                double h = family == JS ? 1.0 / expm1(distance) : 1.0 / distance;
+                u = q[j] * h;
+                with = h;
+                chunk_total += u;
+                chunk_first += u * h;
+                if (curvature) chunk_second += ((u * h) * d) * h;
+            } else {
+                /* Σu, Σu·y and Σ(u·y)·y with y = d/D, as ratio_and_basis forms h and y */
+                double inverse = 1.0 / distance;
+                double h = inverse * inverse;
+                if (family == ALPHA_HALF) h = h * 4.0;
+                with = inverse * d;
+                u = q[j] * h;
+                chunk_total += u;
+                chunk_first += u * with;
+                if (curvature) chunk_second += (u * with) * with;
+            }
+        }
+        add_compensated(&total, chunk_total);
+        add_compensated(&first, chunk_first);
+        add_compensated(&second, chunk_second);
+    }
+    out[0] = total.sum + total.carry, out[1] = first.sum + first.carry, out[2] = second.sum + second.carry;
+}
+
+/* One evaluation of the root iteration at d[b] per row: (Σu, Σu·h or Σu·y, and the curvature
+ * sum if curvature, else 0) into out[3·b + 0..2] (see evaluate_row). gap and q: (B, K)
+ * C-contiguous. */
+void pmt_barrier_evaluate(int family, const double *gap, const double *q, size_t rows, size_t k, const double *d,
+                          int curvature, double *out) {
+    for (size_t b = 0; b < rows; b++) {
+        const double *g = gap + b * k, *w = q + b * k;
+        double *o = out + 3 * b;
+        switch (family * 2 + (curvature != 0)) {
+        case 0: evaluate_row(FORWARD_KL, g, w, k, d[b], 0, o); break;
+        case 1: evaluate_row(FORWARD_KL, g, w, k, d[b], 1, o); break;
+        case 2: evaluate_row(JS, g, w, k, d[b], 0, o); break;
+        case 3: evaluate_row(JS, g, w, k, d[b], 1, o); break;
+        case 4: evaluate_row(HELLINGER, g, w, k, d[b], 0, o); break;
+        case 5: evaluate_row(HELLINGER, g, w, k, d[b], 1, o); break;
+        case 6: evaluate_row(ALPHA_HALF, g, w, k, d[b], 0, o); break;
+        default: evaluate_row(ALPHA_HALF, g, w, k, d[b], 1, o); break;
+        }
+    }
+}
+
+FLAT void final_row(int family, double *restrict gap, double *restrict q, size_t k, double d, double sup,
+                    double *out) {
+    compensated mass = {0.0, 0.0};
+    double least = INFINITY, worst = 0.0;
+    long nans = 0;
+    for (size_t start = 0; start < k; start += CHUNK) {
+        size_t stop = start + CHUNK < k ? start + CHUNK : k;
+        double chunk_mass = 0.0;
+#pragma omp simd reduction(+ : chunk_mass, nans) reduction(min : least) reduction(max : worst)
+        for (size_t j = start; j < stop; j++) {
+            double distance = gap[j] + d;
+            double p = ratio_at(family, distance) * q[j];
+            double back = distance_at_inverse(family, q[j] / p); /* S − f'(π/q) of the written π */
+            double a = fabs(sup - back), b = fabs(sup - distance);
+            double scale = 1.0 + (b > a ? b : a);
+            double violation = fabs(distance - back) / scale;
+            q[j] = p;
+            gap[j] = log(p);
+            chunk_mass += p;
+            least = p < least ? p : least;
+            worst = violation > worst ? violation : worst;
+            nans += violation != violation;
+        }
+        add_compensated(&mass, chunk_mass);
+    }
+    out[0] = mass.sum + mass.carry, out[1] = least, out[2] = nans ? NAN : worst;
+}
+
+/* The final pass of _barrier._final_linear_pass at d[b] per row: π = q·h(Δ + d) over q, log π
+ * over gap, and (Σπ, min π, max scaled stationarity violation) into out[3·b + 0..2]; sup is
+ * S = sup f'. A violation is NaN where π underflowed (q/π = inf): such rows have min π below
+ * _TINY and are certified again in log space by the caller, as on the numpy path. */
+void pmt_barrier_final(int family, double *gap, double *q, size_t rows, size_t k, const double *d, double sup,
+                       double *out) {
+    for (size_t b = 0; b < rows; b++) {
+        double *g = gap + b * k, *w = q + b * k, *o = out + 3 * b;
+        switch (family) {
+        case FORWARD_KL: final_row(FORWARD_KL, g, w, k, d[b], sup, o); break;
+        case JS: final_row(JS, g, w, k, d[b], sup, o); break;
+        case HELLINGER: final_row(HELLINGER, g, w, k, d[b], sup, o); break;
+        default: final_row(ALPHA_HALF, g, w, k, d[b], sup, o); break;
+        }
+    }
+}
+
 /* An importable module, so that setuptools builds it like any extension and Python finds it;
  * the functions above are called through ctypes (pmtheory/solvers/_kernel.py). */
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fused", "Fused reverse-KL passes (ctypes).", -1, NULL};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fused", "Fused solver passes (called through ctypes).", -1, NULL};
 
 PyMODINIT_FUNC PyInit__fused(void) { return PyModule_Create(&module); }

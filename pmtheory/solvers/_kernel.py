@@ -1,9 +1,12 @@
-"""The optional compiled kernel of the solvers (issue 17): fused passes of reverse KL's closed
-form in ``pmtheory/solvers/_fused.c``, built by ``setup.py`` where a C compiler and glibc's
-vector math (libmvec) are found, and called through ctypes. The numpy passes of
-:mod:`pmtheory.solvers._closed_forms` are the reference; the kernel computes the same
-quantities in the same order, entry by entry, with glibc's vector exp (≤ 4 ulps, against numpy's
-≤ 1) in place of numpy's, so that answers agree to a few ulps and carry their own certificate.
+"""The optional compiled kernel of the solvers (issue 17): fused passes in
+``pmtheory/solvers/_fused.c`` of reverse KL's closed form and of the barrier divergences' root
+iteration (its evaluations and its final pass, for forward KL, JS, Hellinger and alpha:0.5),
+built by ``setup.py`` where a C compiler and glibc's vector math (libmvec) are found, and called
+through ctypes. The numpy passes of :mod:`pmtheory.solvers._closed_forms` and
+:mod:`pmtheory.solvers._barrier` are the reference; the kernel computes the same quantities in
+the same order, entry by entry, with glibc's vector exp, expm1, log and log1p (≤ 4 ulps, against
+numpy's ≤ 1) in place of numpy's, and its sums in another order, so that answers agree to a few
+ulps and carry their own certificate.
 
 ``PMTHEORY_KERNEL=numpy`` in the environment (read at import) or :func:`use_kernel` turns the
 kernel off; :func:`kernel_status` says which path runs and, where the kernel is missing, why.
@@ -40,7 +43,12 @@ def _load():
     library.pmt_reverse_kl_policy.argtypes = [_DOUBLE_P, diff, _DOUBLE_P, diff, size, size, _DOUBLE_P,
                                               ctypes.c_double, _DOUBLE_P, _BYTE_P, _DOUBLE_P, _DOUBLE_P,
                                               _DOUBLE_P]
-    for function in (library.pmt_reverse_kl_logits, library.pmt_reverse_kl_policy):
+    library.pmt_barrier_evaluate.argtypes = [ctypes.c_int, _DOUBLE_P, _DOUBLE_P, size, size, _DOUBLE_P,
+                                             ctypes.c_int, _DOUBLE_P]
+    library.pmt_barrier_final.argtypes = [ctypes.c_int, _DOUBLE_P, _DOUBLE_P, size, size, _DOUBLE_P,
+                                          ctypes.c_double, _DOUBLE_P]
+    for function in (library.pmt_reverse_kl_logits, library.pmt_reverse_kl_policy, library.pmt_barrier_evaluate,
+                     library.pmt_barrier_final):
         function.restype = None
     return library, ""
 
@@ -50,7 +58,7 @@ _ENABLED = _LIBRARY is not None
 
 
 def kernel_status() -> str:
-    """One line: which path reverse KL's passes take, and why where it is numpy's."""
+    """One line: which path the fused passes take, and why where it is numpy's."""
     if _LIBRARY is None:
         return f"numpy (compiled kernel {_WHY})"
     return "compiled kernel (fused C passes, glibc libmvec)" if _ENABLED else "numpy (compiled kernel turned off)"
@@ -130,3 +138,51 @@ class _ReverseKLPasses:
                                        logits.ctypes.data_as(_DOUBLE_P), exps.ctypes.data_as(_DOUBLE_P),
                                        stats.ctypes.data_as(_DOUBLE_P))
         return stats[:, 0], stats[:, 1]
+
+
+# The barrier divergences the kernel knows (enum family of _fused.c), by Divergence.name.
+_FAMILIES = {"forward_kl": 0, "js": 1, "hellinger": 2, "alpha:0.5": 3}
+
+
+def barrier_passes(div, gap, q):
+    """The kernel's evaluations and final pass for the barrier divergence ``div`` on Δ = ``gap``
+    and ``q``, shapes (B, K), or None where the numpy passes must run (kernel off or not built,
+    a divergence it does not know, K < ``_MIN_K``, or arrays not C-contiguous float64). Depends on
+    the divergence, K and the layout alone."""
+    family = _FAMILIES.get(div.name)
+    if not _ENABLED or family is None or gap.shape[-1] < _MIN_K or 0 in gap.shape:
+        return None
+    for array in (gap, q):
+        if array.dtype != np.float64 or array.ndim != 2 or not array.flags.c_contiguous:
+            return None
+    return _BarrierPasses(family, div.sup_f_prime, gap, q)
+
+
+class _BarrierPasses:
+    """The evaluation and the final pass of :mod:`pmtheory.solvers._barrier` for one (B, K)
+    pair of work arrays, each over the whole batch in one call."""
+
+    def __init__(self, family, sup, gap, q):
+        self.family, self.sup, self.gap, self.q = family, float(sup), gap, q
+
+    def evaluate(self, d, curvature):
+        """(Σu, A, C), shapes (B,), at d (shape (B,)), u = q·h(Δ + d): A = Σu·h and
+        C = Σ((u·h)·d)·h for forward KL and JS (a basis offset), A = Σu·y and C = Σ(u·y)·y with
+        y = d/D for Hellinger and alpha:0.5; C is 0 without ``curvature``."""
+        rows, k = self.gap.shape
+        d = np.ascontiguousarray(d, dtype=np.float64)
+        out = np.empty((rows, 3))
+        _LIBRARY.pmt_barrier_evaluate(self.family, self.gap.ctypes.data_as(_DOUBLE_P),
+                                      self.q.ctypes.data_as(_DOUBLE_P), rows, k, d.ctypes.data_as(_DOUBLE_P),
+                                      int(bool(curvature)), out.ctypes.data_as(_DOUBLE_P))
+        return out[:, 0], out[:, 1], out[:, 2]
+
+    def final(self, d):
+        """π = q·h(Δ + d) over q and log π over gap; returns (Σπ, min π, max scaled stationarity
+        violation), shapes (B,), as :func:`pmtheory.solvers._barrier._final_linear_pass`."""
+        rows, k = self.gap.shape
+        d = np.ascontiguousarray(d, dtype=np.float64)
+        out = np.empty((rows, 3))
+        _LIBRARY.pmt_barrier_final(self.family, self.gap.ctypes.data_as(_DOUBLE_P), self.q.ctypes.data_as(_DOUBLE_P),
+                                   rows, k, d.ctypes.data_as(_DOUBLE_P), self.sup, out.ctypes.data_as(_DOUBLE_P))
+        return out[:, 0], out[:, 1], out[:, 2]
