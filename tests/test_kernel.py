@@ -242,3 +242,8 @@ class TestWhichPath:
         library, why = _kernel._load()
         assert library is None and "PMTHEORY_KERNEL=numpy" in why
         assert kernel_status().startswith("compiled kernel")  # the loaded module is unchanged
+        monkeypatch.setenv("PMTHEORY_KERNEL", "off")
+        with pytest.raises(ValueError, match="PMTHEORY_KERNEL must be 'auto'.*got 'off'"):
+            _kernel._load()
+        monkeypatch.setenv("PMTHEORY_KERNEL", "auto")
+        assert _kernel._load()[0] is not None

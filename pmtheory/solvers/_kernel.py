@@ -8,8 +8,9 @@ the same order, entry by entry, with glibc's vector exp, expm1, log and log1p (â
 numpy's â‰¤ 1) in place of numpy's, and its sums in another order, so that answers agree to a few
 ulps and carry their own certificate.
 
-``PMTHEORY_KERNEL=numpy`` in the environment (read at import) or :func:`use_kernel` turns the
-kernel off; :func:`kernel_status` says which path runs and, where the kernel is missing, why.
+``PMTHEORY_KERNEL=numpy`` in the environment (read at import; ``auto``, the default, uses the
+kernel where it is built) or :func:`use_kernel` turns the kernel off; :func:`kernel_status` says
+which path runs and, where the kernel is missing, why.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ _BYTE_P = ctypes.POINTER(ctypes.c_ubyte)
 
 def _load():
     """(the ctypes library or None, why it is None or "")."""
-    if os.environ.get("PMTHEORY_KERNEL", "auto") == "numpy":
+    choice = os.environ.get("PMTHEORY_KERNEL", "auto")
+    if choice not in ("auto", "numpy"):
+        raise ValueError(f"PMTHEORY_KERNEL must be 'auto' (the compiled kernel where it is built) or 'numpy' "
+                         f"(the numpy passes), got {choice!r}; unset it or set one of the two")
+    if choice == "numpy":
         return None, "turned off (PMTHEORY_KERNEL=numpy)"
     spec = importlib.util.find_spec("pmtheory.solvers._fused")
     if spec is None or spec.origin is None:
