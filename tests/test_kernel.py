@@ -237,6 +237,19 @@ class TestWhichPath:
         with use_kernel(False):
             assert reverse_kl_passes(np.zeros((2, 16)), np.full((2, 16), -np.log(16))) is None
 
+    def test_a_kernel_built_for_another_cpu_is_not_run(self, monkeypatch):
+        # -march=native: a checkout moved to a CPU without the build machine's vector extensions
+        # must fall back to numpy, not die of an illegal instruction.
+        class Elsewhere:
+            def __getattr__(self, name):
+                function = lambda: 0  # noqa: E731 (a stand-in for a ctypes function)
+                return function
+
+        assert _kernel._LIBRARY.pmt_cpu_supported() == 1  # here, where it was built
+        monkeypatch.setattr(_kernel.ctypes, "CDLL", lambda path: Elsewhere())
+        library, why = _kernel._load()
+        assert library is None and "another CPU" in why and "pip install -e ." in why
+
     def test_the_environment_turns_it_off(self, monkeypatch):
         monkeypatch.setenv("PMTHEORY_KERNEL", "numpy")
         library, why = _kernel._load()

@@ -273,6 +273,40 @@ void pmt_barrier_final(int family, double *gap, double *q, size_t rows, size_t k
     }
 }
 
+/* 1 if this CPU has the vector extensions the file was compiled for (-march=native at build
+ * time), else 0: a checkout built on one machine and run on another would otherwise die of an
+ * illegal instruction. Compiled for the x86-64 baseline, so that the check itself runs anywhere. */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("arch=x86-64"))) int pmt_cpu_supported(void) {
+    __builtin_cpu_init();
+    int ok = 1;
+#ifdef __AVX__
+    ok &= __builtin_cpu_supports("avx") != 0;
+#endif
+#ifdef __AVX2__
+    ok &= __builtin_cpu_supports("avx2") != 0;
+#endif
+#ifdef __FMA__
+    ok &= __builtin_cpu_supports("fma") != 0;
+#endif
+#ifdef __AVX512F__
+    ok &= __builtin_cpu_supports("avx512f") != 0;
+#endif
+#ifdef __AVX512DQ__
+    ok &= __builtin_cpu_supports("avx512dq") != 0;
+#endif
+#ifdef __AVX512VL__
+    ok &= __builtin_cpu_supports("avx512vl") != 0;
+#endif
+#ifdef __AVX512BW__
+    ok &= __builtin_cpu_supports("avx512bw") != 0;
+#endif
+    return ok;
+}
+#else
+int pmt_cpu_supported(void) { return 1; }
+#endif
+
 /* An importable module, so that setuptools builds it like any extension and Python finds it;
  * the functions above are called through ctypes (pmtheory/solvers/_kernel.py). */
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fused", "Fused solver passes (called through ctypes).", -1, NULL};

@@ -40,8 +40,12 @@ def _load():
                       "are found; reinstall with `pip install -e .` to retry)")
     try:
         library = ctypes.CDLL(spec.origin)
-    except OSError as error:  # e.g. built elsewhere for another CPU
+    except OSError as error:
         return None, f"could not be loaded ({error})"
+    library.pmt_cpu_supported.restype = ctypes.c_int
+    if not library.pmt_cpu_supported():
+        return None, ("built for another CPU (-march=native where it was installed); reinstall with "
+                      "`pip install -e .` on this machine")
     size, diff = ctypes.c_size_t, ctypes.c_ssize_t
     library.pmt_reverse_kl_logits.argtypes = [_DOUBLE_P, diff, _DOUBLE_P, diff, size, size, _DOUBLE_P,
                                               ctypes.c_double, ctypes.c_int, _DOUBLE_P, _DOUBLE_P, _DOUBLE_P]
