@@ -110,8 +110,12 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
     if inputs.unchecked is not None:
         check_log_normalization(inputs.unchecked, "log_reference", mass, float(smallest.min()))
     # Linear space is exact and much cheaper when every q ≥ e^-_LINEAR_FLOOR: then every
-    # h(Δ + d) ≤ h(d_lo) = 1/Σ_top q stays finite, so nothing overflows at any iterate.
-    if not smallest.min() >= -_LINEAR_FLOOR:
+    # h(Δ + d) ≤ h(d_lo) = 1/Σ_top q stays finite, so nothing overflows at any iterate. The
+    # choice is made row by row: a batch with rows on both sides is split in two.
+    far = ~(smallest >= -_LINEAR_FLOOR)
+    if far.any() and not far.all():
+        return _solve_split(div, inputs, far)
+    if far.any():
         ell, passes, _ = _find_root(_log_evaluator(div, gap, gap == 0.0, log_q), ell, lower, upper, tolerance)
         log_policy = _assemble_barrier_policy(div, gap, gap == 0.0, log_q, ell)
         policy = np.exp(log_policy)
@@ -156,6 +160,24 @@ def _solve_barrier(div: Divergence, inputs: _Inputs):
         policy[rows] = np.exp(row_log)
         residual[rows] = _kkt_residual(div, row_gap, log_q[rows], log_policy[rows], policy[rows], z[rows])
     return log_policy, policy, z, residual, passes
+
+
+def _solve_split(div: Divergence, inputs: _Inputs, far):
+    """:func:`_solve_barrier` on the rows ``far`` (shape (B,), those with some q below
+    e^-_LINEAR_FLOOR, solved in log space) and on the others (linear space) apart, its outputs
+    put back together; so that a row's answer never depends on the rest of its batch. The
+    reference has been checked. ``passes`` is the sum of the two solves'."""
+    outputs = [np.empty_like(inputs.rewards), np.empty_like(inputs.rewards), np.empty(far.shape), np.empty(far.shape)]
+    passes = 0
+    for rows in (np.flatnonzero(far), np.flatnonzero(~far)):
+        part = inputs._replace(rewards=inputs.rewards[rows], log_q=inputs.log_q[rows], unchecked=None,
+                               first=inputs.first[rows], best=inputs.best[rows],
+                               lowest=None if inputs.lowest is None else inputs.lowest[rows])
+        *solved, part_passes = _solve_barrier(div, part)
+        for whole, piece in zip(outputs, solved):
+            whole[rows] = piece
+        passes += part_passes
+    return (*outputs, passes)
 
 
 class _RootState:

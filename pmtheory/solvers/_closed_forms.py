@@ -22,6 +22,7 @@ from pmtheory.solvers._common import (
     _kkt_residual,
     _row_dot,
     _row_max,
+    _row_min_below,
     _row_sum,
     _scaled_gap,
     _scratch,
@@ -77,7 +78,7 @@ def _solve_reverse_kl(inputs: _Inputs):
     # is 1 + max(|a − Z|, |f'(π/q)|) (module doc), which no common reward offset changes.
     mass = np.zeros(count)
     worst = np.zeros(count)
-    # π = e^x·e^-L (more accurate than e^(x − L) once |x − L| ≫ 1), except in blocks where
+    # π = e^x·e^-L (more accurate than e^(x − L) once |x − L| ≫ 1), except in rows where
     # some e^x has fallen below the normal range and e^-L > 1 would scale up its few digits.
     with np.errstate(over="ignore"):  # e^-L = inf only where every e^x is below e^-709: exp path
         factor = np.exp(-log_norm)
@@ -87,10 +88,12 @@ def _solve_reverse_kl(inputs: _Inputs):
             logits = log_policy[block_rows, columns]
             logits -= log_norm[block_rows, None]
             block = policy[block_rows, columns]
-            if block.min() < _TINY and np.any(factor[block_rows] > 1.0):
-                np.exp(logits, out=block)
-            else:
-                block *= factor[block_rows, None]
+            # Decided row by row (not block by block), so that a row's π never depends on its batch.
+            by_exp = (_row_min_below(block, _TINY) < _TINY) & (factor[block_rows] > 1.0)
+            block *= factor[block_rows, None]
+            if by_exp.any():
+                tiny = np.flatnonzero(by_exp)
+                block[tiny] = np.exp(logits[tiny])
             mass[block_rows] += _row_sum(block)
             np.subtract(shift[block_rows, None], rewards[block_rows, columns], out=violation)
             if beta != 1.0:
@@ -172,8 +175,7 @@ def _solve_reverse_kl_fused(inputs: _Inputs, passes):
     """:func:`_solve_reverse_kl` with its two passes fused in the compiled kernel
     (:mod:`pmtheory.solvers._kernel`): the same logits, shift, pivot, log normalizer and
     certificate, each row's π written as e^x·e^{−L}, or as e^{x − L} in a row where some e^x is
-    below ``_TINY`` and e^{−L} > 1 (decided row by row, where the numpy passes decide block by
-    block)."""
+    below ``_TINY`` and e^{−L} > 1."""
     rewards, beta, best, unchecked = inputs.rewards, inputs.beta, inputs.best, inputs.unchecked
     log_policy = np.empty(rewards.shape)
     policy = np.empty(rewards.shape)
