@@ -305,11 +305,15 @@ def _safeguarded_step(ell, value, slope, curvature, lo, hi, lower, upper, tried)
 
 
 class _Sums(NamedTuple):
-    """Σu, Σu·y and Σu·y² per row over the terms u = q·h(Δ + d) (see :func:`_linear_evaluator`)."""
+    """Per row over the terms u = q·h(Δ + d) (see :func:`_linear_evaluator`): Σu, and two sums
+    that give Σu·y and Σu·y² (:meth:`log_normalizer`). Where the basis is x = c0 + h
+    (:attr:`Divergence.basis_offset`: forward KL, JS), ``linear`` = Σu·h and ``square`` =
+    Σ(u·h·d)·h, so that no pass forms the basis itself; otherwise ``linear`` = Σu·y and
+    ``square`` = Σu·y². The compiled kernel returns the same three sums."""
 
     total: np.ndarray
-    first: np.ndarray
-    second: np.ndarray
+    linear: np.ndarray
+    square: np.ndarray
 
     @classmethod
     def zeros(cls, count):
@@ -321,9 +325,7 @@ class _Sums(NamedTuple):
 
     def _add_block(self, div: Divergence, gap, q, d, rows, curvature, work):
         """Adds one block's terms at d (shape (b,)) for the block's rows; ``work`` is three
-        scratch arrays of the block's shape. Where the basis is x = c0 + h
-        (:attr:`Divergence.basis_offset`), Σuy = d(c0·Σu + Σuh) and Σuy² = d²(c0²·Σu +
-        2c0·Σuh) + d·Σu(dh)h need dot products with h only, not the basis itself."""
+        scratch arrays of the block's shape."""
         distance, ratio, basis = work
         d = d[:, None]
         np.add(gap, d, out=distance)
@@ -335,43 +337,32 @@ class _Sums(NamedTuple):
             if offset is None:
                 div.log_derivative_basis(distance, ratio, d, out=basis)
         terms = np.multiply(q, ratio, out=distance)
-        total = _row_sum(terms)
-        self.total[rows] += total
-        d = d[:, 0]
-        if offset is None:
-            self.first[rows] += _row_dot(terms, basis)
-            if curvature:
-                terms *= basis
-                self.second[rows] += _row_dot(terms, basis)
-            return
-        with_h = _row_dot(terms, ratio)
-        self.first[rows] += d * (offset * total + with_h)
+        self.total[rows] += _row_sum(terms)
+        if offset is not None:
+            basis = ratio  # the sums are taken with h (class doc)
+        self.linear[rows] += _row_dot(terms, basis)
         if curvature:
-            scaled = np.multiply(terms, ratio, out=basis)
-            scaled *= d[:, None]  # u·h·d ≤ u·(d/D)·const stays in range where u·h² may not
-            self.second[rows] += d * d * (offset * offset * total + 2.0 * offset * with_h) + d * _row_dot(scaled, ratio)
-
-    @classmethod
-    def from_kernel(cls, div: Divergence, d, sums):
-        """The sums from the kernel's (Σu, A, C) (:meth:`_BarrierPasses.evaluate`), formed as
-        :meth:`_add_block` forms them from its dot products."""
-        total, with_h, curved = sums
-        offset = div.basis_offset
-        if offset is None:
-            return cls(total, with_h, curved)
-        return cls(total, d * (offset * total + with_h),
-                   d * d * (offset * offset * total + 2.0 * offset * with_h) + d * curved)
+            terms *= basis
+            if offset is not None:
+                terms *= d  # u·h·d ≤ u·(d/D)·const stays in range where u·h² may not
+            self.square[rows] += _row_dot(terms, basis)
 
     def log_normalizer(self, div: Divergence, d, curvature):
-        """(F, F', F'' or None), shapes (B,), from the sums at d."""
+        """(F, F', F'' or None), shapes (B,), from the sums at d. With a basis offset c0,
+        Σuy = d(c0·Σu + Σuh) and Σuy² = d²(c0²·Σu + 2c0·Σuh) + d·Σ(uhd)h."""
         c1, c2, c3 = div.log_derivative_coefficients
+        total, first, second = self
+        offset = div.basis_offset
         # Non-finite sums come only from a non-finite reference, which the caller rejects.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = c1 * self.first / self.total
-            value = np.log(self.total)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            if offset is not None:
+                first, second = (d * (offset * total + self.linear),
+                                 d * d * (offset * offset * total + 2.0 * offset * self.linear) + d * self.square)
+            slope = c1 * first / total
+            value = np.log(total)
             if not curvature:
                 return value, slope, None
-            return value, slope, (c2 * self.second + (c1 + c3 * d) * self.first) / self.total - slope * slope
+            return value, slope, (c2 * second + (c1 + c3 * d) * first) / total - slope * slope
 
 
 def _linear_evaluator(div: Divergence, gap, q, blocks=None):
@@ -385,9 +376,7 @@ def _linear_evaluator(div: Divergence, gap, q, blocks=None):
     if passes is not None:
         def evaluate_fused(ell, curvature=True):
             d = np.exp(ell)
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as _Sums.add_block
-                sums = _Sums.from_kernel(div, d, passes.evaluate(d, curvature))
-            return sums.log_normalizer(div, d, curvature)
+            return _Sums(*passes.evaluate(d, curvature)).log_normalizer(div, d, curvature)
 
         return evaluate_fused
     blocks = list(_blocks(gap.shape)) if blocks is None else blocks
@@ -416,15 +405,15 @@ def _first_linear_pass(div: Divergence, inputs: _Inputs, gap, q, ell, blocks, cu
     mass = np.zeros(count)
     smallest = np.full(count, np.inf)
     passes = barrier_passes(div, gap, q)  # the kernel evaluates after the set-up, in one call
-    work = zip(*_scratch(gap.shape, blocks, 3))
+    work = zip(*_scratch(gap.shape, blocks, 3)) if passes is None else [None] * len(blocks)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         for (rows, columns), block_work in zip(blocks, work):
             block_gap, block_q = _setup_block(rewards, best, beta, log_q, gap, q, rows, columns, mass, smallest,
                                               from_shift=True)
             if passes is None:
                 sums.add_block(div, block_gap, block_q, d[rows], rows, curvature, block_work)
-        if passes is not None:
-            sums = _Sums.from_kernel(div, d, passes.evaluate(d, curvature))
+    if passes is not None:
+        sums = _Sums(*passes.evaluate(d, curvature))
     return (*sums.log_normalizer(div, d, curvature), mass, smallest)
 
 

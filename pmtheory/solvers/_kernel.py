@@ -175,9 +175,10 @@ class _BarrierPasses:
         self.family, self.sup, self.gap, self.q = family, float(sup), gap, q
 
     def evaluate(self, d, curvature):
-        """(Σu, A, C), shapes (B,), at d (shape (B,)), u = q·h(Δ + d): A = Σu·h and
-        C = Σ((u·h)·d)·h for forward KL and JS (a basis offset), A = Σu·y and C = Σ(u·y)·y with
-        y = d/D for Hellinger and alpha:0.5; C is 0 without ``curvature``."""
+        """The three sums of :class:`pmtheory.solvers._barrier._Sums` (Σu, A, C), shapes (B,), at
+        d (shape (B,)), u = q·h(Δ + d): A = Σu·h and C = Σ((u·h)·d)·h for forward KL and JS (a
+        basis offset), A = Σu·y and C = Σ(u·y)·y with y = d/D for Hellinger and alpha:0.5; C is
+        0 without ``curvature``."""
         rows, k = self.gap.shape
         d = np.ascontiguousarray(d, dtype=np.float64)
         out = np.empty((rows, 3))
